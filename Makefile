@@ -1,0 +1,37 @@
+# Two commands on a fresh machine:  `make reproduce`  and  `make test`.
+# Offline machines point the data step at a mirror in torchvision's layout: DATA_MIRROR=/path make reproduce
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+export PATH := $(BIN):$(PATH)
+
+.PHONY: reproduce test data venv params clean-venv
+
+## reproduce: create .venv, fetch the data, run every stage of dvc.yaml at the profile params.yaml names (default)
+reproduce: params data
+	dvc repro
+
+## test: create or reuse .venv and run the whole test suite
+test: $(STAMP)
+	python -m pytest
+
+## data: fetch the datasets of the active profile into data/ (from $$DATA_MIRROR if set, else download)
+data: $(STAMP)
+	python -m lib.data
+
+## params: check params.yaml (unknown keys, profiles, datasets) before any work
+params: $(STAMP)
+	python -m lib.config
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps -e .
+	touch $@
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,63 @@
+"""params.yaml validation: every bad key, profile, dataset or type is named before any work."""
+
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from lib import config
+from lib.config import ParamsError, validate
+
+
+@pytest.fixture
+def raw():
+    return config.read()
+
+
+def test_committed_params_are_valid_and_complete(raw):
+    built = validate(raw)
+    assert set(built) == set(config.PROFILES)
+    assert raw["profile"] == "default"
+
+
+@pytest.mark.parametrize(
+    "mutate, words",
+    [
+        (lambda r: r.update(profile="fast"), ["profile", "'fast'", "smoke"]),
+        (lambda r: r.update(sedd=1), ["sedd", "allowed"]),
+        (lambda r: r.update(seed="zero"), ["seed", "'zero'"]),
+        (lambda r: r["profiles"]["smoke"]["data"].update(datasets=["MNIST", "SVHN"]), ["data.datasets", "'SVHN'", "CIFAR10", "profiles.smoke"]),
+        (lambda r: r["profiles"]["default"]["data"].update(gird=3), ["profiles.default.data.gird", "allowed keys"]),
+        (lambda r: r["profiles"]["default"]["data"].pop("grid"), ["missing", "profiles.default.data.grid"]),
+        (lambda r: r["profiles"]["paper"]["data"].update(grid="many"), ["profiles.paper.data.grid", "'many'", "wrong type"]),
+        (lambda r: r["profiles"].update(huge={}), ["'huge'", "allowed"]),
+        (lambda r: r["profiles"]["cifar"].update(extra={}), ["'extra'", "section"]),
+    ],
+)
+def test_bad_params_are_rejected_with_key_value_and_choices(raw, mutate, words):
+    bad = copy.deepcopy(raw)
+    mutate(bad)
+    with pytest.raises(ParamsError) as err:
+        validate(bad)
+    for word in words:
+        assert word in str(err.value), f"{word!r} missing from: {err.value}"
+
+
+def test_command_line_check_fails_on_a_bad_file(tmp_path, raw, monkeypatch):
+    bad = copy.deepcopy(raw)
+    bad["profile"] = "turbo"
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    monkeypatch.setattr(config, "PARAMS_FILE", path)
+    with pytest.raises(ParamsError, match="turbo"):
+        config.load("data", path=path)
+    ok = subprocess.run([sys.executable, "-m", "lib.config"], capture_output=True, text=True, cwd=config.ROOT)
+    assert ok.returncode == 0 and "valid" in ok.stdout
+
+
+def test_config_hash_is_stable_and_sensitive():
+    a = {"x": 1, "y": [1, 2]}
+    assert config.config_hash(a) == config.config_hash({"y": [1, 2], "x": 1})
+    assert config.config_hash(a) != config.config_hash({"x": 2, "y": [1, 2]})
