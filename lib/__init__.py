@@ -1,0 +1,1 @@
+"""Small library behind the notebooks: config, data, scores, pruning, models, training, split-learning cost, plotting."""
