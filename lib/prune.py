@@ -1,0 +1,99 @@
+"""Physical structured pruning with torch-pruning's dependency graph, driven by our scores.
+
+:func:`prune` removes whole filters / neurons: the returned model is smaller (fewer channels, parameters
+and MACs) and every consumer — BatchNorm, the next convolution or linear layer, a flatten — is sliced
+consistently by torch-pruning. Our scores enter as a torch-pruning ``Importance``. Pruning creates new
+parameter tensors: build the optimizer *after* pruning.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Literal
+
+import torch
+import torch_pruning as tp
+from torch import nn
+
+from lib.scores import Scores, prunable_layers
+
+
+class ScoreImportance(tp.importance.Importance):
+    """A torch-pruning ``Importance`` that reads precomputed per-unit scores of each group's root layer."""
+
+    def __init__(self, scores: dict[nn.Module, torch.Tensor]):
+        self.scores = scores
+
+    @torch.no_grad()
+    def __call__(self, group: tp.Group) -> torch.Tensor | None:
+        for dep, idxs in group:
+            layer, handler = dep.target.module, dep.handler
+            if layer in self.scores and handler in (tp.prune_conv_out_channels, tp.prune_linear_out_channels):
+                return self.scores[layer][torch.as_tensor(idxs)].float()
+        return None
+
+
+def prune(
+    model: nn.Module,
+    scores: Scores,
+    amount: float,
+    scope: Literal["layer", "global"] = "layer",
+    example_inputs: torch.Tensor | None = None,
+    worst: bool = False,
+) -> nn.Module:
+    """A pruned copy of ``model`` without the ``amount`` fraction of lowest-score units.
+
+    Parameters
+    ----------
+    model
+        The network; it is not modified.
+    scores
+        ``{layer name: one score per output unit}``; only these layers are pruned.
+    amount
+        Fraction of units to remove, in ``[0, 1)``: per scored layer (``scope="layer"``, keeping
+        ``⌊(1 − amount)·n⌋`` of its ``n`` units) or over all scored units at once (``scope="global"``; compare
+        scores across layers only when they are on one scale, e.g. normalised).
+    scope
+        ``"layer"`` or ``"global"``.
+    example_inputs
+        A batch the model accepts, to trace the dependency graph.
+    worst
+        Remove the *highest*-score units instead (anti-ranked; what the rank paper's code called "random").
+    """
+    if not 0.0 <= amount < 1.0:
+        raise ValueError(f"amount must be in [0, 1), got {amount!r}")
+    if scope not in ("layer", "global"):
+        raise ValueError(f"scope={scope!r}; allowed: 'layer', 'global'")
+    if example_inputs is None:
+        raise ValueError("prune needs example_inputs to trace the model")
+    layers = prunable_layers(model)
+    unknown = set(scores) - set(layers)
+    if unknown:
+        raise ValueError(f"scores for layers that are not prunable: {sorted(unknown)}; prunable: {list(layers)}")
+    for name, s in scores.items():
+        if s.shape != (layers[name].weight.shape[0],):
+            raise ValueError(f"layer {name}: {tuple(s.shape)} scores for {layers[name].weight.shape[0]} units")
+    pruned = copy.deepcopy(model)
+    if amount == 0.0:
+        return pruned
+    modules = dict(pruned.named_modules())
+    importance = ScoreImportance({modules[n]: (-s if worst else s).detach().cpu() for n, s in scores.items()})
+    ignored = [m for n, m in modules.items() if isinstance(m, (nn.Conv2d, nn.Linear)) and n not in scores]
+    was_training = pruned.training
+    pruned.eval()
+    pruner = tp.pruner.BasePruner(
+        pruned, example_inputs, importance=importance, pruning_ratio=amount,
+        global_pruning=scope == "global", ignored_layers=ignored,
+    )
+    pruner.step()
+    pruned.train(was_training)
+    return pruned
+
+
+def count(model: nn.Module, example_inputs: torch.Tensor) -> dict[str, int]:
+    """``{"params": parameters, "macs": multiply-accumulates of one forward pass of example_inputs}``."""
+    was_training = model.training
+    model.eval()
+    macs, params = tp.utils.count_ops_and_params(model, example_inputs)
+    model.train(was_training)
+    return {"params": int(params), "macs": int(macs)}
