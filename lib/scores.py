@@ -86,12 +86,13 @@ def _unfolded_input_sum(layer: nn.Module, rel_a: torch.Tensor, out_shape: torch.
         return rel_a.reshape(-1, rel_a.shape[-1]).sum(0)
     if layer.groups != 1:
         raise NotImplementedError("grouped convolutions are not supported")
+    rel_a = rel_a.sum(0, keepdim=True)  # the row sum is linear: sum the samples first
     if unfolded_input == "share":
         geometry = dict(kernel_size=layer.kernel_size, dilation=layer.dilation, padding=layer.padding, stride=layer.stride)
         ones = torch.ones(1, 1, *rel_a.shape[2:], dtype=rel_a.dtype)
         cover = F.fold(F.unfold(ones, **geometry), rel_a.shape[2:], **geometry)  # copies of each input element
         rel_a = rel_a / cover.clamp(min=1)
-    grad_out = torch.ones(rel_a.shape[0], 1, *out_shape[2:], dtype=rel_a.dtype)
+    grad_out = torch.ones(1, 1, *out_shape[2:], dtype=rel_a.dtype)
     return conv2d_weight(rel_a, (1, *layer.weight.shape[1:]), grad_out, layer.stride, layer.padding, layer.dilation)[0]
 
 

@@ -33,7 +33,7 @@ def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Opti
         optimizer.step()
         total += len(y)
         correct += int((logits.argmax(1) == y).sum())
-        loss_sum += float(loss) * len(y)
+        loss_sum += loss.item() * len(y)
     return {"loss": loss_sum / total, "acc": correct / total, "seconds": time.perf_counter() - start}
 
 
