@@ -63,7 +63,139 @@ class DataParams:
         _check_range("data.grid", self.grid, 1, 1024)
 
 
-SECTIONS: dict[str, type] = {"data": DataParams}
+def _check_fractions(key: str, values: list[float], high_open: bool) -> None:
+    for v in values:
+        if not (0.0 <= v < 1.0 if high_open else 0.0 <= v <= 1.0):
+            raise ParamsError(f"params.yaml: {key} contains {v!r}; allowed: 0 ≤ value {'<' if high_open else '≤'} 1")
+
+
+@dataclass(frozen=True)
+class FlexRelParams:
+    """Section ``flexrel`` (notebooks ``01``-``03``): the FlexRel protocol of §IV.
+
+    Attributes
+    ----------
+    dataset, model, width, image_size, dropout
+        Data and network: ``model`` is ``vgg16_bn`` or ``vgg16`` (torchvision's, no BatchNorm) with a width
+        multiplier; small images are zero-padded to ``image_size``; ``dropout`` in the classifier (VGG: 0.5).
+    train_subset, test_subset
+        First samples of the official training / held-out test split to use (``null``: all).
+    batch_size, optimizer, lr, momentum, weight_decay
+        Training (the paper: Adam, lr 0.05).
+    epochs_pre, epochs_post
+        Epochs before pruning (full network) and after (pruned network); the paper: 10 and 40.
+    seeds
+        One full protocol per seed (initialisation and batch order).
+    methods
+        Any of ``magnitude``, ``relevance``, ``flexrel``, ``random`` (the control).
+    factors
+        Pruning factors: fraction of filters removed (per layer with ``scope: layer``).
+    delta
+        FlexRel's δ in Fig. 2 (0 = magnitude only, 1 = relevance only). The paper does not state it.
+    deltas, delta_factors
+        The δ sweep of Fig. 4 and the pruning factors it is run at.
+    scope
+        ``layer`` (every layer loses the same fraction) or ``global`` (one ranking over all layers).
+    prune_linear
+        Also prune the classifier's hidden neurons (the paper prunes convolution filters only).
+    relevance_images
+        Training images relevance is computed on (the paper: unspecified "input data").
+    unfolded_input
+        ``copy`` or ``share``: how a convolution's input relevance enters eq. (1)'s unfolded form.
+    bn_batches
+        Training batches used to re-estimate BatchNorm statistics right after pruning.
+    targets_abs, targets_rel
+        Accuracy targets: absolute, and relative to the unpruned network's accuracy.
+    device
+        ``auto`` (CUDA if available), ``cpu`` or ``cuda``.
+    """
+
+    dataset: str
+    model: str
+    width: float
+    image_size: int
+    dropout: float
+    train_subset: int | None
+    test_subset: int | None
+    batch_size: int
+    optimizer: str
+    lr: float
+    momentum: float
+    weight_decay: float
+    epochs_pre: int
+    epochs_post: int
+    seeds: list[int]
+    methods: list[str]
+    factors: list[float]
+    delta: float
+    deltas: list[float]
+    delta_factors: list[float]
+    scope: str
+    prune_linear: bool
+    relevance_images: int
+    unfolded_input: str
+    bn_batches: int
+    targets_abs: list[float]
+    targets_rel: list[float]
+    device: str
+
+    def __post_init__(self) -> None:
+        _check_choice("flexrel.dataset", self.dataset, [d for d in DATASETS if d != "CelebA"])
+        _check_choice("flexrel.model", self.model, ("vgg16_bn", "vgg16"))
+        _check_range("flexrel.width", self.width, 0.01, 4)
+        _check_range("flexrel.dropout", self.dropout, 0.0, 0.99)
+        _check_choice("flexrel.optimizer", self.optimizer, ("adam", "sgd"))
+        for m in self.methods:
+            _check_choice("flexrel.methods", m, ("magnitude", "relevance", "flexrel", "random"))
+        _check_fractions("flexrel.factors", self.factors, high_open=True)
+        _check_fractions("flexrel.delta_factors", self.delta_factors, high_open=True)
+        _check_fractions("flexrel.deltas", self.deltas, high_open=False)
+        _check_fractions("flexrel.delta", [self.delta], high_open=False)
+        _check_fractions("flexrel.targets_abs", self.targets_abs, high_open=False)
+        _check_fractions("flexrel.targets_rel", self.targets_rel, high_open=False)
+        _check_choice("flexrel.scope", self.scope, ("layer", "global"))
+        _check_choice("flexrel.unfolded_input", self.unfolded_input, ("copy", "share"))
+        _check_choice("flexrel.device", self.device, ("auto", "cpu", "cuda"))
+        if not self.seeds:
+            raise ParamsError("params.yaml: flexrel.seeds is empty; give at least one seed")
+        for key in ("epochs_pre", "epochs_post", "batch_size", "relevance_images"):
+            _check_range(f"flexrel.{key}", getattr(self, key), 1, 10**9)
+
+
+@dataclass(frozen=True)
+class SplitParams:
+    """Section ``split`` (notebook ``02``): the split-learning cost model of Fig. 3.
+
+    Attributes
+    ----------
+    cut_layer
+        Module whose output the mobile device sends to the edge server (a name from ``named_modules()``).
+    uplink_mbps, downlink_mbps
+        Link rates; the paper: 150 and 20 Mbit/s (5G, OpenSignal 2023).
+    bytes_per_value
+        Size of one transmitted activation or gradient value (4 = float32).
+    device_gmacs, server_gmacs
+        Sustained throughput of the mobile device and the edge server, in 10⁹ multiply-accumulates per
+        second (assumptions; the paper gives none).
+    backward_factor
+        Cost of a backward pass relative to the forward pass (≈2: gradients w.r.t. inputs and weights).
+    """
+
+    cut_layer: str
+    uplink_mbps: float
+    downlink_mbps: float
+    bytes_per_value: int
+    device_gmacs: float
+    server_gmacs: float
+    backward_factor: float
+
+    def __post_init__(self) -> None:
+        for key in ("uplink_mbps", "downlink_mbps", "bytes_per_value", "device_gmacs", "server_gmacs"):
+            _check_range(f"split.{key}", getattr(self, key), 1e-9, 1e12)
+        _check_range("split.backward_factor", self.backward_factor, 0, 10)
+
+
+SECTIONS: dict[str, type] = {"data": DataParams, "flexrel": FlexRelParams, "split": SplitParams}
 TOP_LEVEL = ("profile", "seed", "profiles")
 
 
