@@ -20,7 +20,7 @@ import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -195,7 +195,150 @@ class SplitParams:
         _check_range("split.backward_factor", self.backward_factor, 0, 10)
 
 
-SECTIONS: dict[str, type] = {"data": DataParams, "flexrel": FlexRelParams, "split": SplitParams}
+@dataclass(frozen=True)
+class ScheduleParams:
+    """The train-time pruning schedule shared by sections ``rank`` and ``vae``.
+
+    Attributes
+    ----------
+    initial_epochs, recovery_epochs, final_epochs
+        Epochs before the first pruning round, between rounds, and after the last one.
+    prune_fraction
+        Fraction of each hidden layer's *current* width removed per round.
+    target_removed
+        Stop pruning once this fraction of the original hidden neurons is gone.
+    """
+
+    SECTION: ClassVar[str] = "schedule"
+    initial_epochs: int
+    recovery_epochs: int
+    final_epochs: int
+    prune_fraction: float
+    target_removed: float
+
+    def __post_init__(self) -> None:
+        section = self.SECTION
+        _check_fractions(f"{section}.prune_fraction", [self.prune_fraction], high_open=True)
+        _check_fractions(f"{section}.target_removed", [self.target_removed], high_open=True)
+        for key in ("initial_epochs", "recovery_epochs", "final_epochs"):
+            _check_range(f"{section}.{key}", getattr(self, key), 0 if key == "final_epochs" else 1, 10**6)
+
+
+@dataclass(frozen=True)
+class RankParams(ScheduleParams):
+    """Section ``rank`` (notebooks ``04``-``05``): train-time pruning by neuron contribution.
+
+    Attributes
+    ----------
+    datasets
+        Datasets of Fig. 1 (the 784-50-30-10 MLP).
+    table_datasets
+        Rows of Table 1 that are run: MNIST / FashionMNIST with the MLP, CIFAR10 / CIFAR100 with the
+        appendix CNN (rows not listed say "not run").
+    readings
+        ``paper`` (the text: λ1 C_avg + λ2 C_max, signed, post-activation, every forward pass) and/or
+        ``original_code`` (the public code: C_avg only, |w|·|a|, pre-activation, last mini-batch).
+    methods
+        ``rank`` (lowest contribution pruned), ``random`` (uniform), ``worst`` (highest contribution pruned:
+        what the original code's "random" baseline did), ``none`` (no pruning).
+    lam_avg, lam_max
+        λ1 and λ2 of the ``paper`` reading (the text's example: 0.5 and 0.5).
+    bias
+        Linear layers with bias (the text does not say; the public code has none).
+    optimizer, lr, momentum, batch_size
+        Training (the public code: SGD, lr 0.1, batch 5000).
+    initial_epochs, recovery_epochs, final_epochs, prune_fraction, target_removed
+        The schedule (:class:`ScheduleParams`); the public code: 30 initial epochs, ≈ 10 % of the current width
+        every 15 epochs; the paper reports recovery up to ≈ 70 % removed.
+    train_subset
+        First training samples used (``null``: all); accuracy is reported on the full held-out test split.
+    seeds
+        Seeds (initialisation, batch order, random pruning).
+    """
+
+    SECTION: ClassVar[str] = "rank"
+    datasets: list[str]
+    table_datasets: list[str]
+    readings: list[str]
+    methods: list[str]
+    lam_avg: float
+    lam_max: float
+    bias: bool
+    optimizer: str
+    lr: float
+    momentum: float
+    batch_size: int
+    train_subset: int | None
+    seeds: list[int]
+
+    def __post_init__(self) -> None:
+        for d in self.datasets:
+            _check_choice("rank.datasets", d, ("MNIST", "FashionMNIST"))
+        for d in self.table_datasets:
+            _check_choice("rank.table_datasets", d, ("MNIST", "FashionMNIST", "CIFAR10", "CIFAR100"))
+        for r in self.readings:
+            _check_choice("rank.readings", r, ("paper", "original_code"))
+        for m in self.methods:
+            _check_choice("rank.methods", m, ("rank", "random", "worst", "none"))
+        super().__post_init__()
+        _check_choice("rank.optimizer", self.optimizer, ("sgd", "adam"))
+        _check_range("rank.batch_size", self.batch_size, 1, 10**6)
+        if not self.seeds:
+            raise ParamsError("params.yaml: rank.seeds is empty; give at least one seed")
+
+
+@dataclass(frozen=True)
+class VaeParams(ScheduleParams):
+    """Section ``vae`` (notebook ``06``): train-time pruning of a convolutional VAE (Fig. 2).
+
+    Attributes
+    ----------
+    dataset, image_size
+        ``FashionMNIST`` at 28 (default) or ``CelebA`` at 64 (the paper).
+    channels, hidden, latent
+        Encoder convolution channels (two blocks, mirrored in the decoder), hidden fully-connected widths
+        (mirrored in the decoder) and latent size. Latent and output widths are never pruned.
+    beta
+        Loss = BCE + β·KLD (the paper "magnifies" the KLD coefficient without giving it).
+    reading
+        Contribution reading (``paper`` or ``original_code``), as in section ``rank``.
+    optimizer, lr, batch_size, initial_epochs, recovery_epochs, final_epochs, prune_fraction, target_removed
+        Schedule as in section ``rank``; the paper prunes ≈ 8-10 % per round to ≈ 30 %.
+    train_subset, test_subset
+        First samples of each split used (``null``: all).
+    n_images
+        Fixed test images shown as reconstructions.
+    seed
+        Seed of the runs.
+    """
+
+    SECTION: ClassVar[str] = "vae"
+    dataset: str
+    image_size: int
+    channels: list[int]
+    hidden: list[int]
+    latent: int
+    beta: float
+    reading: str
+    optimizer: str
+    lr: float
+    batch_size: int
+    train_subset: int | None
+    test_subset: int | None
+    n_images: int
+    seed: int
+
+    def __post_init__(self) -> None:
+        _check_choice("vae.dataset", self.dataset, ("FashionMNIST", "MNIST", "CelebA"))
+        _check_choice("vae.reading", self.reading, ("paper", "original_code"))
+        _check_choice("vae.optimizer", self.optimizer, ("sgd", "adam"))
+        super().__post_init__()
+        if len(self.channels) != 2:
+            raise ParamsError(f"params.yaml: vae.channels = {self.channels!r}; give two encoder block widths")
+
+
+SECTIONS: dict[str, type] = {"data": DataParams, "flexrel": FlexRelParams, "split": SplitParams, "rank": RankParams,
+                             "vae": VaeParams}
 TOP_LEVEL = ("profile", "seed", "profiles")
 
 

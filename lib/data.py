@@ -84,7 +84,7 @@ def _check_name(name: str) -> Spec:
     return SPECS[name]
 
 
-def open_dataset(name: str, train: bool, root: Path = DATA_ROOT, download: bool = False, transform=None):
+def open_dataset(name: str, train: bool, root: Path | None = None, download: bool = False, transform=None):
     """The torchvision dataset object for one split (``train`` or held-out test/validation).
 
     Raises
@@ -92,6 +92,7 @@ def open_dataset(name: str, train: bool, root: Path = DATA_ROOT, download: bool 
     DatasetMissing
         If the files are not under ``root`` and ``download`` is false.
     """
+    root = DATA_ROOT if root is None else Path(root)
     _check_name(name)
     cls = getattr(torchvision.datasets, name)
     try:
@@ -115,9 +116,10 @@ def open_dataset(name: str, train: bool, root: Path = DATA_ROOT, download: bool 
         ) from None
 
 
-def fetch(name: str, root: Path = DATA_ROOT, mirror: Path | None = None) -> None:
+def fetch(name: str, root: Path | None = None, mirror: Path | None = None) -> None:
     """Make ``name`` available under ``root``: copy raw files from ``mirror`` if given, then let
     torchvision verify (md5) and unpack them, downloading whatever is still missing."""
+    root = DATA_ROOT if root is None else Path(root)
     spec = _check_name(name)
     root.mkdir(parents=True, exist_ok=True)
     if mirror is not None:
@@ -134,12 +136,13 @@ def fetch(name: str, root: Path = DATA_ROOT, mirror: Path | None = None) -> None
         open_dataset(name, train, root, download=name != "ImageNet")
 
 
-def tensors(name: str, train: bool, root: Path = DATA_ROOT, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def tensors(name: str, train: bool, root: Path | None = None, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The split as ``uint8`` images ``N×C×H×W`` and ``int64`` labels, read straight from torchvision's arrays.
 
     ``limit`` keeps the first ``limit`` samples. CelebA is resized to ``64×64`` (centre crop) and
     carries all-zero labels; ImageNet is too large for memory (use :func:`loader`).
     """
+    root = DATA_ROOT if root is None else Path(root)
     spec = _check_name(name)
     if name == "ImageNet":
         raise ValueError("ImageNet does not fit in memory: use lib.data.loader('ImageNet', ...)")
@@ -157,8 +160,9 @@ def tensors(name: str, train: bool, root: Path = DATA_ROOT, limit: int | None = 
     return x.contiguous(), y
 
 
-def sample(name: str, train: bool, n: int, seed: int, root: Path = DATA_ROOT) -> tuple[torch.Tensor, torch.Tensor]:
+def sample(name: str, train: bool, n: int, seed: int, root: Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` random images (``uint8``, ``N×C×S×S`` at the dataset's standard side ``S``) and their labels."""
+    root = DATA_ROOT if root is None else Path(root)
     ds = open_dataset(name, train, root, transform=_resize(_check_name(name).size))
     idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:n].tolist()
     items = [ds[i] for i in idx]
@@ -166,8 +170,9 @@ def sample(name: str, train: bool, n: int, seed: int, root: Path = DATA_ROOT) ->
     return torch.stack([item[0] for item in items]), torch.tensor(labels, dtype=torch.long)
 
 
-def labels(name: str, train: bool, root: Path = DATA_ROOT) -> torch.Tensor:
+def labels(name: str, train: bool, root: Path | None = None) -> torch.Tensor:
     """All labels of a split (all zeros for CelebA, which the project uses unlabelled)."""
+    root = DATA_ROOT if root is None else Path(root)
     ds = open_dataset(name, train, root)
     targets = getattr(ds, "targets", None)
     return torch.zeros(len(ds), dtype=torch.long) if targets is None else torch.as_tensor(targets, dtype=torch.long)
@@ -226,7 +231,7 @@ def loader(
     name: str,
     train: bool,
     batch_size: int,
-    root: Path = DATA_ROOT,
+    root: Path | None = None,
     size: int | None = None,
     limit: int | None = None,
     shuffle: bool | None = None,
@@ -239,6 +244,7 @@ def loader(
 
     ``shuffle`` defaults to ``train``. ``size`` pads (small datasets) or resizes (ImageNet) to a side.
     """
+    root = DATA_ROOT if root is None else Path(root)
     spec = _check_name(name)
     shuffle = train if shuffle is None else shuffle
     if spec.in_memory or (name == "CelebA" and limit is not None):

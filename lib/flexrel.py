@@ -51,10 +51,10 @@ def _tensors(dataset: str, image_size: int, train_subset: int | None, test_subse
     return tuple(out)
 
 
-def batches(p: FlexRelParams, split: str, seed: int = 0, shuffle: bool | None = None):
-    """A fresh loader over ``split`` (``train``: shuffled from ``seed``; ``test``: in order): every
+def batches(p: FlexRelParams, part: str, seed: int = 0, shuffle: bool | None = None):
+    """A fresh loader over ``part`` (``train``: shuffled from ``seed``; ``test``: in order): every
     training phase starts from the same batch order, whatever ran before it in this process."""
-    train_split = split == "train"
+    train_split = part == "train"
     shuffle = train_split if shuffle is None else shuffle
     if data.SPECS[p.dataset].in_memory:
         x_tr, y_tr, x_te, y_te = _tensors(p.dataset, p.image_size, p.train_subset, p.test_subset)

@@ -5,6 +5,7 @@ Every ReLU is out of place (LRP hooks read each layer's output tensor).
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 from torchvision.models import VGG
 from torchvision.models.vgg import cfgs, make_layers
@@ -71,3 +72,64 @@ def mlp(sizes: list[int], bias: bool = True) -> nn.Sequential:
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
     return nn.Sequential(*layers)
+
+
+def cnn(in_channels: int = 3, num_classes: int = 10, image_size: int = 32, bias: bool = True) -> nn.Sequential:
+    """The rank paper's appendix CNN for CIFAR: two convolution blocks, then fully-connected layers shrinking
+    from the 2048-wide flattened input (32 channels × 8 × 8 at 32×32) through 1024, 512 and 256 to the classes."""
+    flat = 32 * (image_size // 4) ** 2
+    return nn.Sequential(
+        nn.Conv2d(in_channels, 16, 3, padding=1, bias=bias), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1, bias=bias), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(flat, 1024, bias=bias), nn.ReLU(),
+        nn.Linear(1024, 512, bias=bias), nn.ReLU(),
+        nn.Linear(512, 256, bias=bias), nn.ReLU(),
+        nn.Linear(256, num_classes, bias=bias),
+    )
+
+
+class VAE(nn.Module):
+    """Convolutional VAE like the rank paper's: two convolution blocks (stride 2) and hidden fully-connected
+    layers in the encoder, mirrored in the decoder; Bernoulli decoder (sigmoid output).
+
+    Module names: ``enc_fc.<i>`` / ``dec_fc.<i>`` are the hidden fully-connected layers (the prunable ones),
+    ``mu``, ``logvar`` (latent, protected) and ``dec_in`` (back to the convolution shape, protected).
+    """
+
+    def __init__(self, in_channels: int, image_size: int, channels: list[int], hidden: list[int], latent: int):
+        super().__init__()
+        c1, c2 = channels
+        self.side = image_size // 4
+        self.shape = (c2, self.side, self.side)
+        flat = c2 * self.side**2
+        self.enc_conv = nn.Sequential(
+            nn.Conv2d(in_channels, c1, 4, 2, 1), nn.ReLU(), nn.Conv2d(c1, c2, 4, 2, 1), nn.ReLU(), nn.Flatten())
+        widths = [flat, *hidden]
+        self.enc_fc = nn.Sequential(*[m for a, b in zip(widths[:-1], widths[1:]) for m in (nn.Linear(a, b), nn.ReLU())])
+        self.mu = nn.Linear(widths[-1], latent)
+        self.logvar = nn.Linear(widths[-1], latent)
+        back = [latent, *hidden[::-1]]
+        self.dec_fc = nn.Sequential(*[m for a, b in zip(back[:-1], back[1:]) for m in (nn.Linear(a, b), nn.ReLU())])
+        self.dec_in = nn.Linear(back[-1], flat)
+        self.dec_conv = nn.Sequential(
+            nn.ReLU(), nn.Unflatten(1, self.shape), nn.ConvTranspose2d(c2, c1, 4, 2, 1), nn.ReLU(),
+            nn.ConvTranspose2d(c1, in_channels, 4, 2, 1), nn.Sigmoid())
+
+    def encode(self, x):
+        h = self.enc_fc(self.enc_conv(x))
+        return self.mu(h), self.logvar(h)
+
+    def decode(self, z):
+        return self.dec_conv(self.dec_in(self.dec_fc(z)))
+
+    def forward(self, x):
+        mu, logvar = self.encode(x)
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
+        return self.decode(z), mu, logvar
+
+    def hidden_pairs(self) -> list[tuple[str, str]]:
+        """(hidden layer, the layer its neurons feed) for contribution scores: encoder and decoder hidden layers."""
+        enc = [f"enc_fc.{i}" for i in range(0, len(self.enc_fc), 2)]
+        dec = [f"dec_fc.{i}" for i in range(0, len(self.dec_fc), 2)]
+        return list(zip(enc, enc[1:] + ["mu"])) + list(zip(dec, dec[1:] + ["dec_in"]))

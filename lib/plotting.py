@@ -20,7 +20,8 @@ from lib.config import FIGURES, ROOT, config_hash
 def style() -> None:
     """The project's figure style: seaborn's paper context with a white grid."""
     sns.set_theme(context="paper", style="whitegrid", font_scale=1.2)
-    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight", "pdf.fonttype": 42})
+    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight", "pdf.fonttype": 42,
+                         "figure.constrained_layout.use": True})
 
 
 def git_commit(root: Path = ROOT) -> str:

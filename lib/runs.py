@@ -18,8 +18,8 @@ from torch import nn
 from lib.config import RUNS, config_hash
 
 
-def _path(kind: str, config: dict, suffix: str, root: Path) -> Path:
-    return root / kind / f"{config_hash(config)}{suffix}"
+def _path(kind: str, config: dict, suffix: str, root: Path | None) -> Path:
+    return (RUNS if root is None else root) / kind / f"{config_hash(config)}{suffix}"
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -29,18 +29,18 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     tmp.replace(path)
 
 
-def cached(kind: str, config: dict, compute: Callable[[], Any], root: Path = RUNS) -> Any:
-    """The JSON result of ``compute()`` for ``config``, computed once and then read back."""
+def cached(kind: str, config: dict, compute: Callable[[], Any], root: Path | None = None) -> Any:
+    """The JSON result of ``compute()`` for ``config``, computed once and then read back (the first call
+    returns it as read back too, so both calls give equal values)."""
     path = _path(kind, config, ".json", root)
-    if path.exists():
-        return json.loads(path.read_text())["result"]
-    result = compute()
-    _atomic_write(path, lambda p: p.write_text(json.dumps({"config": config, "result": result}, default=str)))
-    return result
+    if not path.exists():
+        text = json.dumps({"config": config, "result": compute()}, default=str)
+        _atomic_write(path, lambda p: p.write_text(text))
+    return json.loads(path.read_text())["result"]
 
 
 def cached_model(kind: str, config: dict, build: Callable[[], nn.Module],
-                 compute: Callable[[nn.Module], Any], root: Path = RUNS) -> tuple[nn.Module, Any]:
+                 compute: Callable[[nn.Module], Any], root: Path | None = None) -> tuple[nn.Module, Any]:
     """A model built by ``build()`` and trained in place by ``compute(model)`` (which returns a JSON-able
     record), stored once and then loaded: ``(model, record)``."""
     path = _path(kind, config, ".pt", root)

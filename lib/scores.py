@@ -272,6 +272,7 @@ def contribution(
     absolute: bool = False,
     activation: Literal["post", "pre"] = "post",
     last_batch_only: bool = False,
+    pairs: list[tuple[str, str]] | None = None,
     chunk: int = 1 << 22,
 ) -> Scores:
     """The rank paper's neuron contribution ``λ1·C_avg + λ2·C_max`` for every hidden fully-connected layer.
@@ -299,6 +300,9 @@ def contribution(
         ``"pre"``: the layer's output before it (the public code).
     last_batch_only
         Use only the last batch (the public code) instead of every forward pass (the text).
+    pairs
+        Explicit ``(layer, next layer)`` names, for networks whose linear layers are not one chain (a VAE's
+        encoder feeds two latent heads); default: consecutive linear layers of the forward pass.
     chunk
         Elements per block when forming ``r`` for ``C_max`` (memory only).
     """
@@ -311,8 +315,12 @@ def contribution(
         batches = batches[-1:]
     was_training = model.training
     model.eval()
-    chain = _linear_chain(model, batches[0][:1])
-    pairs = list(zip(chain[:-1], chain[1:]))
+    if pairs is None:
+        chain = _linear_chain(model, batches[0][:1])
+        pairs = list(zip(chain[:-1], chain[1:]))
+    else:
+        modules = dict(model.named_modules())
+        pairs = [((a, modules[a]), (b, modules[b])) for a, b in pairs]
     acts: dict[str, torch.Tensor] = {}
     handles = []
     for (name, layer), (_, nxt) in pairs:

@@ -1,0 +1,208 @@
+"""Train-time pruning by neuron contribution (Reddy et al., Algorithm 1), cached per run.
+
+Train ``initial_epochs``; then repeat: score the hidden neurons, remove the bottom ``prune_fraction`` of
+every hidden layer's current width (a smaller network keeping the surviving weights, built by
+torch-pruning), recover for ``recovery_epochs`` — until ``target_removed`` of the original hidden neurons
+are gone; then train ``final_epochs`` more. The loop is shared by the classifiers (Fig. 1, Table 1) and the
+VAE (Fig. 2) through small callables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from functools import lru_cache
+
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from lib import data, models, prune, runs, scores, train
+from lib.config import RankParams
+
+VERSION = 1
+Rows = list[dict]
+
+
+def scorer(reading: str, lam_avg: float = 0.5, lam_max: float = 0.5, pairs: list[tuple[str, str]] | None = None):
+    """``(model, batches) → scores`` for a reading: ``paper`` (λ1, λ2 as given) or ``original_code``."""
+    if reading == "paper":
+        options = {**scores.CONTRIBUTION_PRESETS["paper"], "lam_avg": lam_avg, "lam_max": lam_max}
+    elif reading == "original_code":
+        options = scores.CONTRIBUTION_PRESETS["original_code"]
+    else:
+        raise ValueError(f"reading {reading!r}; allowed: 'paper', 'original_code'")
+    return lambda model, batches: scores.contribution(model, batches, pairs=pairs, **options)
+
+
+def width(model: nn.Module, layers: list[str]) -> int:
+    """Total output units of the named layers."""
+    modules = dict(model.named_modules())
+    return sum(modules[n].weight.shape[0] for n in layers)
+
+
+def rounds_needed(widths: list[int], fraction: float, target: float) -> int:
+    """How many rounds remove ``target`` of the hidden units when each round keeps ``⌊(1 − fraction)·n⌋``
+    of a layer's ``n`` (torch-pruning's rounding); the unpruned baseline trains as many epochs."""
+    current, total, rounds = list(widths), sum(widths), 0
+    while 1 - sum(current) / total < target - 1e-9:
+        nxt = [max(1, int(n * (1 - fraction))) for n in current]
+        if nxt == current:
+            break
+        current, rounds = nxt, rounds + 1
+    return rounds
+
+
+def prune_rounds(
+    model: nn.Module,
+    *,
+    method: str,
+    schedule: dict,
+    layers: list[str],
+    make_optimizer: Callable[[nn.Module], torch.optim.Optimizer],
+    fit_epoch: Callable[[nn.Module, torch.optim.Optimizer], dict],
+    evaluate: Callable[[nn.Module], dict],
+    score: Callable[[nn.Module], scores.Scores],
+    example_input: torch.Tensor,
+    seed: int,
+    on_event: Callable[[str, nn.Module], None] | None = None,
+) -> Rows:
+    """Run Algorithm 1 on ``model`` and return one row per epoch (``stage="trained"``) plus one right after
+    each pruning round (``stage="pruned"``: the trough before recovery).
+
+    ``method``: ``rank`` (lowest score pruned), ``worst`` (highest pruned), ``random`` or ``none``.
+    ``schedule``: ``initial_epochs``, ``recovery_epochs``, ``final_epochs``, ``prune_fraction``,
+    ``target_removed``. ``on_event("before_pruning" | "end", model)`` lets a caller look at the network.
+    """
+    original = width(model, layers)
+    n_rounds = rounds_needed([width(model, [n]) for n in layers], schedule["prune_fraction"], schedule["target_removed"])
+    rows: Rows = []
+    state = {"epoch": 0, "round": 0, "model": model, "opt": make_optimizer(model)}
+
+    def record(stage: str, fit: dict | None = None) -> None:
+        m = state["model"]
+        rows.append({"stage": stage, "epoch": state["epoch"], "round": state["round"],
+                     "removed": 1 - width(m, layers) / original, "hidden": width(m, layers),
+                     "params": sum(p.numel() for p in m.parameters()),
+                     **{f"train_{k}": v for k, v in (fit or {}).items() if k != "seconds"},
+                     **{f"test_{k}": v for k, v in evaluate(m).items()}})
+
+    def epochs(n: int) -> None:
+        for _ in range(n):
+            state["epoch"] += 1
+            record("trained", fit_epoch(state["model"], state["opt"]))
+
+    epochs(schedule["initial_epochs"])
+    if on_event:
+        on_event("before_pruning", state["model"])
+    for r in range(n_rounds):
+        if method == "none":
+            epochs(schedule["recovery_epochs"])
+            continue
+        m = state["model"]
+        s = scores.random_scores(m, seed * 1000 + r) if method == "random" else score(m)
+        s = {n: s[n] for n in layers}
+        state["model"] = prune.prune(m, s, schedule["prune_fraction"], "layer", example_input, worst=method == "worst")
+        state["opt"] = make_optimizer(state["model"])
+        state["round"] += 1
+        record("pruned")
+        epochs(schedule["recovery_epochs"])
+    epochs(schedule["final_epochs"])
+    if on_event:
+        on_event("end", state["model"])
+    return rows
+
+
+@lru_cache(maxsize=4)
+def _tensors(dataset: str, train_subset: int | None):
+    x_tr, y_tr = data.tensors(dataset, True, limit=train_subset)
+    x_te, y_te = data.tensors(dataset, False)
+    return data.prepare(x_tr, dataset), y_tr, data.prepare(x_te, dataset), y_te
+
+
+def build(p: RankParams, dataset: str, seed: int) -> nn.Module:
+    """The 784-50-30-10 MLP for MNIST-like data, the appendix CNN for CIFAR."""
+    torch.manual_seed(seed)
+    spec = data.SPECS[dataset]
+    if dataset.startswith("CIFAR"):
+        return models.cnn(spec.channels, spec.classes, spec.size, bias=p.bias)
+    return models.mlp([spec.channels * spec.size**2, 50, 30, spec.classes], bias=p.bias)
+
+
+def run(p: RankParams, dataset: str, method: str, reading: str, seed: int) -> Rows:
+    """One train-time pruning run of a classifier (cached); rows carry dataset, method, reading and seed.
+    ``reading`` only matters for ``rank`` and ``worst`` (it is ``-`` for the others)."""
+    reading = reading if method in ("rank", "worst") else "-"
+    fields = dataclasses.asdict(p)
+    keys = ("lam_avg", "lam_max", "bias", "optimizer", "lr", "momentum", "batch_size", "initial_epochs",
+            "recovery_epochs", "final_epochs", "prune_fraction", "target_removed", "train_subset")
+    config = {"version": VERSION, **{k: fields[k] for k in keys}, "dataset": dataset, "method": method,
+              "reading": reading, "seed": seed}
+
+    def compute() -> Rows:
+        x_tr, y_tr, x_te, y_te = _tensors(dataset, p.train_subset)
+        torch.manual_seed(seed)
+        model = build(p, dataset, seed)
+        train_batches = data.TensorLoader(x_tr, y_tr, p.batch_size, shuffle=True, seed=seed)
+        test_batches = data.TensorLoader(x_te, y_te, 2048)
+        layers = list(scores.contribution(model, [x_tr[:2]]))
+        score_fn = scorer(reading if reading != "-" else "paper", p.lam_avg, p.lam_max)
+        rows = prune_rounds(
+            model, method=method, schedule=fields, layers=layers, seed=seed, example_input=x_tr[:1],
+            make_optimizer=lambda m: train.make_optimizer(p.optimizer, m.parameters(), p.lr, p.momentum),
+            fit_epoch=lambda m, opt: train.train_epoch(m, train_batches, opt),
+            evaluate=lambda m: train.evaluate(m, test_batches),
+            score=lambda m: score_fn(m, data.TensorLoader(x_tr, y_tr, p.batch_size, shuffle=True, seed=seed)),
+        )
+        return [{"dataset": dataset, "method": method, "reading": reading, "seed": seed, **r} for r in rows]
+
+    return runs.cached("rank-run", config, compute)
+
+
+def sweep(p: RankParams, datasets: list[str]) -> pd.DataFrame:
+    """Every (dataset, seed, method, reading) run of the profile as one tidy frame (cached runs reused)."""
+    jobs = []
+    for dataset in datasets:
+        for seed in p.seeds:
+            for method in p.methods:
+                for reading in (p.readings if method in ("rank", "worst") else ["-"]):
+                    jobs.append((dataset, method, reading, seed))
+    rows = [r for job in tqdm(jobs, desc="runs") for r in run(p, *job)]
+    return pd.DataFrame(rows)
+
+
+def label(method: str, reading: str) -> str:
+    """Legend label of a (method, reading) pair."""
+    names = {"rank": "rank (lowest contribution pruned)", "worst": "anti-ranked (highest pruned; the code's 'random')",
+             "random": "random", "none": "no pruning"}
+    return names[method] + ("" if reading == "-" else f" · {reading}")
+
+
+def first_drop(frame: pd.DataFrame, points: float = 0.01) -> pd.DataFrame:
+    """Per dataset, method and reading: the fraction of hidden neurons removed at which seed-mean test accuracy
+    (trained epochs) first falls more than ``points`` below the unpruned run's at the same epoch; NaN if never."""
+    trained = frame[frame.stage == "trained"]
+    mean = trained.groupby(["dataset", "method", "reading", "epoch"], as_index=False).agg(
+        test_acc=("test_acc", "mean"), removed=("removed", "mean"))
+    rows = []
+    for dataset, d in mean.groupby("dataset"):
+        base = d[d.method == "none"].set_index("epoch").test_acc
+        for (method, reading), g in d[d.method != "none"].groupby(["method", "reading"]):
+            g = g.set_index("epoch")
+            low = g[g.test_acc < base.reindex(g.index) - points]
+            rows.append({"dataset": dataset, "method": method, "reading": reading,
+                         "removed_at_first_drop": float(low.removed.iloc[0]) if len(low) else float("nan"),
+                         "max_removed": float(g.removed.max())})
+    return pd.DataFrame(rows)
+
+
+def at_removed(frame: pd.DataFrame, fraction: float) -> pd.DataFrame:
+    """Per run (dataset, method, reading, seed): the last trained epoch of the round whose fraction of
+    hidden neurons removed is closest to ``fraction`` (the end of that round's recovery)."""
+    trained = frame[frame.stage == "trained"]
+    picked = []
+    for _, g in trained.groupby(["dataset", "method", "reading", "seed"]):
+        closest = g.removed.iloc[(g.removed - fraction).abs().values.argmin()]
+        picked.append(g[g.removed == closest].iloc[-1])
+    return pd.DataFrame(picked)

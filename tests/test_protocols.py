@@ -1,0 +1,125 @@
+"""The FlexRel and rank protocols on tiny synthetic data: determinism, reuse, schedule, code paths."""
+
+import dataclasses
+
+import pandas as pd
+import pytest
+import torch
+
+from lib import config, data, flexrel, models, prune, rank, runs, scores, vae
+from tests.conftest import write_mnist_like
+
+
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch):
+    """Synthetic FashionMNIST/MNIST under a temporary data root and a temporary run cache."""
+    write_mnist_like(tmp_path / "data", "FashionMNIST", n_train=192, n_test=64)
+    write_mnist_like(tmp_path / "data", "MNIST", n_train=192, n_test=64, seed=2)
+    monkeypatch.setattr(data, "DATA_ROOT", tmp_path / "data")
+    monkeypatch.setattr(runs, "RUNS", tmp_path / "runs")
+    for cached in (flexrel._tensors, rank._tensors):
+        cached.cache_clear()
+    yield tmp_path
+    for cached in (flexrel._tensors, rank._tensors):
+        getattr(cached, "cache_clear", lambda: None)()  # a test may have replaced it
+
+
+def smoke(section):
+    return config.load(section, "smoke")
+
+
+def test_flexrel_runs_are_deterministic_and_cached(sandbox):
+    p = dataclasses.replace(smoke("flexrel"), train_subset=128, test_subset=64, relevance_images=16)
+    first = flexrel.run(p, 0, "flexrel", 0.5, 0.5)["rows"]
+    cached = flexrel.run(p, 0, "flexrel", 0.5, 0.5)["rows"]
+    for path in (sandbox / "runs").rglob("*"):
+        if path.is_file():
+            path.unlink()
+    again = flexrel.run(p, 0, "flexrel", 0.5, 0.5)["rows"]
+    strip = lambda rows: [{k: v for k, v in r.items() if "seconds" not in k} for r in rows]  # noqa: E731
+    assert strip(first) == strip(cached) == strip(again)
+    assert [r["stage"] for r in first] == ["pruned", "bn_recalibrated", "trained"]
+
+
+def test_flexrel_delta_extremes_are_the_pure_method_runs(sandbox):
+    p = dataclasses.replace(smoke("flexrel"), train_subset=128, test_subset=64, relevance_images=16)
+    assert flexrel.canonical(p, "flexrel", 0.0) == ("magnitude", None)
+    assert flexrel.canonical(p, "flexrel", 1.0) == ("relevance", None)
+    assert flexrel.run(p, 0, "flexrel", 0.5, 0.0) == flexrel.run(p, 0, "magnitude", 0.5)
+    with pytest.raises(ValueError, match="delta"):
+        flexrel.run(p, 0, "flexrel", 0.5)
+    g = dataclasses.replace(p, scope="global")
+    assert flexrel.canonical(g, "flexrel", 0.0) == ("flexrel", 0.0)
+
+
+def test_reach_finds_largest_factor_per_target():
+    curves = pd.DataFrame({"method": ["m"] * 4, "factor": [0.0, 0.2, 0.4, 0.6], "test_acc": [0.9, 0.85, 0.7, 0.3]})
+    out = flexrel.reach(curves, [0.8, 0.95], [0.9], reference=0.9).set_index(["target_kind", "target"]).largest_factor
+    assert out[("absolute", 0.8)] == 0.2 and pd.isna(out[("absolute", 0.95)]) and out[("relative", 0.9)] == 0.2
+
+
+def test_rounds_needed_matches_the_pruning_arithmetic():
+    # 50 → 45 → 40 → 36 → 32 → 28 → 25 → 22 → 19 → 17 → 15 and 30 → 27 → … → 9 → 8: 57 of 80 gone (71 %) after 10
+    assert rank.rounds_needed([50, 30], 0.1, 0.7) == 10
+    assert rank.rounds_needed([10], 0.5, 0.5) == 1
+    assert rank.rounds_needed([10], 0.1, 0.0) == 0
+
+
+@pytest.mark.parametrize("method", ["rank", "worst", "random", "none"])
+def test_rank_protocol_schedule(sandbox, method):
+    p = dataclasses.replace(smoke("rank"), train_subset=128, prune_fraction=0.3, target_removed=0.5)
+    rows = pd.DataFrame(rank.run(p, "MNIST", method, "paper", 0))
+    trained = rows[rows.stage == "trained"]
+    n_rounds = rank.rounds_needed([50, 30], 0.3, 0.5)
+    assert len(trained) == p.initial_epochs + n_rounds * p.recovery_epochs + p.final_epochs
+    assert set(rows.reading) == ({"paper"} if method in ("rank", "worst") else {"-"})
+    if method == "none":
+        assert rows.removed.max() == 0 and (rows.stage == "pruned").sum() == 0
+    else:
+        assert rows.removed.max() >= 0.5 and (rows.stage == "pruned").sum() == n_rounds
+        assert trained.hidden.iloc[-1] < 80 and trained.params.iloc[-1] < trained.params.iloc[0]
+
+
+def test_rank_and_worst_remove_opposite_ends(sandbox):
+    torch.manual_seed(0)
+    net = models.mlp([784, 50, 30, 10])
+    x = torch.rand(64, 1, 28, 28)
+    s = rank.scorer("paper")(net, [x])
+    best = prune.prune(net, s, 0.5, example_inputs=x[:1])
+    worst = prune.prune(net, s, 0.5, example_inputs=x[:1], worst=True)
+    kept_best = set(torch.topk(s["1"], 25).indices.tolist())
+    # the rank-pruned layer keeps the 25 highest-scoring neurons: its weights are those rows
+    assert torch.equal(best[1].weight, net[1].weight[sorted(kept_best)])
+    assert not torch.equal(worst[1].weight, best[1].weight)
+
+
+def test_cifar_cnn_code_path_on_synthetic_tensors(sandbox, monkeypatch):
+    x = torch.randint(0, 256, (96, 3, 32, 32), dtype=torch.uint8)
+    y = torch.arange(96) % 10
+    monkeypatch.setattr(rank, "_tensors", lambda dataset, subset: (data.prepare(x, dataset), y, data.prepare(x[:32], dataset), y[:32]))
+    p = dataclasses.replace(smoke("rank"), prune_fraction=0.5, target_removed=0.4)
+    rows = pd.DataFrame(rank.run(p, "CIFAR10", "rank", "original_code", 0))
+    assert rows.removed.max() >= 0.4 and rows.test_acc.notna().all()
+    widths = rank.width(rank.build(p, "CIFAR10", 0), ["7", "9", "11"])
+    assert widths == 1024 + 512 + 256
+
+
+def test_vae_pruned_unpruned_scratch(sandbox):
+    p = dataclasses.replace(smoke("vae"), train_subset=128, test_subset=32, n_images=4, prune_fraction=0.3, target_removed=0.3)
+    pruned, unpruned, scratch = (vae.run(p, k) for k in ("pruned", "unpruned", "scratch"))
+    assert pruned["hidden"] == scratch["hidden"] and pruned["hidden"][0] < p.hidden[0]
+    assert len(pruned["images"]["end"]) == 4 and "before_pruning" in pruned["images"]
+    last = lambda r: r["rows"][-1]  # noqa: E731
+    assert last(pruned)["params"] == last(scratch)["params"] < last(unpruned)["params"]
+    assert sum(r["stage"] == "trained" for r in pruned["rows"]) == sum(r["stage"] == "trained" for r in unpruned["rows"])
+
+
+def test_vae_at_celeba_size_prunes_hidden_layers_only():
+    v = models.VAE(3, 64, [8, 16], [64, 32], 8)
+    x = torch.rand(4, 3, 64, 64)
+    assert v(x)[0].shape == x.shape
+    s = scores.contribution(v, [x], pairs=v.hidden_pairs())
+    assert set(s) == {"enc_fc.0", "enc_fc.2", "dec_fc.0", "dec_fc.2"}
+    pv = prune.prune(v, s, 0.5, example_inputs=x[:1])
+    assert pv.mu.out_features == 8 and pv.dec_in.out_features == v.dec_in.out_features and pv.enc_fc[0].out_features == 32
+    assert vae.loss(pv.train(), x, 1.0).isfinite()
