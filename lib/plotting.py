@@ -46,7 +46,7 @@ def save_figure(fig: plt.Figure, name: str, prov: dict[str, str], folder: Path =
     """
     folder.mkdir(parents=True, exist_ok=True)
     footer = "  ·  ".join(f"{k} {v}" for k, v in prov.items())
-    fig.text(0.995, 0.002, footer, ha="right", va="bottom", fontsize=6, color="0.45")
+    fig.text(0.995, -0.005, footer, ha="right", va="top", fontsize=6, color="0.45")  # below the axes
     text = json.dumps(prov, sort_keys=True)
     paths = [folder / f"{name}.png", folder / f"{name}.pdf"]
     fig.savefig(paths[0], metadata={"Title": name, "Description": text, "Software": "pruning-companion"})
