@@ -25,10 +25,14 @@ def style() -> None:
 
 
 def git_commit(root: Path = ROOT) -> str:
-    """Short commit of the working tree, ``-dirty`` if it has uncommitted changes, ``unknown`` outside git."""
+    """Short commit of the working tree, ``-dirty`` if an input of the pipeline (code, notebooks, parameters,
+    pipeline definition) has uncommitted changes; ``unknown`` outside git. Outputs the pipeline is writing
+    (figures, results, ``dvc.lock``) do not count."""
+    inputs = ["lib", "notebooks", "params.yaml", "dvc.yaml", "data.dvc"]
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *inputs], cwd=root,
+                               capture_output=True, text=True)
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
