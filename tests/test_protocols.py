@@ -123,3 +123,56 @@ def test_vae_at_celeba_size_prunes_hidden_layers_only():
     pv = prune.prune(v, s, 0.5, example_inputs=x[:1])
     assert pv.mu.out_features == 8 and pv.dec_in.out_features == v.dec_in.out_features and pv.enc_fc[0].out_features == 32
     assert vae.loss(pv.train(), x, 1.0).isfinite()
+
+
+def _fake(name, size, classes):
+    """A stand-in for a dataset that cannot be had offline: torchvision's FakeData with the real image size."""
+    import torchvision
+
+    def open_dataset(dataset, train, root=None, download=False, transform=None):
+        assert dataset == name
+        return torchvision.datasets.FakeData(size=24 if train else 8, image_size=size, num_classes=max(classes, 1),
+                                             transform=transform, random_offset=0 if train else 100)
+    return open_dataset
+
+
+def test_flexrel_paper_profile_code_path_on_fake_imagenet(sandbox, monkeypatch):
+    monkeypatch.setattr(data, "open_dataset", _fake("ImageNet", (3, 256, 256), 1000))
+    monkeypatch.setattr(data, "loader", lambda *a, **k: _no_workers(*a, **k))
+    p = dataclasses.replace(config.load("flexrel", "paper"), width=0.03125, batch_size=8, epochs_pre=1, epochs_post=1,
+                            relevance_images=8, bn_batches=1, device="cpu")
+    rows = flexrel.run(p, 0, "flexrel", 0.5, 0.5)["rows"]
+    assert [r["stage"] for r in rows] == ["pruned", "bn_recalibrated", "trained"]
+    assert isinstance(flexrel.build(p, 0).features[0], torch.nn.Conv2d) and p.model == "vgg16" and p.lr == 0.05
+
+
+_real_loader = data.loader
+
+
+def _no_workers(*args, **kwargs):
+    return _real_loader(*args, **{**kwargs, "workers": 0})
+
+
+def test_flexrel_cifar_profile_code_path_on_synthetic_cifar(sandbox, monkeypatch):
+    from tests.test_data import _write_cifar
+    import torchvision
+
+    _write_cifar(sandbox / "data", "cifar-10-batches-py", 16, 10, "labels")
+    cls = torchvision.datasets.CIFAR10
+    monkeypatch.setattr(cls, "train_list", [[f, None] for f, _ in cls.train_list])
+    monkeypatch.setattr(cls, "test_list", [[f, None] for f, _ in cls.test_list])
+    monkeypatch.setitem(cls.meta, "md5", None)
+    p = dataclasses.replace(config.load("flexrel", "cifar"), width=0.0625, epochs_pre=1, epochs_post=1, seeds=[0],
+                            relevance_images=16, bn_batches=1, test_subset=16, train_subset=64, device="cpu")
+    rows = flexrel.run(p, 0, "relevance", 0.5)["rows"]
+    assert len(rows) == 3 and rows[0]["params"] > 0
+
+
+def test_vae_celeba_code_path_on_fake_celeba(sandbox, monkeypatch):
+    monkeypatch.setattr(data, "open_dataset", _fake("CelebA", (3, 218, 178), 0))
+    x, y = data.tensors("CelebA", True)
+    assert x.shape == (24, 3, 64, 64) and x.dtype == torch.uint8 and y.eq(0).all()
+    p = dataclasses.replace(config.load("vae", "paper"), hidden=[32, 16], latent=4, batch_size=8, initial_epochs=1,
+                            recovery_epochs=1, final_epochs=0, train_subset=24, test_subset=8, n_images=2, prune_fraction=0.3)
+    out = vae.run(p, "pruned")
+    assert out["hidden"][0] < 32 and len(out["images"]["end"][0]) == 3
