@@ -240,21 +240,23 @@ def final(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([last[last.method != "none"], *start], ignore_index=True)
 
 
-def reach(curves: pd.DataFrame, targets_abs: list[float], targets_rel: list[float], reference: float) -> pd.DataFrame:
-    """Per method, the largest pruning factor whose seed-mean accuracy still reaches each target.
+def reach(curves: pd.DataFrame, targets_abs: list[float], targets_rel: list[float], by_seed: bool = False) -> pd.DataFrame:
+    """Per method (and per seed if ``by_seed``), the largest pruning factor whose accuracy still reaches each target.
 
-    ``curves`` has columns ``method``, ``factor``, ``test_acc`` (one row per run); relative targets are
-    fractions of ``reference`` (the unpruned accuracy). ``largest_factor`` is NaN where no factor does."""
-    mean = curves.groupby(["method", "factor"], as_index=False).test_acc.mean()
+    ``curves`` is :func:`final`'s frame (columns ``method``, ``seed``, ``factor``, ``test_acc``; factor 0 is the
+    unpruned run). Accuracy is the mean over seeds unless ``by_seed``; relative targets are fractions of the same
+    curve's accuracy at factor 0. ``largest_factor`` is NaN where no factor reaches the target."""
+    keys = ["method", "seed"] if by_seed else ["method"]
+    mean = curves.groupby(keys + ["factor"], as_index=False).test_acc.mean()
     rows = []
-    for method, curve in mean.groupby("method"):
+    for key, curve in mean.groupby(keys):
+        reference = curve[curve.factor == 0].test_acc.mean()
         for kind, targets, scale in (("absolute", targets_abs, 1.0), ("relative", targets_rel, reference)):
             for t in targets:
                 ok = curve[curve.test_acc >= t * scale]
-                rows.append({"method": method, "target_kind": kind, "target": t, "target_acc": t * scale,
+                rows.append({**dict(zip(keys, key)), "target_kind": kind, "target": t, "target_acc": t * scale,
                              "largest_factor": float(ok.factor.max()) if len(ok) else float("nan")})
     return pd.DataFrame(rows)
-
 
 def samples_per_epoch(p: FlexRelParams) -> int:
     """Training images per epoch (the subset, or the whole training split)."""

@@ -142,11 +142,10 @@ def run(p: RankParams, dataset: str, method: str, reading: str, seed: int) -> Ro
 
     def compute() -> Rows:
         x_tr, y_tr, x_te, y_te = _tensors(dataset, p.train_subset)
-        torch.manual_seed(seed)
         model = build(p, dataset, seed)
         train_batches = data.TensorLoader(x_tr, y_tr, p.batch_size, shuffle=True, seed=seed)
         test_batches = data.TensorLoader(x_te, y_te, 2048)
-        layers = list(scores.contribution(model, [x_tr[:2]]))
+        layers = [name for name, _ in scores.linear_pairs(model, x_tr[:1])]
         score_fn = scorer(reading if reading != "-" else "paper", p.lam_avg, p.lam_max)
         rows = prune_rounds(
             model, method=method, schedule=fields, layers=layers, seed=seed, example_input=x_tr[:1],

@@ -249,18 +249,22 @@ CONTRIBUTION_PRESETS: dict[str, dict] = {
 }
 
 
-def _linear_chain(model: nn.Module, x: torch.Tensor) -> list[tuple[str, nn.Linear]]:
-    """The ``nn.Linear`` layers in the order one forward pass calls them."""
+def linear_pairs(model: nn.Module, x: torch.Tensor) -> list[tuple[str, str]]:
+    """``(layer, next layer)`` names of consecutive ``nn.Linear`` layers in the order one forward pass of ``x``
+    calls them: the hidden layers :func:`contribution` scores, each with the layer its neurons feed."""
     names = {m: n for n, m in model.named_modules() if isinstance(m, nn.Linear)}
-    order: list[tuple[str, nn.Linear]] = []
-    handles = [m.register_forward_hook(lambda m, a, o: order.append((names[m], m))) for m in names]
+    order: list[str] = []
+    handles = [m.register_forward_hook(lambda m, a, o: order.append(names[m])) for m in names]
+    was_training = model.training
+    model.eval()
     try:
         with torch.no_grad():
             model(x)
     finally:
         for h in handles:
             h.remove()
-    return order
+        model.train(was_training)
+    return list(zip(order[:-1], order[1:]))
 
 
 @torch.no_grad()
@@ -302,7 +306,7 @@ def contribution(
         Use only the last batch (the public code) instead of every forward pass (the text).
     pairs
         Explicit ``(layer, next layer)`` names, for networks whose linear layers are not one chain (a VAE's
-        encoder feeds two latent heads); default: consecutive linear layers of the forward pass.
+        encoder feeds two latent heads); default: :func:`linear_pairs`.
     chunk
         Elements per block when forming ``r`` for ``C_max`` (memory only).
     """
@@ -315,12 +319,8 @@ def contribution(
         batches = batches[-1:]
     was_training = model.training
     model.eval()
-    if pairs is None:
-        chain = _linear_chain(model, batches[0][:1])
-        pairs = list(zip(chain[:-1], chain[1:]))
-    else:
-        modules = dict(model.named_modules())
-        pairs = [((a, modules[a]), (b, modules[b])) for a, b in pairs]
+    modules = dict(model.named_modules())
+    pairs = [((a, modules[a]), (b, modules[b])) for a, b in (pairs or linear_pairs(model, batches[0][:1]))]
     acts: dict[str, torch.Tensor] = {}
     handles = []
     for (name, layer), (_, nxt) in pairs:

@@ -53,9 +53,13 @@ def test_flexrel_delta_extremes_are_the_pure_method_runs(sandbox):
 
 
 def test_reach_finds_largest_factor_per_target():
-    curves = pd.DataFrame({"method": ["m"] * 4, "factor": [0.0, 0.2, 0.4, 0.6], "test_acc": [0.9, 0.85, 0.7, 0.3]})
-    out = flexrel.reach(curves, [0.8, 0.95], [0.9], reference=0.9).set_index(["target_kind", "target"]).largest_factor
+    curves = pd.DataFrame({"method": ["m"] * 4, "seed": [0] * 4, "factor": [0.0, 0.2, 0.4, 0.6], "test_acc": [0.9, 0.85, 0.7, 0.3]})
+    out = flexrel.reach(curves, [0.8, 0.95], [0.9]).set_index(["target_kind", "target"]).largest_factor
     assert out[("absolute", 0.8)] == 0.2 and pd.isna(out[("absolute", 0.95)]) and out[("relative", 0.9)] == 0.2
+    # per seed, relative targets use that seed's own unpruned accuracy
+    two = pd.concat([curves, curves.assign(seed=1, test_acc=[0.8, 0.78, 0.75, 0.3])])
+    per_seed = flexrel.reach(two, [], [0.9], by_seed=True).set_index("seed").largest_factor
+    assert per_seed[0] == 0.2 and per_seed[1] == 0.4
 
 
 def test_rounds_needed_matches_the_pruning_arithmetic():
