@@ -80,16 +80,26 @@ class FlexRelParams:
         multiplier; small images are zero-padded to ``image_size``; ``dropout`` in the classifier (VGG: 0.5).
     train_subset, test_subset
         First samples of the official training / held-out test split to use (``null``: all).
-    batch_size, optimizer, lr, momentum, weight_decay
-        Training (the paper: Adam, lr 0.05).
-    epochs_pre, epochs_post
-        Epochs before pruning (full network) and after (pruned network); the paper: 10 and 40.
+    batch_size, optimizer, lr, lr_schedule, momentum, weight_decay
+        Pre-training (the paper: Adam, lr 0.05, no schedule); ``lr_schedule`` is ``constant``, ``cosine`` or
+        ``onecycle`` over the whole phase.
+    epochs_pre
+        Epochs before pruning (the paper: 10).
+    epochs_post, lr_post, post_subset
+        Recovery: fine-tuning epochs after pruning on the first ``post_subset`` training images (``null``:
+        all), learning rate decaying from ``lr_post`` to 0 (cosine); the paper trains 40 epochs.
     seeds
-        One full protocol per seed (initialisation and batch order).
+        One base network per seed (initialisation and batch order); every method is compared on the same ones.
     methods
-        Any of ``magnitude``, ``relevance``, ``flexrel``, ``random`` (the control).
+        Any of ``magnitude`` (raw |w|, the paper's), ``magnitude_bn`` (|w| with BatchNorm folded in),
+        ``relevance``, ``flexrel``, ``random`` (the control).
     factors
-        Pruning factors: fraction of filters removed (per layer with ``scope: layer``).
+        Retention grid: fraction of filters removed (per layer with ``scope: layer``); the x-axes show the
+        fraction of parameters removed.
+    recovery_factors
+        The few factors at which recovery (fine-tuning) runs.
+    random_draws
+        Independent random prunings per seed and factor (averaged per seed) for retention.
     delta
         FlexRel's δ in Fig. 2 (0 = magnitude only, 1 = relevance only). The paper does not state it.
     deltas, delta_factors
@@ -104,8 +114,9 @@ class FlexRelParams:
         ``copy`` or ``share``: how a convolution's input relevance enters eq. (1)'s unfolded form.
     bn_batches
         Training batches used to re-estimate BatchNorm statistics right after pruning.
-    targets_abs, targets_rel
-        Accuracy targets: absolute, and relative to the unpruned network's accuracy.
+    targets_rel
+        Accuracy targets relative to the seed's unpruned accuracy (Fig. 2's reach, Fig. 3); the paper's
+        absolute ImageNet targets have no FashionMNIST equivalent.
     device
         ``auto`` (CUDA if available), ``cpu`` or ``cuda``.
     """
@@ -120,13 +131,18 @@ class FlexRelParams:
     batch_size: int
     optimizer: str
     lr: float
+    lr_schedule: str
     momentum: float
     weight_decay: float
     epochs_pre: int
     epochs_post: int
+    lr_post: float
+    post_subset: int | None
     seeds: list[int]
     methods: list[str]
     factors: list[float]
+    recovery_factors: list[float]
+    random_draws: int
     delta: float
     deltas: list[float]
     delta_factors: list[float]
@@ -135,7 +151,6 @@ class FlexRelParams:
     relevance_images: int
     unfolded_input: str
     bn_batches: int
-    targets_abs: list[float]
     targets_rel: list[float]
     device: str
 
@@ -145,21 +160,32 @@ class FlexRelParams:
         _check_range("flexrel.width", self.width, 0.01, 4)
         _check_range("flexrel.dropout", self.dropout, 0.0, 0.99)
         _check_choice("flexrel.optimizer", self.optimizer, ("adam", "sgd"))
+        _check_choice("flexrel.lr_schedule", self.lr_schedule, ("constant", "cosine", "onecycle"))
         for m in self.methods:
-            _check_choice("flexrel.methods", m, ("magnitude", "relevance", "flexrel", "random"))
+            _check_choice("flexrel.methods", m, ("magnitude", "magnitude_bn", "relevance", "flexrel", "random"))
+        if "random" not in self.methods:
+            raise ParamsError("params.yaml: flexrel.methods must contain 'random' (the control every verdict is gated on)")
         _check_fractions("flexrel.factors", self.factors, high_open=True)
+        _check_fractions("flexrel.recovery_factors", self.recovery_factors, high_open=True)
+        for key in ("factors", "recovery_factors", "delta_factors"):
+            if 0.0 in getattr(self, key):
+                raise ParamsError(f"params.yaml: flexrel.{key} contains 0; the unpruned network is always included")
         _check_fractions("flexrel.delta_factors", self.delta_factors, high_open=True)
         _check_fractions("flexrel.deltas", self.deltas, high_open=False)
         _check_fractions("flexrel.delta", [self.delta], high_open=False)
-        _check_fractions("flexrel.targets_abs", self.targets_abs, high_open=False)
         _check_fractions("flexrel.targets_rel", self.targets_rel, high_open=False)
         _check_choice("flexrel.scope", self.scope, ("layer", "global"))
         _check_choice("flexrel.unfolded_input", self.unfolded_input, ("copy", "share"))
         _check_choice("flexrel.device", self.device, ("auto", "cpu", "cuda"))
         if not self.seeds:
             raise ParamsError("params.yaml: flexrel.seeds is empty; give at least one seed")
-        for key in ("epochs_pre", "epochs_post", "batch_size", "relevance_images"):
+        for key in ("epochs_pre", "epochs_post", "batch_size", "relevance_images", "random_draws", "bn_batches"):
             _check_range(f"flexrel.{key}", getattr(self, key), 1, 10**9)
+        for key in ("train_subset", "test_subset", "post_subset"):
+            if getattr(self, key) is not None:
+                _check_range(f"flexrel.{key}", getattr(self, key), 1, 10**9)
+        for key in ("lr", "lr_post"):
+            _check_range(f"flexrel.{key}", getattr(self, key), 1e-9, 10)
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,22 @@
-"""The FlexRel protocol (§IV): train, score once, prune whole filters, train again — cached per run.
+"""The FlexRel protocol (§IV): train, score once, prune whole filters, measure — cached per run.
 
-A *run* is one (seed, method, pruning factor, δ). Every run starts from the same pre-pruning model of
-its seed (trained once, shared by notebooks 01-03), prunes it physically, records test accuracy right
-after pruning and after re-estimating BatchNorm statistics, then trains ``epochs_post`` epochs with a
-fresh optimizer, recording train-batch and test accuracy after each. Rows are tidy dicts (one per run,
-stage and epoch) for ``pandas.DataFrame``.
+Every seed trains one pre-pruning network (shared by notebooks 01-03). From it, each pruning run (seed,
+method, pruning level, δ, random draw) prunes whole filters physically and takes two measurements:
+
+- **retention** — held-out test accuracy after re-estimating BatchNorm statistics on ``bn_batches`` training
+  batches, with no weight update (forward passes only: cheap, so a fine grid of levels and several random
+  draws) — what a criterion alone preserves;
+- **recovery** — test accuracy after ``epochs_post`` fine-tuning epochs with a learning rate decaying from
+  ``lr_post`` to 0 (at the few ``recovery_factors``) — what survives training on.
+
+Both go against the fraction of parameters (and MACs) removed: the per-layer filter fraction is the run's
+setting, not its x-axis. Rows are tidy dicts for ``pandas.DataFrame``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Iterable
 from functools import lru_cache
@@ -23,10 +30,14 @@ from lib import data, models, prune, runs, scores, split, train
 from lib.config import FlexRelParams
 
 #: Bump when the protocol's code changes in a way that changes results (invalidates cached runs).
-VERSION = 1
+VERSION = 2
 PRE_KEYS = ("dataset", "model", "width", "image_size", "dropout", "train_subset", "test_subset", "batch_size", "optimizer",
-            "lr", "momentum", "weight_decay", "epochs_pre")
-POST_KEYS = PRE_KEYS + ("epochs_post", "scope", "prune_linear", "relevance_images", "unfolded_input", "bn_batches")
+            "lr", "lr_schedule", "momentum", "weight_decay", "epochs_pre")
+SCORE_KEYS = PRE_KEYS + ("relevance_images", "unfolded_input", "prune_linear")
+RETENTION_KEYS = SCORE_KEYS + ("scope", "bn_batches")
+RECOVERY_KEYS = RETENTION_KEYS + ("epochs_post", "lr_post", "post_subset")
+#: Pruning criteria: the paper's three, raw or BatchNorm-folded magnitude, and the random control.
+METHODS = ("magnitude", "magnitude_bn", "relevance", "flexrel", "random")
 
 
 def device(p: FlexRelParams) -> torch.device:
@@ -43,25 +54,29 @@ def _config(p: FlexRelParams, keys: Iterable[str], **extra) -> dict:
 
 @lru_cache(maxsize=2)
 def _tensors(dataset: str, image_size: int, train_subset: int | None, test_subset: int | None):
-    """Prepared in-memory splits ``(x_train, y_train, x_test, y_test)``, read once per process."""
+    """Prepared in-memory splits ``(x_train, y_train, x_test, y_test)`` in channels-last layout (faster
+    convolutions on CPU), read once per process."""
     out = []
     for is_train, limit in ((True, train_subset), (False, test_subset)):
         x, y = data.tensors(dataset, is_train, limit=limit)
-        out += [data.prepare(x, dataset, image_size), y]
+        out += [data.prepare(x, dataset, image_size).contiguous(memory_format=torch.channels_last), y]
     return tuple(out)
 
 
-def batches(p: FlexRelParams, part: str, seed: int = 0, shuffle: bool | None = None):
-    """A fresh loader over ``part`` (``train``: shuffled from ``seed``; ``test``: in order): every
-    training phase starts from the same batch order, whatever ran before it in this process."""
+def batches(p: FlexRelParams, part: str, seed: int = 0, shuffle: bool | None = None, limit: int | None = None):
+    """A fresh loader over ``part`` (``train``: shuffled from ``seed``; ``test``: in order), optionally over
+    the first ``limit`` samples: every training phase starts from the same batch order, whatever ran before
+    it in this process."""
     train_split = part == "train"
     shuffle = train_split if shuffle is None else shuffle
     if data.SPECS[p.dataset].in_memory:
         x_tr, y_tr, x_te, y_te = _tensors(p.dataset, p.image_size, p.train_subset, p.test_subset)
         x, y = (x_tr, y_tr) if train_split else (x_te, y_te)
-        return data.TensorLoader(x, y, p.batch_size if train_split else 512, shuffle=shuffle, seed=seed)
-    return data.loader(p.dataset, train_split, p.batch_size, size=p.image_size,
-                       limit=p.train_subset if train_split else p.test_subset, shuffle=shuffle, seed=seed)
+        return data.TensorLoader(x[:limit], y[:limit], p.batch_size if train_split else 256, shuffle=shuffle, seed=seed)
+    size = p.train_subset if train_split else p.test_subset
+    if limit is not None:
+        size = limit if size is None else min(size, limit)
+    return data.loader(p.dataset, train_split, p.batch_size, size=p.image_size, limit=size, shuffle=shuffle, seed=seed)
 
 
 def build(p: FlexRelParams, seed: int) -> nn.Module:
@@ -72,15 +87,26 @@ def build(p: FlexRelParams, seed: int) -> nn.Module:
                         dropout=p.dropout)
 
 
-def _epoch_row(model, train_batches, p: FlexRelParams, opt, dev) -> dict:
-    fit = train.train_epoch(model, _to(train_batches, dev), opt)
-    test = train.evaluate(model, _to(batches(p, "test"), dev))
-    return {"train_acc": fit["acc"], "train_loss": fit["loss"], "test_acc": test["acc"], "test_loss": test["loss"],
-            "seconds": fit["seconds"]}
+def _place(model: nn.Module, dev: torch.device) -> nn.Module:
+    return model.to(dev, memory_format=torch.channels_last)
 
 
 def _to(batches, dev: torch.device):
     return batches if dev.type == "cpu" else ((x.to(dev), y.to(dev)) for x, y in batches)
+
+
+def _fit(model: nn.Module, p: FlexRelParams, seed: int, epochs: int, lr: float, schedule: str, limit: int | None,
+         dev: torch.device) -> list[dict]:
+    """Train ``epochs`` epochs from a fresh optimizer (schedule over the whole phase); one row per epoch."""
+    torch.manual_seed(seed)
+    train_batches = batches(p, "train", seed, limit=limit)
+    opt = train.make_optimizer(p.optimizer, model.parameters(), lr, p.momentum, p.weight_decay)
+    sched = train.make_scheduler(schedule, opt, epochs * len(train_batches))
+    rows = []
+    for _ in range(epochs):
+        fit = train.train_epoch(model, _to(train_batches, dev), opt, sched)
+        rows.append({"train_acc": fit["acc"], "train_loss": fit["loss"], **_eval(model, p, dev), "seconds": fit["seconds"]})
+    return rows
 
 
 def pretrained(p: FlexRelParams, seed: int) -> tuple[nn.Module, list[dict]]:
@@ -88,18 +114,12 @@ def pretrained(p: FlexRelParams, seed: int) -> tuple[nn.Module, list[dict]]:
     dev = device(p)
 
     def fit(model: nn.Module) -> list[dict]:
-        model.to(dev)
-        torch.manual_seed(seed)
-        train_batches = batches(p, "train", seed)
-        opt = train.make_optimizer(p.optimizer, model.parameters(), p.lr, p.momentum, p.weight_decay)
-        rows = []
-        for epoch in tqdm(range(1, p.epochs_pre + 1), desc=f"pre-train seed {seed}", leave=False):
-            rows.append({"method": "unpruned", "factor": 0.0, "delta": None, "seed": seed, "stage": "pretrain",
-                         "epoch": epoch, **_epoch_row(model, train_batches, p, opt, dev)})
-        return rows
+        rows = _fit(_place(model, dev), p, seed, p.epochs_pre, p.lr, p.lr_schedule, None, dev)
+        return [{"method": "unpruned", "factor": 0.0, "seed": seed, "stage": "pretrain", "epoch": e, **r}
+                for e, r in enumerate(rows, 1)]
 
     model, rows = runs.cached_model("flexrel-pre", _config(p, PRE_KEYS, seed=seed), lambda: build(p, seed), fit)
-    return model.to(dev).eval(), rows
+    return _place(model, dev).eval(), rows
 
 
 def example_input(p: FlexRelParams) -> torch.Tensor:
@@ -108,9 +128,8 @@ def example_input(p: FlexRelParams) -> torch.Tensor:
 
 
 def unit_scores(p: FlexRelParams, seed: int, model: nn.Module) -> tuple[dict[str, scores.Scores], float]:
-    """Magnitude and relevance scores of the pre-pruning ``model`` of ``seed`` (the layers the protocol
-    prunes), and the measured relevance time in seconds; computed once per seed and cached."""
-    config = _config(p, PRE_KEYS + ("relevance_images", "unfolded_input", "prune_linear"), seed=seed)
+    """Magnitude (raw and BatchNorm-folded) and relevance scores of the pre-pruning ``model`` of ``seed`` (the
+    layers the protocol prunes), and the measured relevance time in seconds; computed once per seed, cached."""
 
     def compute() -> dict:
         x, y = reference_images(p)
@@ -118,12 +137,13 @@ def unit_scores(p: FlexRelParams, seed: int, model: nn.Module) -> tuple[dict[str
         start = time.perf_counter()
         rel = scores.relevance(model, x.to(dev), y.to(dev), unfolded_input=p.unfolded_input)
         seconds = time.perf_counter() - start
-        both = {"magnitude": _prunable(p, model, scores.magnitude(model)), "relevance": _prunable(p, model, rel)}
-        return {"seconds": seconds, **{k: {n: v.tolist() for n, v in s.items()} for k, s in both.items()}}
+        every = {"magnitude": scores.magnitude(model), "magnitude_bn": scores.magnitude(model, fold_batchnorm=True),
+                 "relevance": rel}
+        return {"seconds": seconds, **{k: {n: v.tolist() for n, v in _prunable(p, model, s).items()} for k, s in every.items()}}
 
-    out = runs.cached("flexrel-scores", config, compute)
-    both = {k: {n: torch.tensor(v) for n, v in out[k].items()} for k in ("magnitude", "relevance")}
-    return both, out["seconds"]
+    out = runs.cached("flexrel-scores", _config(p, SCORE_KEYS, seed=seed), compute)
+    found = {k: {n: torch.tensor(v) for n, v in out[k].items()} for k in ("magnitude", "magnitude_bn", "relevance")}
+    return found, out["seconds"]
 
 
 def reference_images(p: FlexRelParams) -> tuple[torch.Tensor, torch.Tensor]:
@@ -148,6 +168,8 @@ def canonical(p: FlexRelParams, method: str, delta: float | None) -> tuple[str, 
     """The run a (method, δ) pair really is. With per-layer pruning FlexRel at δ = 0 ranks every layer
     exactly like magnitude and at δ = 1 exactly like relevance (min-max normalisation keeps a layer's
     order), so those are the same runs. δ means something for FlexRel only."""
+    if method not in METHODS:
+        raise ValueError(f"method {method!r}; allowed: {list(METHODS)}")
     if method != "flexrel":
         return method, None
     if delta is None:
@@ -157,48 +179,61 @@ def canonical(p: FlexRelParams, method: str, delta: float | None) -> tuple[str, 
     return method, float(delta)
 
 
-def _scores(p: FlexRelParams, seed: int, model: nn.Module, method: str, delta: float | None) -> tuple[scores.Scores, float]:
-    """The pruning scores of a method and the relevance time it needed."""
-    if method == "none":
-        return {}, 0.0
+def _scores(p: FlexRelParams, seed: int, model: nn.Module, method: str, delta: float | None, draw: int) -> tuple[scores.Scores, float]:
+    """The pruning scores of a method and the relevance time it needed (``draw``: which random draw)."""
     if method == "random":
-        return _prunable(p, model, scores.random_scores(model, seed)), 0.0
-    both, seconds = unit_scores(p, seed, model)
+        return _prunable(p, model, scores.random_scores(model, 1000 * seed + draw)), 0.0
+    found, seconds = unit_scores(p, seed, model)
     if method == "flexrel":
-        return scores.flexrel(both["magnitude"], both["relevance"], delta), seconds
-    return both[method], (seconds if method == "relevance" else 0.0)
+        return scores.flexrel(found["magnitude"], found["relevance"], delta), seconds
+    return found[method], (seconds if method == "relevance" else 0.0)
 
 
-def run(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None) -> dict:
-    """One pruning run (cached): ``{"rows": [...], "layers": [...]}``. Rows: stages ``pruned`` and
-    ``bn_recalibrated`` (at epoch ``epochs_pre``), then ``trained`` for epochs ``epochs_pre + 1 …
-    epochs_pre + epochs_post``. ``layers``: the pruned network's per-layer MACs and output sizes
-    (:func:`lib.split.layer_macs`), for the split-learning cost model. ``method="none"`` (factor 0) is the
-    unpruned network, trained on the same way with a fresh optimizer."""
+def _pruned(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None, draw: int):
+    """The pruned network of a run after BatchNorm re-estimation, its common row fields and its layers."""
+    dev = device(p)
+    base, _ = pretrained(p, seed)
+    s, rel_seconds = _scores(p, seed, base, method, delta, draw)
+    x0 = example_input(p).to(dev)
+    model = _place(prune.prune(base, s, factor, p.scope, x0), dev)
+    train.recalibrate_batchnorm(model, _to(batches(p, "train", seed), dev), p.bn_batches)
+    common = {"method": method, "factor": factor, "delta": delta, "draw": draw, "seed": seed, **prune.count(model, x0),
+              "relevance_seconds": rel_seconds}
+    return model, common, split.layer_macs(model, x0)
+
+
+def _run_config(p: FlexRelParams, keys, seed: int, method: str, factor: float, delta: float | None, draw: int) -> dict:
     method, delta = canonical(p, method, delta)
-    if method == "none" and factor != 0.0:
-        raise ValueError("method 'none' is the unpruned network: factor must be 0")
-    config = _config(p, POST_KEYS, seed=seed, method=method, factor=factor, delta=delta)
+    if not 0.0 < factor < 1.0:
+        raise ValueError(f"a pruning run needs a factor in (0, 1), got {factor!r}")
+    return _config(p, keys, seed=seed, method=method, factor=factor, delta=delta, draw=draw if method == "random" else 0)
+
+
+def retention(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None, draw: int = 0) -> dict:
+    """One retention measurement (cached): ``{"row": {...}, "layers": [...]}``. The row holds the test
+    accuracy and loss after pruning and BatchNorm re-estimation (no weight update), parameters and MACs;
+    ``layers`` the pruned network's per-layer MACs and output sizes (:func:`lib.split.layer_macs`)."""
+    config = _run_config(p, RETENTION_KEYS, seed, method, factor, delta, draw)
+
+    def compute() -> dict:
+        model, common, layers = _pruned(p, seed, config["method"], factor, config["delta"], config["draw"])
+        return {"row": {**common, "stage": "retention", **_eval(model, p, device(p))}, "layers": layers}
+
+    return runs.cached("flexrel-retention", config, compute)
+
+
+def recovery(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None, draw: int = 0) -> list[dict]:
+    """One recovery run (cached): the pruned, BatchNorm-re-estimated network fine-tuned ``epochs_post`` epochs
+    on ``post_subset`` training images with a cosine learning rate from ``lr_post`` to 0; one row per epoch."""
+    config = _run_config(p, RECOVERY_KEYS, seed, method, factor, delta, draw)
 
     def compute() -> list[dict]:
         dev = device(p)
-        base, _ = pretrained(p, seed)
-        s, rel_seconds = _scores(p, seed, base, method, delta)
-        x0 = example_input(p).to(dev)
-        model = prune.prune(base, s, factor, p.scope, x0)
-        common = {"method": method, "factor": factor, "delta": delta, "seed": seed, **prune.count(model, x0),
-                  "relevance_seconds": rel_seconds}
-        rows = [{**common, "stage": "pruned", "epoch": p.epochs_pre, **_eval(model, p, dev)}]
-        train.recalibrate_batchnorm(model, _to(batches(p, "train", seed), dev), p.bn_batches)
-        rows.append({**common, "stage": "bn_recalibrated", "epoch": p.epochs_pre, **_eval(model, p, dev)})
-        torch.manual_seed(seed)
-        train_batches = batches(p, "train", seed)
-        opt = train.make_optimizer(p.optimizer, model.parameters(), p.lr, p.momentum, p.weight_decay)
-        for epoch in range(p.epochs_pre + 1, p.epochs_pre + p.epochs_post + 1):
-            rows.append({**common, "stage": "trained", "epoch": epoch, **_epoch_row(model, train_batches, p, opt, dev)})
-        return {"rows": rows, "layers": split.layer_macs(model, x0)}
+        model, common, _ = _pruned(p, seed, config["method"], factor, config["delta"], config["draw"])
+        rows = _fit(model, p, seed, p.epochs_post, p.lr_post, "cosine", p.post_subset, dev)
+        return [{**common, "stage": "recovery", "epoch": e, **r} for e, r in enumerate(rows, 1)]
 
-    return runs.cached("flexrel-run", config, compute)
+    return runs.cached("flexrel-recovery", config, compute)
 
 
 def _eval(model: nn.Module, p: FlexRelParams, dev) -> dict:
@@ -206,103 +241,118 @@ def _eval(model: nn.Module, p: FlexRelParams, dev) -> dict:
     return {"test_acc": out["acc"], "test_loss": out["loss"]}
 
 
-def sweep(p: FlexRelParams, plan: list[tuple[str, float, float | None]]) -> pd.DataFrame:
-    """Every seed's pre-training rows plus the rows of every planned ``(method, factor, δ)`` run, as one
-    tidy frame. Finished runs are read from the cache, the others run (with a progress bar)."""
+Plan = list[tuple[str, float, float | None, int]]
+
+
+def fig2_plan(p: FlexRelParams, factors: list[float], draws: int = 1) -> Plan:
+    """Every method at every factor (FlexRel at ``p.delta``; ``draws`` independent draws of random)."""
+    return [(m, f, p.delta if m == "flexrel" else None, d) for m in p.methods for f in factors
+            for d in (range(draws) if m == "random" else [0])]
+
+
+def fig4_plan(p: FlexRelParams) -> Plan:
+    """FlexRel at every δ of the sweep and every factor of ``delta_factors``."""
+    return [("flexrel", f, d, 0) for f in p.delta_factors for d in p.deltas]
+
+
+def _unpruned_rows(p: FlexRelParams, methods: Iterable[str]) -> list[dict]:
+    """The pre-trained network of every seed as factor 0 of every method (each curve starts there)."""
+    x0 = example_input(p).to(device(p))
     rows = []
-    jobs = [(seed, *job) for seed in p.seeds for job in plan]
     for seed in p.seeds:
-        rows += pretrained(p, seed)[1]
-    for seed, method, factor, delta in tqdm(jobs, desc="runs"):
-        rows += [{**r, "requested_delta": delta} for r in run(p, seed, method, factor, delta)["rows"]]
+        model, pre = pretrained(p, seed)
+        size = prune.count(model, x0)
+        last = pre[-1]
+        rows += [{"method": m, "factor": 0.0, "delta": None, "draw": 0, "seed": seed, **size, "relevance_seconds": 0.0,
+                  "stage": "unpruned", "test_acc": last["test_acc"], "test_loss": last["test_loss"]} for m in methods]
+    return rows
+
+
+def sweep_retention(p: FlexRelParams, plan: Plan) -> pd.DataFrame:
+    """Retention rows of every seed and planned ``(method, factor, δ, draw)``, plus each seed's unpruned
+    network as factor 0 of every method, with ``params_removed`` and ``macs_removed``. Finished runs are
+    read from the cache, the others run (with a progress bar)."""
+    jobs = [(seed, *job) for seed in p.seeds for job in plan]
+    rows = _unpruned_rows(p, sorted({m for m, *_ in plan}))
+    for seed, method, factor, delta, draw in tqdm(jobs, desc="retention"):
+        rows.append({**retention(p, seed, method, factor, delta, draw)["row"], "requested_delta": delta})
+    return _tidy(p, rows)
+
+
+def sweep_recovery(p: FlexRelParams, plan: Plan) -> pd.DataFrame:
+    """Recovery rows (every epoch) of every seed and planned run, with the unpruned networks as factor 0."""
+    jobs = [(seed, *job) for seed in p.seeds for job in plan]
+    rows = [{**r, "epoch": p.epochs_post} for r in _unpruned_rows(p, sorted({m for m, *_ in plan}))]
+    for seed, method, factor, delta, draw in tqdm(jobs, desc="recovery"):
+        rows += [{**r, "requested_delta": delta} for r in recovery(p, seed, method, factor, delta, draw)]
+    return _tidy(p, rows)
+
+
+def _tidy(p: FlexRelParams, rows: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
+    full = frame[frame.factor == 0].groupby("seed")[["params", "macs"]].first()
+    frame["params_removed"] = 1 - frame.params / frame.seed.map(full.params)
+    frame["macs_removed"] = 1 - frame.macs / frame.seed.map(full.macs)
     frame["dataset"] = p.dataset
     return frame
 
 
-def fig2_plan(p: FlexRelParams) -> list[tuple[str, float, float | None]]:
-    """The unpruned reference and every method at every factor (FlexRel at ``p.delta``)."""
-    return [("none", 0.0, None)] + [(m, f, p.delta if m == "flexrel" else None) for m in p.methods for f in p.factors]
+def pretraining(p: FlexRelParams) -> pd.DataFrame:
+    """Every seed's pre-training rows (one per epoch): the base networks' learning curves."""
+    return pd.DataFrame([r for seed in p.seeds for r in pretrained(p, seed)[1]])
 
 
-def fig4_plan(p: FlexRelParams) -> list[tuple[str, float, float | None]]:
-    """FlexRel at every δ of the sweep and every factor of ``delta_factors``."""
-    return [("none", 0.0, None)] + [("flexrel", f, d) for f in p.delta_factors for d in p.deltas]
+def final_epoch(frame: pd.DataFrame) -> pd.DataFrame:
+    """The last recovery epoch of every run (and the unpruned rows)."""
+    return frame[frame.epoch == frame.epoch.max()]
 
 
-def final(frame: pd.DataFrame) -> pd.DataFrame:
-    """The last trained epoch of every run (one row per run); the unpruned run appears as factor 0 of every
-    method, so each curve starts at the unpruned accuracy."""
-    trained = frame[frame.stage == "trained"]
-    last = trained[trained.epoch == trained.epoch.max()]
-    methods = sorted(set(last.method) - {"none"})
-    start = [last[last.method == "none"].assign(method=m) for m in methods]
-    return pd.concat([last[last.method != "none"], *start], ignore_index=True)
+def samples_per_epoch(p: FlexRelParams, limit: int | None = None) -> int:
+    """Training images per epoch (the subset, or the whole training split; at most ``limit``)."""
+    n = p.train_subset if p.train_subset is not None else len(data.labels(p.dataset, True))
+    return n if limit is None else min(n, limit)
 
 
-def reach(curves: pd.DataFrame, targets_abs: list[float], targets_rel: list[float], by_seed: bool = False) -> pd.DataFrame:
-    """Per method (and per seed if ``by_seed``), the largest pruning factor whose accuracy still reaches each target.
-
-    ``curves`` is :func:`final`'s frame (columns ``method``, ``seed``, ``factor``, ``test_acc``; factor 0 is the
-    unpruned run). Accuracy is the mean over seeds unless ``by_seed``; relative targets are fractions of the same
-    curve's accuracy at factor 0. ``largest_factor`` is NaN where no factor reaches the target."""
-    keys = ["method", "seed"] if by_seed else ["method"]
-    mean = curves.groupby(keys + ["factor"], as_index=False).test_acc.mean()
-    rows = []
-    for key, curve in mean.groupby(keys):
-        reference = curve[curve.factor == 0].test_acc.mean()
-        for kind, targets, scale in (("absolute", targets_abs, 1.0), ("relative", targets_rel, reference)):
-            for t in targets:
-                ok = curve[curve.test_acc >= t * scale]
-                rows.append({**dict(zip(keys, key)), "target_kind": kind, "target": t, "target_acc": t * scale,
-                             "largest_factor": float(ok.factor.max()) if len(ok) else float("nan")})
-    return pd.DataFrame(rows)
-
-def samples_per_epoch(p: FlexRelParams) -> int:
-    """Training images per epoch (the subset, or the whole training split)."""
-    return p.train_subset if p.train_subset is not None else len(data.labels(p.dataset, True))
+def layers_at(p: FlexRelParams, factor: float) -> list[tuple[str, int, int]]:
+    """Per-layer MACs and output sizes of the network pruned at ``factor``. With per-layer pruning every
+    method and seed gives the same shape, so an untrained network pruned at random shows it."""
+    if p.scope != "layer":
+        raise NotImplementedError("the pruned shape depends on the scores when scope is 'global'")
+    model = build(p, 0).eval()
+    x0 = example_input(p)
+    pruned = prune.prune(model, _prunable(p, model, scores.random_scores(model, 0)), factor, p.scope, x0) if factor else model
+    return split.layer_macs(pruned, x0)
 
 
-def time_to_target(p: FlexRelParams, sp, frame: pd.DataFrame, targets: list[float], reference: float = 1.0,
-                   kind: str = "absolute") -> pd.DataFrame:
-    """Fig. 3: per method and accuracy target, the largest pruning factor whose run reaches the target, and
-    the modelled learning time to the first post-pruning epoch at or above it.
-
-    Learning time = ``epochs_pre`` epochs of the unpruned network + relevance on the reference images
-    (relevance and FlexRel only) + ``k`` epochs of the pruned network, each split into computation and
-    network time by :func:`lib.split.cost` (``sp``: :class:`lib.config.SplitParams`). Accuracy is the
-    seed mean per epoch. Targets are multiplied by ``reference`` (1 for absolute targets).
-    """
+def time_to_target(p: FlexRelParams, sp, retention_frame: pd.DataFrame, targets_rel: list[float]) -> pd.DataFrame:
+    """Fig. 3, per seed, method and target: the largest pruning level of the retention grid whose accuracy
+    reaches ``target × unpruned accuracy`` at that level and at every smaller one, and the modelled learning
+    time and data of reaching it: ``epochs_pre`` epochs of the unpruned network + relevance on the reference
+    images (relevance and FlexRel only) + ``epochs_post`` epochs of the pruned network, each split into
+    computation and network time by :func:`lib.split.cost` (``sp``: :class:`lib.config.SplitParams`)."""
     samples = samples_per_epoch(p)
-    seed = p.seeds[0]  # per-layer pruning: every seed's pruned network has the same shape
-    full = split.Split.of(run(p, seed, "none", 0.0)["layers"], sp.cut_layer)
-    pre = split.cost(full, samples, sp)
-    rel = split.cost(full, p.relevance_images, sp)
-    trained = frame[frame.stage == "trained"]
-    mean = trained.groupby(["method", "factor", "requested_delta", "epoch"], dropna=False, as_index=False).test_acc.mean()
+    post_samples = samples_per_epoch(p, p.post_subset)
+    levels = sorted(set(retention_frame.factor))
+    costs = {f: split.cost(split.Split.of(layers_at(p, f), sp.cut_layer), post_samples, sp) for f in levels}
+    full = split.Split.of(layers_at(p, 0.0), sp.cut_layer)
+    pre, rel = split.cost(full, samples, sp), split.cost(full, p.relevance_images, sp)
+    mean = retention_frame.groupby(["seed", "method", "factor"], as_index=False).test_acc.mean()
     rows = []
-    for (method, delta), curve in mean.groupby(["method", "requested_delta"], dropna=False):
-        if method == "none":
-            continue
-        delta = None if pd.isna(delta) else float(delta)
-        for t in targets:
-            hit = curve[curve.test_acc >= t * reference]
-            if hit.empty:
-                rows.append({"method": method, "target_kind": kind, "target": t, "factor": float("nan")})
-                continue
-            factor = float(hit.factor.max())
-            k = int(hit[hit.factor == factor].epoch.min()) - p.epochs_pre
-            pruned = split.cost(split.Split.of(run(p, seed, method, factor, delta)["layers"], sp.cut_layer), samples, sp)
+    for (seed, method), curve in mean.groupby(["seed", "method"]):
+        curve = curve.sort_values("factor")
+        reference = float(curve[curve.factor == 0].test_acc.iloc[0])
+        for t in targets_rel:
+            fails = curve[(curve.factor > 0) & (curve.test_acc < t * reference)]
+            ok = curve[curve.factor < (fails.factor.min() if len(fails) else math.inf)]
+            factor = float(ok.factor.max())
+            post = costs[factor]
             uses_relevance = method in ("relevance", "flexrel")
-            rows.append({
-                "method": method, "target_kind": kind, "target": t, "target_acc": t * reference, "factor": factor,
-                "post_epochs": k,
-                "relevance_s": (rel["computation_s"] + rel["network_s"]) if uses_relevance else 0.0,
-                "computation_s": p.epochs_pre * pre["computation_s"] + k * pruned["computation_s"],
-                "network_s": p.epochs_pre * pre["network_s"] + k * pruned["network_s"],
-                "bytes": p.epochs_pre * pre["bytes"] + k * pruned["bytes"] + (rel["bytes"] if uses_relevance else 0.0),
-            })
-    out = pd.DataFrame(rows)
-    if not out.empty and "relevance_s" in out:
-        out["total_s"] = out[["relevance_s", "computation_s", "network_s"]].sum(axis=1, min_count=1)
-    return out
+            relevance_s = (rel["computation_s"] + rel["network_s"]) if uses_relevance else 0.0
+            row = {"seed": seed, "method": method, "target_rel": t, "factor": factor,
+                   "relevance_s": relevance_s,
+                   "computation_s": p.epochs_pre * pre["computation_s"] + p.epochs_post * post["computation_s"],
+                   "network_s": p.epochs_pre * pre["network_s"] + p.epochs_post * post["network_s"],
+                   "bytes": p.epochs_pre * pre["bytes"] + p.epochs_post * post["bytes"] + (rel["bytes"] if uses_relevance else 0.0)}
+            row["total_s"] = row["relevance_s"] + row["computation_s"] + row["network_s"]
+            rows.append(row)
+    return pd.DataFrame(rows)

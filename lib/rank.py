@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from lib import data, models, prune, runs, scores, train
 from lib.config import RankParams
 
-VERSION = 1
+VERSION = 2
 Rows = list[dict]
 
 
@@ -176,32 +176,3 @@ def label(method: str, reading: str) -> str:
     names = {"rank": "rank (lowest contribution pruned)", "worst": "anti-ranked (highest pruned; the code's 'random')",
              "random": "random", "none": "no pruning"}
     return names[method] + ("" if reading == "-" else f" · {reading}")
-
-
-def first_drop(frame: pd.DataFrame, points: float = 0.01) -> pd.DataFrame:
-    """Per dataset, method and reading: the fraction of hidden neurons removed at which seed-mean test accuracy
-    (trained epochs) first falls more than ``points`` below the unpruned run's at the same epoch; NaN if never."""
-    trained = frame[frame.stage == "trained"]
-    mean = trained.groupby(["dataset", "method", "reading", "epoch"], as_index=False).agg(
-        test_acc=("test_acc", "mean"), removed=("removed", "mean"))
-    rows = []
-    for dataset, d in mean.groupby("dataset"):
-        base = d[d.method == "none"].set_index("epoch").test_acc
-        for (method, reading), g in d[d.method != "none"].groupby(["method", "reading"]):
-            g = g.set_index("epoch")
-            low = g[g.test_acc < base.reindex(g.index) - points]
-            rows.append({"dataset": dataset, "method": method, "reading": reading,
-                         "removed_at_first_drop": float(low.removed.iloc[0]) if len(low) else float("nan"),
-                         "max_removed": float(g.removed.max())})
-    return pd.DataFrame(rows)
-
-
-def at_removed(frame: pd.DataFrame, fraction: float) -> pd.DataFrame:
-    """Per run (dataset, method, reading, seed): the last trained epoch of the round whose fraction of
-    hidden neurons removed is closest to ``fraction`` (the end of that round's recovery)."""
-    trained = frame[frame.stage == "trained"]
-    picked = []
-    for _, g in trained.groupby(["dataset", "method", "reading", "seed"]):
-        closest = g.removed.iloc[(g.removed - fraction).abs().values.argmin()]
-        picked.append(g[g.removed == closest].iloc[-1])
-    return pd.DataFrame(picked)

@@ -32,6 +32,7 @@ Rank-based train-time pruning (Reddy et al.)
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterable
 from typing import Literal
@@ -57,9 +58,23 @@ def prunable_layers(model: nn.Module) -> dict[str, nn.Module]:
     return dict(list(layers.items())[:-1])
 
 
-def magnitude(model: nn.Module) -> Scores:
-    """Mean absolute weight of each output unit (filter or neuron)."""
-    return {name: m.weight.detach().abs().flatten(1).mean(1) for name, m in prunable_layers(model).items()}
+def magnitude(model: nn.Module, fold_batchnorm: bool = False) -> Scores:
+    """Mean absolute weight of each output unit (filter or neuron).
+
+    With ``fold_batchnorm`` the weights are first merged with the BatchNorm that follows each layer
+    (zennit's ``SequentialMergeBatchNorm``: ``w·γ/√(σ² + ε)``), i.e. the magnitude of the weights the
+    network effectively applies in eval mode. Behind BatchNorm a filter's raw ``|w|`` is scale-free (the
+    normalisation divides it out); the paper's VGG16 has no BatchNorm, where both variants coincide.
+
+    >>> net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(), nn.Linear(2, 3), nn.Linear(3, 2))
+    >>> sorted(magnitude(net, fold_batchnorm=True)) == sorted(magnitude(net))
+    True
+    """
+    if not fold_batchnorm:
+        return {name: m.weight.detach().abs().flatten(1).mean(1) for name, m in prunable_layers(model).items()}
+    merged = copy.deepcopy(model).eval()
+    SequentialMergeBatchNorm().apply(merged)  # merges in place; the copy is thrown away, nothing to undo
+    return magnitude(merged)
 
 
 def random_scores(model: nn.Module, seed: int) -> Scores:
@@ -243,7 +258,8 @@ def flexrel(magnitude_scores: Scores, relevance_scores: Scores, delta: float) ->
 
 CONTRIBUTION_PRESETS: dict[str, dict] = {
     # The paper's text: eqs. (1)-(2), signed weights and activations after the nonlinearity, every forward pass.
-    "paper": dict(lam_avg=0.5, lam_max=0.5, absolute=False, activation="post", last_batch_only=False),
+    # Signed ratios whose denominator cancels (|Σ w·a| < 10 % of Σ |w·a|) count as 0, so |r| ≤ 10 (see `cancel_tol`).
+    "paper": dict(lam_avg=0.5, lam_max=0.5, absolute=False, activation="post", last_batch_only=False, cancel_tol=0.1),
     # The public code: |w|·|a| of pre-activation outputs, only the last mini-batch, C_max computed but unused.
     "original_code": dict(lam_avg=1.0, lam_max=0.0, absolute=True, activation="pre", last_batch_only=True),
 }
@@ -277,6 +293,7 @@ def contribution(
     activation: Literal["post", "pre"] = "post",
     last_batch_only: bool = False,
     pairs: list[tuple[str, str]] | None = None,
+    cancel_tol: float = 0.0,
     chunk: int = 1 << 22,
 ) -> Scores:
     """The rank paper's neuron contribution ``λ1·C_avg + λ2·C_max`` for every hidden fully-connected layer.
@@ -287,6 +304,12 @@ def contribution(
     ``C_avg = (1 / F·M) Σ_f Σ_j r_fkj`` (eq. 1) and ``C_max = max_{f,j} r_fkj`` (eq. 2). Every sample is one
     forward pass, so how the samples are split into batches changes nothing. A zero denominator (a
     next-layer neuron that receives nothing) contributes a ratio of 0, never NaN or inf.
+
+    **Guard for signed ratios.** With signed weights and activations the denominator ``Σ_i w_ij·a_if`` can
+    cancel to nearly zero while its terms do not, and the ratios then explode (``C_max`` becomes an outlier
+    statistic of one forward pass). A denominator whose magnitude is below ``cancel_tol`` times its absolute
+    sum ``Σ_i |w_ij·a_if|`` is treated like a zero one (its ratios count 0), which bounds ``|r| ≤ 1 / cancel_tol``.
+    The ``paper`` preset uses 0.1; ``cancel_tol = 0`` keeps only the exact-zero guard.
 
     Parameters
     ----------
@@ -307,11 +330,15 @@ def contribution(
     pairs
         Explicit ``(layer, next layer)`` names, for networks whose linear layers are not one chain (a VAE's
         encoder feeds two latent heads); default: :func:`linear_pairs`.
+    cancel_tol
+        Relative size below which a denominator counts as cancelled (see above); 0 to 1.
     chunk
         Elements per block when forming ``r`` for ``C_max`` (memory only).
     """
     if activation not in ("post", "pre"):
         raise ValueError(f"activation={activation!r}; allowed: 'post', 'pre'")
+    if not 0.0 <= cancel_tol < 1.0:
+        raise ValueError(f"cancel_tol must be in [0, 1), got {cancel_tol!r}")
     batches = [b[0] if isinstance(b, (tuple, list)) else b for b in batches]
     if not batches:
         raise ValueError("contribution needs at least one batch")
@@ -341,7 +368,8 @@ def contribution(
                 if absolute:
                     a, w = a.abs(), w.abs()
                 z = a @ w.T  # (F, M)
-                inv = torch.where(z == 0, torch.zeros_like(z), 1.0 / z)
+                cancelled = z.abs() <= cancel_tol * (a.abs() @ w.abs().T)
+                inv = torch.where(cancelled | (z == 0), torch.zeros_like(z), 1.0 / z)
                 total[name] += (a * (inv @ w)).sum(0)  # Σ_f Σ_j a_fk w_jk / z_fj
                 step = max(1, chunk // (w.numel()))
                 for s in range(0, len(a), step):

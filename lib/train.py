@@ -20,9 +20,28 @@ def make_optimizer(name: str, params: Iterable[nn.Parameter], lr: float, momentu
     raise ValueError(f"optimizer {name!r}; allowed: 'sgd', 'adam'")
 
 
-def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Optimizer) -> dict[str, float]:
-    """One pass of cross-entropy training. Returns the mean loss and the accuracy on the training batches
-    as they were seen during the epoch ("train-batch accuracy"), and the wall time."""
+#: Learning-rate schedules over one training phase, stepped once per batch.
+SCHEDULES = ("constant", "cosine", "onecycle")
+
+
+def make_scheduler(name: str, optimizer: torch.optim.Optimizer, steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """``constant`` (none), ``cosine`` (from the optimizer's lr down to 0 over ``steps`` batches) or ``onecycle``
+    (a quarter of the steps warming up to the optimizer's lr, then cosine down to ≈0; at least 8 steps long)."""
+    if name == "constant":
+        return None
+    if name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, steps))
+    if name == "onecycle":
+        lr = optimizer.param_groups[0]["lr"]
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=max(8, steps), pct_start=0.25)
+    raise ValueError(f"schedule {name!r}; allowed: {list(SCHEDULES)}")
+
+
+def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Optimizer,
+                scheduler: torch.optim.lr_scheduler.LRScheduler | None = None) -> dict[str, float]:
+    """One pass of cross-entropy training (``scheduler`` stepped after every batch). Returns the mean loss and
+    the accuracy on the training batches as they were seen during the epoch ("train-batch accuracy"), and
+    the wall time."""
     model.train()
     start, total, correct, loss_sum = time.perf_counter(), 0, 0, 0.0
     for x, y in batches:
@@ -31,6 +50,8 @@ def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Opti
         loss = F.cross_entropy(logits, y)
         loss.backward()
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         total += len(y)
         correct += int((logits.argmax(1) == y).sum())
         loss_sum += loss.item() * len(y)

@@ -16,7 +16,7 @@ from torch import nn
 from lib import data, models, rank, runs, train
 from lib.config import VaeParams
 
-VERSION = 1
+VERSION = 2
 
 
 def loss(model: nn.Module, x: torch.Tensor, beta: float) -> torch.Tensor:

@@ -34,6 +34,10 @@ def test_committed_params_are_valid_and_complete(raw):
         (lambda r: r["profiles"]["paper"]["data"].update(grid="many"), ["profiles.paper.data.grid", "'many'", "wrong type"]),
         (lambda r: r["profiles"].update(huge={}), ["'huge'", "allowed"]),
         (lambda r: r["profiles"]["cifar"].update(extra={}), ["'extra'", "section"]),
+        (lambda r: r["profiles"]["default"]["flexrel"].update(bn_batches=-3), ["flexrel.bn_batches", "-3", "out of range"]),
+        (lambda r: r["profiles"]["default"]["flexrel"].update(methods=["magnitude"]), ["flexrel.methods", "'random'"]),
+        (lambda r: r["profiles"]["smoke"]["flexrel"].update(lr_schedule="step"), ["flexrel.lr_schedule", "'step'", "onecycle"]),
+        (lambda r: r["profiles"]["smoke"]["flexrel"].update(factors=[0.0, 0.5]), ["flexrel.factors", "unpruned"]),
     ],
 )
 def test_bad_params_are_rejected_with_key_value_and_choices(raw, mutate, words):

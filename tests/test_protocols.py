@@ -28,38 +28,57 @@ def smoke(section):
     return config.load(section, "smoke")
 
 
+def _tiny(**kw):
+    return dataclasses.replace(smoke("flexrel"), train_subset=128, test_subset=64, relevance_images=16, post_subset=64, **kw)
+
+
 def test_flexrel_runs_are_deterministic_and_cached(sandbox):
-    p = dataclasses.replace(smoke("flexrel"), train_subset=128, test_subset=64, relevance_images=16)
-    first = flexrel.run(p, 0, "flexrel", 0.5, 0.5)["rows"]
-    cached = flexrel.run(p, 0, "flexrel", 0.5, 0.5)["rows"]
+    p = _tiny()
+    first = flexrel.recovery(p, 0, "flexrel", 0.5, 0.5)
+    cached = flexrel.recovery(p, 0, "flexrel", 0.5, 0.5)
+    kept = flexrel.retention(p, 0, "flexrel", 0.5, 0.5)["row"]
     for path in (sandbox / "runs").rglob("*"):
         if path.is_file():
             path.unlink()
-    again = flexrel.run(p, 0, "flexrel", 0.5, 0.5)["rows"]
+    again = flexrel.recovery(p, 0, "flexrel", 0.5, 0.5)
     strip = lambda rows: [{k: v for k, v in r.items() if "seconds" not in k} for r in rows]  # noqa: E731
     assert strip(first) == strip(cached) == strip(again)
-    assert [r["stage"] for r in first] == ["pruned", "bn_recalibrated", "trained"]
+    assert [r["stage"] for r in first] == ["recovery"] * p.epochs_post
+    again_kept = flexrel.retention(p, 0, "flexrel", 0.5, 0.5)["row"]
+    assert kept["test_acc"] == again_kept["test_acc"] and kept["params"] == first[0]["params"]
 
 
 def test_flexrel_delta_extremes_are_the_pure_method_runs(sandbox):
-    p = dataclasses.replace(smoke("flexrel"), train_subset=128, test_subset=64, relevance_images=16)
+    p = _tiny()
     assert flexrel.canonical(p, "flexrel", 0.0) == ("magnitude", None)
     assert flexrel.canonical(p, "flexrel", 1.0) == ("relevance", None)
-    assert flexrel.run(p, 0, "flexrel", 0.5, 0.0) == flexrel.run(p, 0, "magnitude", 0.5)
+    assert flexrel.retention(p, 0, "flexrel", 0.5, 0.0) == flexrel.retention(p, 0, "magnitude", 0.5)
     with pytest.raises(ValueError, match="delta"):
-        flexrel.run(p, 0, "flexrel", 0.5)
+        flexrel.retention(p, 0, "flexrel", 0.5)
+    with pytest.raises(ValueError, match="allowed"):
+        flexrel.retention(p, 0, "taylor", 0.5)
     g = dataclasses.replace(p, scope="global")
     assert flexrel.canonical(g, "flexrel", 0.0) == ("flexrel", 0.0)
 
 
-def test_reach_finds_largest_factor_per_target():
-    curves = pd.DataFrame({"method": ["m"] * 4, "seed": [0] * 4, "factor": [0.0, 0.2, 0.4, 0.6], "test_acc": [0.9, 0.85, 0.7, 0.3]})
-    out = flexrel.reach(curves, [0.8, 0.95], [0.9]).set_index(["target_kind", "target"]).largest_factor
-    assert out[("absolute", 0.8)] == 0.2 and pd.isna(out[("absolute", 0.95)]) and out[("relative", 0.9)] == 0.2
-    # per seed, relative targets use that seed's own unpruned accuracy
-    two = pd.concat([curves, curves.assign(seed=1, test_acc=[0.8, 0.78, 0.75, 0.3])])
-    per_seed = flexrel.reach(two, [], [0.9], by_seed=True).set_index("seed").largest_factor
-    assert per_seed[0] == 0.2 and per_seed[1] == 0.4
+def test_flexrel_sweep_pairs_methods_on_the_same_base_networks(sandbox):
+    p = _tiny(seeds=[0, 1], factors=[0.5])
+    frame = flexrel.sweep_retention(p, flexrel.fig2_plan(p, p.factors, draws=2))
+    # random draws differ, every other method has one run per seed and factor; factor 0 is each seed's base network
+    assert len(frame[(frame.method == "random") & (frame.factor == 0.5)]) == 4
+    assert (frame[frame.factor == 0].groupby("seed").test_acc.nunique() == 1).all()
+    pruned = frame[frame.factor == 0.5]
+    assert pruned.params_removed.between(0.5, 0.9).all() and (pruned.macs_removed > 0).all()
+    assert pruned.groupby("seed").params.nunique().eq(1).all()  # per-layer pruning: one shape per level
+
+
+def test_time_to_target_uses_the_first_failing_level(sandbox):
+    p = _tiny()
+    sp = config.load("split", "smoke")
+    frame = pd.DataFrame({"seed": 0, "method": ["m"] * 4, "factor": [0.0, 0.3, 0.6, 0.8], "test_acc": [0.9, 0.88, 0.7, 0.89]})
+    t = flexrel.time_to_target(p, sp, frame, [0.95, 0.5]).set_index("target_rel")
+    assert t.factor[0.95] == 0.3 and t.factor[0.5] == 0.8  # 0.8 reaches 0.95 again, but after a fall: not counted
+    assert t.total_s[0.95] > t.total_s[0.5] and t.bytes[0.95] > t.bytes[0.5]
 
 
 def test_rounds_needed_matches_the_pruning_arithmetic():
@@ -144,9 +163,9 @@ def test_flexrel_paper_profile_code_path_on_fake_imagenet(sandbox, monkeypatch):
     monkeypatch.setattr(data, "open_dataset", _fake("ImageNet", (3, 256, 256), 1000))
     monkeypatch.setattr(data, "loader", lambda *a, **k: _no_workers(*a, **k))
     p = dataclasses.replace(config.load("flexrel", "paper"), width=0.03125, batch_size=8, epochs_pre=1, epochs_post=1,
-                            relevance_images=8, bn_batches=1, device="cpu")
-    rows = flexrel.run(p, 0, "flexrel", 0.5, 0.5)["rows"]
-    assert [r["stage"] for r in rows] == ["pruned", "bn_recalibrated", "trained"]
+                            relevance_images=8, bn_batches=1, device="cpu", post_subset=8)
+    rows = flexrel.recovery(p, 0, "flexrel", 0.5, 0.5)
+    assert [r["stage"] for r in rows] == ["recovery"] and rows[0]["params"] > 0
     assert isinstance(flexrel.build(p, 0).features[0], torch.nn.Conv2d) and p.model == "vgg16" and p.lr == 0.05
 
 
@@ -168,8 +187,8 @@ def test_flexrel_cifar_profile_code_path_on_synthetic_cifar(sandbox, monkeypatch
     monkeypatch.setitem(cls.meta, "md5", None)
     p = dataclasses.replace(config.load("flexrel", "cifar"), width=0.0625, epochs_pre=1, epochs_post=1, seeds=[0],
                             relevance_images=16, bn_batches=1, test_subset=16, train_subset=64, device="cpu")
-    rows = flexrel.run(p, 0, "relevance", 0.5)["rows"]
-    assert len(rows) == 3 and rows[0]["params"] > 0
+    row = flexrel.retention(p, 0, "relevance", 0.5)["row"]
+    assert row["params"] > 0 and 0 <= row["test_acc"] <= 1
 
 
 def test_vae_celeba_code_path_on_fake_celeba(sandbox, monkeypatch):

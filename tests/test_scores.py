@@ -203,3 +203,29 @@ def test_original_code_preset():
     want = scores.contribution(net, batches[-1:], lam_avg=1, lam_max=0, absolute=True, activation="pre")
     assert all(torch.allclose(got[k], want[k]) for k in got)
     assert all((v >= 0).all() for v in got.values())  # |w|·|a| ratios are non-negative
+
+
+def test_magnitude_folds_batchnorm_scale():
+    net = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(), nn.Linear(27, 4), nn.Linear(4, 2))
+    net(torch.rand(2, 1, 5, 5))
+    bn = net[1]
+    with torch.no_grad():
+        bn.weight.copy_(torch.tensor([2.0, -0.5, 1.0]))
+        bn.running_var.copy_(torch.tensor([4.0, 1.0, 0.25]))
+    raw, folded = scores.magnitude(net), scores.magnitude(net, fold_batchnorm=True)
+    scale = bn.weight.abs() / (bn.running_var + bn.eps).sqrt()
+    assert torch.allclose(folded["0"], raw["0"] * scale.detach())
+    assert torch.equal(folded["4"], raw["4"]) and torch.equal(net[1].weight, torch.tensor([2.0, -0.5, 1.0]))
+
+
+def test_contribution_guard_bounds_cancelling_ratios():
+    net = nn.Sequential(nn.Linear(2, 2, bias=False), nn.ReLU(), nn.Linear(2, 1, bias=False))
+    with torch.no_grad():
+        net[0].weight.copy_(torch.eye(2))
+        net[2].weight.copy_(torch.tensor([[1.0, -0.999]]))
+    x = torch.tensor([[1.0, 1.0]])  # next-layer input sums to 0.001: ratios 1000 and −999 without the guard
+    loose = scores.contribution(net, [x], lam_avg=0.0, lam_max=1.0)["0"]
+    guarded = scores.contribution(net, [x], lam_avg=0.0, lam_max=1.0, cancel_tol=0.1)["0"]
+    assert loose.max() > 900 and guarded.abs().max() == 0
+    with pytest.raises(ValueError, match="cancel_tol"):
+        scores.contribution(net, [x], cancel_tol=1.5)

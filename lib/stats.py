@@ -1,0 +1,100 @@
+"""Statistics for paired comparisons: a mean with its Student-t confidence interval.
+
+Every comparison in the project is *paired*: two methods applied to the same base network (same seed,
+same test images), so their difference removes the between-seed variation that a comparison of two
+unpaired means would carry. The seed is the unit of replication; a difference has one value per seed.
+
+>>> e = interval([0.02, 0.03, 0.01, 0.04, 0.02])
+>>> round(e.mean, 3), e.n, e.low > 0
+(0.024, 5, True)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+#: Confidence level of every interval in the project.
+LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A sample mean with a two-sided Student-t confidence interval.
+
+    Attributes
+    ----------
+    mean
+        Mean of the values.
+    low, high
+        Bounds of the ``level`` confidence interval (``mean ± t·sd/√n``); both NaN when ``n < 2``, where no
+        interval exists; equal to ``mean`` when every value is the same.
+    n
+        Number of values (seeds).
+    sd
+        Sample standard deviation (``ddof = 1``); NaN when ``n < 2``.
+    level
+        Confidence level.
+    """
+
+    mean: float
+    low: float
+    high: float
+    n: int
+    sd: float
+    level: float = LEVEL
+
+
+def interval(values: Iterable[float], level: float = LEVEL) -> Interval:
+    """Mean of ``values`` (NaNs dropped) with its Student-t ``level`` confidence interval.
+
+    Raises
+    ------
+    ValueError
+        If ``level`` is not in (0, 1).
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    v = np.asarray([x for x in values if not pd.isna(x)], dtype=float)
+    n = len(v)
+    if n == 0:
+        return Interval(math.nan, math.nan, math.nan, 0, math.nan, level)
+    mean = float(v.mean())
+    if n < 2:
+        return Interval(mean, math.nan, math.nan, 1, math.nan, level)
+    sd = float(v.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    return Interval(mean, mean - half, mean + half, n, sd, level)
+
+
+def paired(frame: pd.DataFrame, value: str, by: str, a: str, b: str, pair: str | list[str] = "seed") -> pd.Series:
+    """Per pair (e.g. seed), ``value`` of ``a`` minus ``value`` of ``b``, where ``frame[by]`` names the arm.
+
+    Rows of one arm that share a pair key are averaged first (e.g. several random draws of one seed).
+    Pairs present in only one arm are dropped.
+
+    >>> f = pd.DataFrame({"seed": [0, 0, 1, 1], "method": ["m", "r", "m", "r"], "acc": [0.9, 0.8, 0.7, 0.75]})
+    >>> paired(f, "acc", "method", "m", "r").round(3).tolist()
+    [0.1, -0.05]
+    """
+    keys = [pair] if isinstance(pair, str) else list(pair)
+    arms = frame[frame[by].isin([a, b])].groupby([by, *keys])[value].mean().unstack(by)
+    if a not in arms or b not in arms:
+        return pd.Series(dtype=float)
+    return (arms[a] - arms[b]).dropna()
+
+
+def band(frame: pd.DataFrame, value: str, by: list[str], level: float = LEVEL) -> pd.DataFrame:
+    """Per group of ``by``, the mean of ``value`` and its t interval (columns ``mean``, ``low``, ``high``, ``n``,
+    ``sd``): the error bands of the figures."""
+    rows = []
+    for key, g in frame.groupby(by):
+        e = interval(g[value], level)
+        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), "mean": e.mean, "low": e.low,
+                     "high": e.high, "n": e.n, "sd": e.sd})
+    return pd.DataFrame(rows)
