@@ -189,10 +189,9 @@ def gate(claims: Iterable[Claim], passed: bool) -> list[Claim]:
             c.verdict != "not run" else c for c in claims]
 
 
-def stability(first: Sequence[Claim], second: Sequence[Claim]) -> pd.DataFrame:
-    """Two runs of the same claims (e.g. disjoint seed sets) side by side: a claim whose verdicts differ is
-    *inconclusive (unstable across seeds)* in the ``combined`` column."""
-    a, b = table(first), table(second)
+def stability(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    """Two runs of the same claims (:func:`table` frames, e.g. of disjoint seed sets) side by side: a claim
+    whose verdicts differ is *inconclusive (unstable across seeds)* in the ``combined`` column."""
     key = ["paper", "claim", "quantity", "dataset"]
     both = a[key + ["estimate", "low", "high", "verdict"]].merge(b[key + ["estimate", "low", "high", "verdict"]], on=key,
                                                                   how="outer", suffixes=("_first", "_second"))
@@ -477,3 +476,24 @@ def table1_claims(frame: pd.DataFrame, paper: dict[str, tuple[float, float]], re
                              "our train-time accuracy − the paper's", end.groupby("seed").train_acc.mean() - acc, "above",
                              -margin, comparative=False, source=ctx.source, dataset=dataset, deviation=ctx.deviation))
     return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m lib.report FIRST.csv SECOND.csv``: two claims tables (``results/99_reproduction_report/claims.csv``
+    of two runs, e.g. with disjoint seeds) side by side as Markdown, with the verdicts that differ marked unstable."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("first")
+    parser.add_argument("second")
+    args = parser.parse_args(argv)
+    both = stability(pd.read_csv(args.first), pd.read_csv(args.second))
+    cols = ["paper", "dataset", "claim", "quantity", "estimate_first", "low_first", "high_first", "verdict_first",
+            "estimate_second", "low_second", "high_second", "verdict_second", "combined", "reason"]
+    print(both[cols].to_markdown(index=False, floatfmt="+.3f"))
+    print(f"\n{int((both.reason == UNSTABLE).sum())} of {len(both)} rows unstable across the two runs")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

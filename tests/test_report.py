@@ -64,7 +64,7 @@ def _retention(gap: float, noise: float = 0.005, seeds: int = 5) -> pd.DataFrame
 def test_control_passes_only_when_a_criterion_beats_random():
     assert report.control(_retention(0.05), ["magnitude", "relevance"]).passed
     failed = report.control(_retention(0.0), ["magnitude", "relevance"])
-    assert not failed.passed and failed.params_removed == 0.7
+    assert not failed.passed and failed.params_removed == pytest.approx(0.7)
 
 
 def test_gate_makes_comparative_claims_inconclusive():
@@ -162,7 +162,7 @@ def test_stability_marks_flipped_verdicts_unstable():
     a = [report.claim("P", "x", "v", "q", [0.1, 0.11, 0.12], "above", **kw),
          report.claim("P", "y", "v", "q", [0.1, 0.11, 0.12], "above", **kw)]
     b = [a[0], report.claim("P", "y", "v", "q", [0.1, -0.11, 0.02], "above", **kw)]
-    s = report.stability(a, b).set_index("claim")
+    s = report.stability(report.table(a), report.table(b)).set_index("claim")
     assert s.combined["x"] == "reproduced" and s.combined["y"] == "inconclusive" and s.reason["y"] == report.UNSTABLE
 
 
