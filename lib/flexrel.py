@@ -27,7 +27,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lib import data, models, prune, runs, scores, split, train
-from lib.config import FlexRelParams
+from lib.config import FlexRelParams, config_hash
 
 #: Bump when the protocol's code changes in a way that changes results (invalidates cached runs).
 VERSION = 2
@@ -109,8 +109,22 @@ def _fit(model: nn.Module, p: FlexRelParams, seed: int, epochs: int, lr: float, 
     return rows
 
 
+#: Base networks already loaded in this process, by cache key: every pruning run starts from one, and building
+#: and loading a VGG cost about as much as the retention measurement itself. Pruning works on a copy.
+_LOADED: dict[str, tuple[nn.Module, list[dict]]] = {}
+
+
 def pretrained(p: FlexRelParams, seed: int) -> tuple[nn.Module, list[dict]]:
-    """The pre-pruning network of ``seed`` after ``epochs_pre`` epochs, and one row per epoch (cached)."""
+    """The pre-pruning network of ``seed`` after ``epochs_pre`` epochs, and one row per epoch (cached; callers
+    must not modify the network — :func:`lib.prune.prune` copies it)."""
+    config = _config(p, PRE_KEYS, seed=seed)
+    key = config_hash({**config, "device": str(device(p)), "runs": str(runs.RUNS), "data": str(data.DATA_ROOT)})
+    if key not in _LOADED:
+        _LOADED[key] = _load_or_train(p, seed, config)
+    return _LOADED[key]
+
+
+def _load_or_train(p: FlexRelParams, seed: int, config: dict) -> tuple[nn.Module, list[dict]]:
     dev = device(p)
 
     def fit(model: nn.Module) -> list[dict]:
@@ -118,7 +132,7 @@ def pretrained(p: FlexRelParams, seed: int) -> tuple[nn.Module, list[dict]]:
         return [{"method": "unpruned", "factor": 0.0, "seed": seed, "stage": "pretrain", "epoch": e, **r}
                 for e, r in enumerate(rows, 1)]
 
-    model, rows = runs.cached_model("flexrel-pre", _config(p, PRE_KEYS, seed=seed), lambda: build(p, seed), fit)
+    model, rows = runs.cached_model("flexrel-pre", config, lambda: build(p, seed), fit)
     return _place(model, dev).eval(), rows
 
 

@@ -19,6 +19,7 @@ def sandbox(tmp_path, monkeypatch):
     monkeypatch.setattr(runs, "RUNS", tmp_path / "runs")
     for cached in (flexrel._tensors, rank._tensors):
         cached.cache_clear()
+    flexrel._LOADED.clear()
     yield tmp_path
     for cached in (flexrel._tensors, rank._tensors):
         getattr(cached, "cache_clear", lambda: None)()  # a test may have replaced it
