@@ -192,9 +192,12 @@ def gate(claims: Iterable[Claim], passed: bool) -> list[Claim]:
 def stability(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     """Two runs of the same claims (:func:`table` frames, e.g. of disjoint seed sets) side by side: a claim
     whose verdicts differ is *inconclusive (unstable across seeds)* in the ``combined`` column."""
-    key = ["paper", "claim", "quantity", "dataset"]
-    both = a[key + ["estimate", "low", "high", "verdict"]].merge(b[key + ["estimate", "low", "high", "verdict"]], on=key,
-                                                                  how="outer", suffixes=("_first", "_second"))
+    # The same code and parameters emit a family's claims in the same order; their texts may carry numbers of
+    # the run (the best δ, the measured share), so a claim is matched by its place within its source and dataset.
+    key = ["paper", "source", "dataset", "row"]
+    a, b = (t.assign(row=t.groupby(["paper", "source", "dataset"]).cumcount()) for t in (a, b))
+    cols = ["estimate", "low", "high", "verdict"]
+    both = a[key + ["claim", "quantity"] + cols].merge(b[key + cols], on=key, how="outer", suffixes=("_first", "_second"))
     same = both.verdict_first == both.verdict_second
     both["combined"] = np.where(same, both.verdict_first, "inconclusive")
     both["reason"] = np.where(same, "", UNSTABLE)
