@@ -26,6 +26,8 @@ import numpy as np
 import torch
 import yaml
 
+from lib.train import SCHEDULES
+
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS_FILE = ROOT / "params.yaml"
 DATA_ROOT = ROOT / "data"
@@ -35,6 +37,8 @@ FIGURES = ROOT / "figures"
 RUNS = ROOT / "cache" / "runs"
 
 PROFILES = ("smoke", "default", "paper", "cifar")
+#: FlexRel's pruning criteria: the paper's three, raw or BatchNorm-folded magnitude, and the random control.
+FLEXREL_METHODS = ("magnitude", "magnitude_bn", "relevance", "flexrel", "random")
 DATASETS = ("MNIST", "FashionMNIST", "CIFAR10", "CIFAR100", "CelebA", "ImageNet")
 
 
@@ -160,9 +164,9 @@ class FlexRelParams:
         _check_range("flexrel.width", self.width, 0.01, 4)
         _check_range("flexrel.dropout", self.dropout, 0.0, 0.99)
         _check_choice("flexrel.optimizer", self.optimizer, ("adam", "sgd"))
-        _check_choice("flexrel.lr_schedule", self.lr_schedule, ("constant", "cosine", "onecycle"))
+        _check_choice("flexrel.lr_schedule", self.lr_schedule, SCHEDULES)
         for m in self.methods:
-            _check_choice("flexrel.methods", m, ("magnitude", "magnitude_bn", "relevance", "flexrel", "random"))
+            _check_choice("flexrel.methods", m, FLEXREL_METHODS)
         if "random" not in self.methods:
             raise ParamsError("params.yaml: flexrel.methods must contain 'random' (the control every verdict is gated on)")
         _check_fractions("flexrel.factors", self.factors, high_open=True)

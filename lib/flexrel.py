@@ -16,18 +16,19 @@ setting, not its x-axis. Rows are tidy dicts for ``pandas.DataFrame``.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Iterable
 from functools import lru_cache
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from lib import data, models, prune, runs, scores, split, train
-from lib.config import FlexRelParams, config_hash
+from lib.config import FLEXREL_METHODS, FlexRelParams, config_hash
+from lib.report import crossing
 
 #: Bump when the protocol's code changes in a way that changes results (invalidates cached runs).
 VERSION = 2
@@ -36,8 +37,7 @@ PRE_KEYS = ("dataset", "model", "width", "image_size", "dropout", "train_subset"
 SCORE_KEYS = PRE_KEYS + ("relevance_images", "unfolded_input", "prune_linear")
 RETENTION_KEYS = SCORE_KEYS + ("scope", "bn_batches")
 RECOVERY_KEYS = RETENTION_KEYS + ("epochs_post", "lr_post", "post_subset")
-#: Pruning criteria: the paper's three, raw or BatchNorm-folded magnitude, and the random control.
-METHODS = ("magnitude", "magnitude_bn", "relevance", "flexrel", "random")
+METHODS = FLEXREL_METHODS
 
 
 def device(p: FlexRelParams) -> torch.device:
@@ -204,7 +204,7 @@ def _scores(p: FlexRelParams, seed: int, model: nn.Module, method: str, delta: f
 
 
 def _pruned(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None, draw: int):
-    """The pruned network of a run after BatchNorm re-estimation, its common row fields and its layers."""
+    """The pruned network of a run after BatchNorm re-estimation, and its common row fields."""
     dev = device(p)
     base, _ = pretrained(p, seed)
     s, rel_seconds = _scores(p, seed, base, method, delta, draw)
@@ -213,7 +213,7 @@ def _pruned(p: FlexRelParams, seed: int, method: str, factor: float, delta: floa
     train.recalibrate_batchnorm(model, _to(batches(p, "train", seed), dev), p.bn_batches)
     common = {"method": method, "factor": factor, "delta": delta, "draw": draw, "seed": seed, **prune.count(model, x0),
               "relevance_seconds": rel_seconds}
-    return model, common, split.layer_macs(model, x0)
+    return model, common
 
 
 def _run_config(p: FlexRelParams, keys, seed: int, method: str, factor: float, delta: float | None, draw: int) -> dict:
@@ -224,14 +224,13 @@ def _run_config(p: FlexRelParams, keys, seed: int, method: str, factor: float, d
 
 
 def retention(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None, draw: int = 0) -> dict:
-    """One retention measurement (cached): ``{"row": {...}, "layers": [...]}``. The row holds the test
-    accuracy and loss after pruning and BatchNorm re-estimation (no weight update), parameters and MACs;
-    ``layers`` the pruned network's per-layer MACs and output sizes (:func:`lib.split.layer_macs`)."""
+    """One retention measurement (cached): ``{"row": {...}}`` with the test accuracy and loss after pruning and
+    BatchNorm re-estimation (no weight update), parameters and MACs."""
     config = _run_config(p, RETENTION_KEYS, seed, method, factor, delta, draw)
 
     def compute() -> dict:
-        model, common, layers = _pruned(p, seed, config["method"], factor, config["delta"], config["draw"])
-        return {"row": {**common, "stage": "retention", **_eval(model, p, device(p))}, "layers": layers}
+        model, common = _pruned(p, seed, config["method"], factor, config["delta"], config["draw"])
+        return {"row": {**common, "stage": "retention", **_eval(model, p, device(p))}}
 
     return runs.cached("flexrel-retention", config, compute)
 
@@ -243,7 +242,7 @@ def recovery(p: FlexRelParams, seed: int, method: str, factor: float, delta: flo
 
     def compute() -> list[dict]:
         dev = device(p)
-        model, common, _ = _pruned(p, seed, config["method"], factor, config["delta"], config["draw"])
+        model, common = _pruned(p, seed, config["method"], factor, config["delta"], config["draw"])
         rows = _fit(model, p, seed, p.epochs_post, p.lr_post, "cosine", p.post_subset, dev)
         return [{**common, "stage": "recovery", "epoch": e, **r} for e, r in enumerate(rows, 1)]
 
@@ -327,46 +326,45 @@ def samples_per_epoch(p: FlexRelParams, limit: int | None = None) -> int:
     return n if limit is None else min(n, limit)
 
 
-def layers_at(p: FlexRelParams, factor: float) -> list[tuple[str, int, int]]:
-    """Per-layer MACs and output sizes of the network pruned at ``factor``. With per-layer pruning every
-    method and seed gives the same shape, so an untrained network pruned at random shows it."""
+def layers_at(p: FlexRelParams, factors: list[float]) -> dict[float, list[tuple[str, int, int]]]:
+    """Per factor, the per-layer MACs and output sizes of the network pruned at it (factor 0: unpruned). With
+    per-layer pruning every method and seed gives the same shape, so an untrained network pruned at random
+    shows it."""
     if p.scope != "layer":
         raise NotImplementedError("the pruned shape depends on the scores when scope is 'global'")
     model = build(p, 0).eval()
     x0 = example_input(p)
-    pruned = prune.prune(model, _prunable(p, model, scores.random_scores(model, 0)), factor, p.scope, x0) if factor else model
-    return split.layer_macs(pruned, x0)
+    s = _prunable(p, model, scores.random_scores(model, 0))
+    return {f: split.layer_macs(prune.prune(model, s, f, p.scope, x0) if f else model, x0) for f in factors}
 
 
 def time_to_target(p: FlexRelParams, sp, retention_frame: pd.DataFrame, targets_rel: list[float]) -> pd.DataFrame:
-    """Fig. 3, per seed, method and target: the largest pruning level of the retention grid whose accuracy
-    reaches ``target × unpruned accuracy`` at that level and at every smaller one, and the modelled learning
-    time and data of reaching it: ``epochs_pre`` epochs of the unpruned network + relevance on the reference
-    images (relevance and FlexRel only) + ``epochs_post`` epochs of the pruned network, each split into
-    computation and network time by :func:`lib.split.cost` (``sp``: :class:`lib.config.SplitParams`)."""
-    samples = samples_per_epoch(p)
-    post_samples = samples_per_epoch(p, p.post_subset)
+    """Fig. 3, per seed, method and target: the pruning level at which retention accuracy first falls below
+    ``target × unpruned accuracy`` (:func:`lib.report.crossing` on the factor axis, interpolated between grid
+    levels), and the modelled learning time and data of reaching the target there: ``epochs_pre`` epochs of
+    the unpruned network + relevance on the reference images (relevance and FlexRel only) + ``epochs_post``
+    epochs of the pruned network, each split into computation and network time by :func:`lib.split.cost`
+    (``sp``: :class:`lib.config.SplitParams`); the pruned network's costs are interpolated linearly between
+    the grid levels around the crossing."""
     levels = sorted(set(retention_frame.factor))
-    costs = {f: split.cost(split.Split.of(layers_at(p, f), sp.cut_layer), post_samples, sp) for f in levels}
-    full = split.Split.of(layers_at(p, 0.0), sp.cut_layer)
-    pre, rel = split.cost(full, samples, sp), split.cost(full, p.relevance_images, sp)
+    shapes = layers_at(p, levels)
+    post = pd.DataFrame([split.cost(split.Split.of(shapes[f], sp.cut_layer), samples_per_epoch(p, p.post_subset), sp)
+                         for f in levels], index=levels)
+    full = split.Split.of(shapes[0.0], sp.cut_layer)
+    pre, rel = split.cost(full, samples_per_epoch(p), sp), split.cost(full, p.relevance_images, sp)
     mean = retention_frame.groupby(["seed", "method", "factor"], as_index=False).test_acc.mean()
     rows = []
     for (seed, method), curve in mean.groupby(["seed", "method"]):
-        curve = curve.sort_values("factor")
         reference = float(curve[curve.factor == 0].test_acc.iloc[0])
+        uses_relevance = method in ("relevance", "flexrel")
         for t in targets_rel:
-            fails = curve[(curve.factor > 0) & (curve.test_acc < t * reference)]
-            ok = curve[curve.factor < (fails.factor.min() if len(fails) else math.inf)]
-            factor = float(ok.factor.max())
-            post = costs[factor]
-            uses_relevance = method in ("relevance", "flexrel")
-            relevance_s = (rel["computation_s"] + rel["network_s"]) if uses_relevance else 0.0
+            factor = crossing(curve, t * reference, x="factor")
+            at = {k: float(np.interp(factor, levels, post[k])) for k in post}
             row = {"seed": seed, "method": method, "target_rel": t, "factor": factor,
-                   "relevance_s": relevance_s,
-                   "computation_s": p.epochs_pre * pre["computation_s"] + p.epochs_post * post["computation_s"],
-                   "network_s": p.epochs_pre * pre["network_s"] + p.epochs_post * post["network_s"],
-                   "bytes": p.epochs_pre * pre["bytes"] + p.epochs_post * post["bytes"] + (rel["bytes"] if uses_relevance else 0.0)}
+                   "relevance_s": (rel["computation_s"] + rel["network_s"]) if uses_relevance else 0.0,
+                   "computation_s": p.epochs_pre * pre["computation_s"] + p.epochs_post * at["computation_s"],
+                   "network_s": p.epochs_pre * pre["network_s"] + p.epochs_post * at["network_s"],
+                   "bytes": p.epochs_pre * pre["bytes"] + p.epochs_post * at["bytes"] + (rel["bytes"] if uses_relevance else 0.0)}
             row["total_s"] = row["relevance_s"] + row["computation_s"] + row["network_s"]
             rows.append(row)
     return pd.DataFrame(rows)

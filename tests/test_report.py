@@ -65,6 +65,8 @@ def test_control_passes_only_when_a_criterion_beats_random():
     assert report.control(_retention(0.05), ["magnitude", "relevance"]).passed
     failed = report.control(_retention(0.0), ["magnitude", "relevance"])
     assert not failed.passed and failed.params_removed == pytest.approx(0.7)
+    passed = report.control(_retention(0.05), ["magnitude", "relevance", "flexrel"])
+    assert passed.candidates == 3 and passed.corrected_low < passed.interval.low
 
 
 def test_gate_makes_comparative_claims_inconclusive():
