@@ -181,8 +181,7 @@ class FlexRelParams:
         _check_choice("flexrel.scope", self.scope, ("layer", "global"))
         _check_choice("flexrel.unfolded_input", self.unfolded_input, ("copy", "share"))
         _check_choice("flexrel.device", self.device, ("auto", "cpu", "cuda"))
-        if not self.seeds:
-            raise ParamsError("params.yaml: flexrel.seeds is empty; give at least one seed")
+        _check_seeds("flexrel.seeds", self.seeds)
         for key in ("epochs_pre", "epochs_post", "batch_size", "relevance_images", "random_draws", "bn_batches"):
             _check_range(f"flexrel.{key}", getattr(self, key), 1, 10**9)
         for key in ("train_subset", "test_subset", "post_subset"):
@@ -313,8 +312,7 @@ class RankParams(ScheduleParams):
         super().__post_init__()
         _check_choice("rank.optimizer", self.optimizer, ("sgd", "adam"))
         _check_range("rank.batch_size", self.batch_size, 1, 10**6)
-        if not self.seeds:
-            raise ParamsError("params.yaml: rank.seeds is empty; give at least one seed")
+        _check_seeds("rank.seeds", self.seeds)
 
 
 @dataclass(frozen=True)
@@ -337,9 +335,10 @@ class VaeParams(ScheduleParams):
     train_subset, test_subset
         First samples of each split used (``null``: all).
     n_images
-        Fixed test images shown as reconstructions.
-    seed
-        Seed of the runs.
+        Fixed test images shown as reconstructions (of the first seed's runs).
+    seeds
+        Seeds; each runs the pruned, unpruned and from-scratch VAE (the claim is judged as a paired difference
+        per seed, so at least two give an interval).
     """
 
     SECTION: ClassVar[str] = "vae"
@@ -356,7 +355,7 @@ class VaeParams(ScheduleParams):
     train_subset: int | None
     test_subset: int | None
     n_images: int
-    seed: int
+    seeds: list[int]
 
     def __post_init__(self) -> None:
         _check_choice("vae.dataset", self.dataset, ("FashionMNIST", "MNIST", "CelebA"))
@@ -365,11 +364,19 @@ class VaeParams(ScheduleParams):
         super().__post_init__()
         if len(self.channels) != 2:
             raise ParamsError(f"params.yaml: vae.channels = {self.channels!r}; give two encoder block widths")
+        _check_seeds("vae.seeds", self.seeds)
 
 
 SECTIONS: dict[str, type] = {"data": DataParams, "flexrel": FlexRelParams, "split": SplitParams, "rank": RankParams,
                              "vae": VaeParams}
 TOP_LEVEL = ("profile", "seed", "profiles")
+
+
+def _check_seeds(key: str, seeds: list[int]) -> None:
+    if not seeds:
+        raise ParamsError(f"params.yaml: {key} is empty; give at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise ParamsError(f"params.yaml: {key} = {seeds!r} repeats a seed; give distinct seeds")
 
 
 def _check_choice(key: str, value: Any, allowed: typing.Iterable[Any]) -> None:

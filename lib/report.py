@@ -488,6 +488,24 @@ def table1_claims(frame: pd.DataFrame, paper: dict[str, tuple[float, float]], re
     return out
 
 
+def vae_claims(frame: pd.DataFrame, ctx: Context, tolerance: float = 0.02) -> list[Claim]:
+    """Rank paper Fig. 2 from notebook 06's frame (columns ``kind``, ``seed``, ``epoch``, ``removed``,
+    ``params``, ``test_loss``): "≈ 30 % of neurons pruned with little or no loss" as the per-seed relative
+    change of the final held-out loss, pruned vs unpruned (same seed, same epochs), judged against
+    ``tolerance`` (CI below it: reproduced). The pruned size and the change against a network of the pruned
+    size trained from scratch are stated in the claim's text."""
+    end = frame.sort_values("epoch").groupby(["kind", "seed"]).last()
+    loss = end.test_loss.unstack("kind")
+    removed, params = end.removed.unstack("kind")["pruned"], end.params.unstack("kind")
+    vs_scratch = float((loss["pruned"] / loss["scratch"] - 1).mean())
+    text = (f"VAE: ≈ 30 % of neurons pruned with little or no loss ({removed.mean():.0%} removed, "
+            f"{params['unpruned'].mean():,.0f} → {params['pruned'].mean():,.0f} parameters; against a network of the pruned "
+            f"size trained from scratch: {vs_scratch:+.1%} loss, mean over seeds)")
+    return [claim("Rank", text, "≥ 30 % pruned, little-to-no impact", "relative change of held-out loss, pruned vs unpruned",
+                  loss["pruned"] / loss["unpruned"] - 1, "below", tolerance, comparative=False, source=ctx.source,
+                  dataset=ctx.dataset, deviation=ctx.deviation)]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m lib.report FIRST.csv SECOND.csv``: two claims tables (``results/99_reproduction_report/claims.csv``
     of two runs, e.g. with disjoint seeds) side by side as Markdown, with the verdicts that differ marked unstable."""

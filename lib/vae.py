@@ -1,6 +1,6 @@
 """Train-time pruning of a convolutional VAE (rank paper, Fig. 2), cached.
 
-Three runs share one schedule and seed: the VAE pruned by contribution in rounds (latent and output
+Per seed, three runs share one schedule: the VAE pruned by contribution in rounds (latent and output
 widths protected), the same VAE unpruned, and a VAE trained from scratch at the pruned network's size.
 Each records train and test loss (BCE + β·KLD per image) per epoch and reconstructions of fixed test images.
 """
@@ -13,10 +13,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import pandas as pd
+from tqdm.auto import tqdm
+
 from lib import data, models, rank, runs, train
 from lib.config import VaeParams
 
-VERSION = 2
+VERSION = 3
+KINDS = ("pruned", "unpruned", "scratch")
 
 
 def loss(model: nn.Module, x: torch.Tensor, beta: float) -> torch.Tensor:
@@ -60,19 +64,24 @@ def _data(p: VaeParams):
     return data.prepare(x_tr, p.dataset, standardize=False), y_tr, data.prepare(x_te, p.dataset, standardize=False), y_te
 
 
-def run(p: VaeParams, kind: str) -> dict:
-    """``kind``: ``pruned``, ``unpruned`` or ``scratch`` (needs the pruned run's final widths). Returns
-    ``{"rows": [...], "images": {...}, "hidden": [...]}`` (cached)."""
-    config = {"version": VERSION, **dataclasses.asdict(p), "kind": kind}
+def run(p: VaeParams, kind: str, seed: int) -> dict:
+    """``kind``: ``pruned``, ``unpruned`` or ``scratch`` (needs the same seed's pruned run's final widths).
+    Returns ``{"rows": [...], "images": {...}, "hidden": [...]}`` (cached, keyed by the section without its
+    seed list, the kind and ``seed``)."""
+    fields = dataclasses.asdict(p)
+    del fields["seeds"]
+    config = {"version": VERSION, **fields, "kind": kind, "seed": seed}
+    if kind not in KINDS:
+        raise ValueError(f"kind {kind!r}; allowed: {list(KINDS)}")
     hidden = list(p.hidden)
     if kind == "scratch":
-        hidden = run(p, "pruned")["hidden"]
+        hidden = run(p, "pruned", seed)["hidden"]
 
     def compute() -> dict:
         x_tr, y_tr, x_te, y_te = _data(p)
-        model = build(p, hidden, p.seed)
+        model = build(p, hidden, seed)
         fixed = x_te[: p.n_images]
-        train_batches = data.TensorLoader(x_tr, y_tr, p.batch_size, shuffle=True, seed=p.seed)
+        train_batches = data.TensorLoader(x_tr, y_tr, p.batch_size, shuffle=True, seed=seed)
         test_batches = data.TensorLoader(x_te, y_te, 512)
         layers = [a for a, _ in model.hidden_pairs()]
         score_fn = rank.scorer(p.reading, pairs=model.hidden_pairs())
@@ -86,16 +95,25 @@ def run(p: VaeParams, kind: str) -> dict:
             if event == "end":
                 final_hidden.extend(dict(m.named_modules())[n].out_features for n in layers[: len(p.hidden)])
 
-        torch.manual_seed(p.seed)
+        torch.manual_seed(seed)
         rows = rank.prune_rounds(
-            model, method="rank" if kind == "pruned" else "none", schedule=dataclasses.asdict(p), layers=layers,
-            seed=p.seed, example_input=x_tr[:1],
+            model, method="rank" if kind == "pruned" else "none", schedule=fields, layers=layers,
+            seed=seed, example_input=x_tr[:1],
             make_optimizer=lambda m: train.make_optimizer(p.optimizer, m.parameters(), p.lr),
             fit_epoch=lambda m, opt: fit_epoch(m, train_batches, opt, p.beta),
             evaluate=lambda m: evaluate(m, test_batches, p.beta),
             score=lambda m: score_fn(m, data.TensorLoader(x_tr, y_tr, p.batch_size)),
             on_event=on_event,
         )
-        return {"rows": [{"kind": kind, **r} for r in rows], "images": images, "hidden": final_hidden}
+        return {"rows": [{"kind": kind, "seed": seed, **r} for r in rows], "images": images, "hidden": final_hidden}
 
     return runs.cached("vae-run", config, compute)
+
+
+def sweep(p: VaeParams) -> tuple[pd.DataFrame, dict[str, dict]]:
+    """Every seed's three runs: one tidy frame of their rows (with ``dataset``), and the first seed's runs by
+    kind (their reconstructions)."""
+    jobs = [(seed, kind) for seed in p.seeds for kind in KINDS]
+    results = {job: run(p, job[1], job[0]) for job in tqdm(jobs, desc="VAE runs")}
+    frame = pd.DataFrame([r for res in results.values() for r in res["rows"]]).assign(dataset=p.dataset)
+    return frame, {kind: results[(p.seeds[0], kind)] for kind in KINDS}

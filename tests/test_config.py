@@ -38,6 +38,8 @@ def test_committed_params_are_valid_and_complete(raw):
         (lambda r: r["profiles"]["default"]["flexrel"].update(methods=["magnitude"]), ["flexrel.methods", "'random'"]),
         (lambda r: r["profiles"]["smoke"]["flexrel"].update(lr_schedule="step"), ["flexrel.lr_schedule", "'step'", "onecycle"]),
         (lambda r: r["profiles"]["smoke"]["flexrel"].update(factors=[0.0, 0.5]), ["flexrel.factors", "unpruned"]),
+        (lambda r: r["profiles"]["default"]["vae"].update(seeds=[]), ["vae.seeds", "empty"]),
+        (lambda r: r["profiles"]["default"]["rank"].update(seeds=[0, 1, 0]), ["rank.seeds", "[0, 1, 0]", "distinct"]),
     ],
 )
 def test_bad_params_are_rejected_with_key_value_and_choices(raw, mutate, words):

@@ -130,8 +130,12 @@ def test_cifar_cnn_code_path_on_synthetic_tensors(sandbox, monkeypatch):
 
 
 def test_vae_pruned_unpruned_scratch(sandbox):
-    p = dataclasses.replace(smoke("vae"), train_subset=128, test_subset=32, n_images=4, prune_fraction=0.3, target_removed=0.3)
-    pruned, unpruned, scratch = (vae.run(p, k) for k in ("pruned", "unpruned", "scratch"))
+    p = dataclasses.replace(smoke("vae"), train_subset=128, test_subset=32, n_images=4, prune_fraction=0.3, target_removed=0.3,
+                            seeds=[0, 1])
+    frame, first = vae.sweep(p)
+    assert sorted(set(zip(frame.seed, frame.kind))) == [(s, k) for s in (0, 1) for k in sorted(vae.KINDS)]
+    assert first["pruned"] == vae.run(p, "pruned", 0) != vae.run(p, "pruned", 1)
+    pruned, unpruned, scratch = (first[k] for k in vae.KINDS)
     assert pruned["hidden"] == scratch["hidden"] and pruned["hidden"][0] < p.hidden[0]
     assert len(pruned["images"]["end"]) == 4 and "before_pruning" in pruned["images"]
     last = lambda r: r["rows"][-1]  # noqa: E731
@@ -199,5 +203,5 @@ def test_vae_celeba_code_path_on_fake_celeba(sandbox, monkeypatch):
     assert x.shape == (24, 3, 64, 64) and x.dtype == torch.uint8 and y.eq(0).all()
     p = dataclasses.replace(config.load("vae", "paper"), hidden=[32, 16], latent=4, batch_size=8, initial_epochs=1,
                             recovery_epochs=1, final_epochs=0, train_subset=24, test_subset=8, n_images=2, prune_fraction=0.3)
-    out = vae.run(p, "pruned")
+    out = vae.run(p, "pruned", 0)
     assert out["hidden"][0] < 32 and len(out["images"]["end"][0]) == 3

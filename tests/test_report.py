@@ -159,6 +159,23 @@ def test_table1_uses_the_recovery_rule_and_reports_missing_data():
     assert by["CIFAR10"].verdict == "not run" and by["MNIST"].verdict == "reproduced" and by["MNIST"].threshold == -0.01
 
 
+def _vae_frame(change: list[float]) -> pd.DataFrame:
+    rows = []
+    for seed, c in enumerate(change):
+        for kind, loss, params in (("unpruned", 100.0, 1000), ("pruned", 100.0 * (1 + c), 600), ("scratch", 101.0, 600)):
+            rows += [{"kind": kind, "seed": seed, "epoch": e, "removed": 0.34 if kind == "pruned" else 0.0, "params": params,
+                      "test_loss": loss + (3 - e)} for e in (1, 2, 3)]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("change, verdict", [([0.001, 0.004, -0.002], "reproduced"), ([0.06, 0.05, 0.07], "contradicted"),
+                                             ([0.0, 0.05, 0.02], "inconclusive")])
+def test_vae_claim_is_the_paired_final_loss_change(change, verdict):
+    (c,) = report.vae_claims(_vae_frame(change), CTX)
+    assert c.verdict == verdict and c.n == 3 and c.estimate == pytest.approx(np.mean(change))
+    assert "34% removed" in c.claim and "1,000 → 600 parameters" in c.claim
+
+
 def test_stability_marks_flipped_verdicts_unstable():
     kw = dict(comparative=False, source="s", dataset="d")
     a = [report.claim("P", "x", "v", "q", [0.1, 0.11, 0.12], "above", **kw),
