@@ -15,10 +15,8 @@ setting, not its x-axis. Rows are tidy dicts for ``pandas.DataFrame``.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Iterable
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -26,136 +24,41 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from lib import data, models, prune, runs, scores, split, train
-from lib.config import FLEXREL_METHODS, FlexRelParams, config_hash
-from lib.report import crossing
+from lib import base, data, prune, runs, scores, split, stats, train
+from lib.base import batches, build, device, example_input, pretrained
+from lib.config import FLEXREL_METHODS, FlexRelParams
 
-#: Bump when the protocol's code changes in a way that changes results (invalidates cached runs).
-VERSION = 2
-PRE_KEYS = ("dataset", "model", "width", "image_size", "dropout", "train_subset", "test_subset", "batch_size", "optimizer",
-            "lr", "lr_schedule", "momentum", "weight_decay", "epochs_pre")
-SCORE_KEYS = PRE_KEYS + ("relevance_images", "unfolded_input", "prune_linear")
-RETENTION_KEYS = SCORE_KEYS + ("scope", "bn_batches")
-RECOVERY_KEYS = RETENTION_KEYS + ("epochs_post", "lr_post", "post_subset")
 METHODS = FLEXREL_METHODS
+#: Fields a kind of pruning run never reads, beyond :data:`lib.base.GRID`, also left out of its key (a run sees
+#: its section through a :class:`lib.runs.View` that raises on them): scores are computed before the pruning
+#: and BatchNorm settings matter, retention before recovery's.
+RECOVERY = ("epochs_post", "lr_post", "post_subset")
+NOT_READ = {"flexrel-scores": ("scope", "bn_batches", *RECOVERY),
+            "flexrel-retention": RECOVERY,
+            "flexrel-recovery": ()}
 
 
-def device(p: FlexRelParams) -> torch.device:
-    """The torch device the profile asks for."""
-    if p.device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(p.device)
+def view(p: FlexRelParams, kind: str) -> runs.View:
+    """The fields of ``p`` that a run of ``kind`` reads (and that its key covers)."""
+    return runs.View(p, base.GRID + NOT_READ[kind])
 
 
-def _config(p: FlexRelParams, keys: Iterable[str], **extra) -> dict:
-    fields = dataclasses.asdict(p)
-    return {"version": VERSION, **{k: fields[k] for k in keys}, **extra}
-
-
-@lru_cache(maxsize=2)
-def _tensors(dataset: str, image_size: int, train_subset: int | None, test_subset: int | None):
-    """Prepared in-memory splits ``(x_train, y_train, x_test, y_test)`` in channels-last layout (faster
-    convolutions on CPU), read once per process."""
-    out = []
-    for is_train, limit in ((True, train_subset), (False, test_subset)):
-        x, y = data.tensors(dataset, is_train, limit=limit)
-        out += [data.prepare(x, dataset, image_size).contiguous(memory_format=torch.channels_last), y]
-    return tuple(out)
-
-
-def batches(p: FlexRelParams, part: str, seed: int = 0, shuffle: bool | None = None, limit: int | None = None):
-    """A fresh loader over ``part`` (``train``: shuffled from ``seed``; ``test``: in order), optionally over
-    the first ``limit`` samples: every training phase starts from the same batch order, whatever ran before
-    it in this process."""
-    train_split = part == "train"
-    shuffle = train_split if shuffle is None else shuffle
-    if data.SPECS[p.dataset].in_memory:
-        x_tr, y_tr, x_te, y_te = _tensors(p.dataset, p.image_size, p.train_subset, p.test_subset)
-        x, y = (x_tr, y_tr) if train_split else (x_te, y_te)
-        return data.TensorLoader(x[:limit], y[:limit], p.batch_size if train_split else 256, shuffle=shuffle, seed=seed)
-    size = p.train_subset if train_split else p.test_subset
-    if limit is not None:
-        size = limit if size is None else min(size, limit)
-    return data.loader(p.dataset, train_split, p.batch_size, size=p.image_size, limit=size, shuffle=shuffle, seed=seed)
-
-
-def build(p: FlexRelParams, seed: int) -> nn.Module:
-    """A freshly initialised network for ``seed``."""
-    torch.manual_seed(seed)
-    spec = data.SPECS[p.dataset]
-    return models.vgg16(spec.classes, spec.channels, p.width, batch_norm=p.model == "vgg16_bn", image_size=p.image_size,
-                        dropout=p.dropout)
-
-
-def _place(model: nn.Module, dev: torch.device) -> nn.Module:
-    return model.to(dev, memory_format=torch.channels_last)
-
-
-def _to(batches, dev: torch.device):
-    return batches if dev.type == "cpu" else ((x.to(dev), y.to(dev)) for x, y in batches)
-
-
-def _fit(model: nn.Module, p: FlexRelParams, seed: int, epochs: int, lr: float, schedule: str, limit: int | None,
-         dev: torch.device) -> list[dict]:
-    """Train ``epochs`` epochs from a fresh optimizer (schedule over the whole phase); one row per epoch."""
-    torch.manual_seed(seed)
-    train_batches = batches(p, "train", seed, limit=limit)
-    opt = train.make_optimizer(p.optimizer, model.parameters(), lr, p.momentum, p.weight_decay)
-    sched = train.make_scheduler(schedule, opt, epochs * len(train_batches))
-    rows = []
-    for _ in range(epochs):
-        fit = train.train_epoch(model, _to(train_batches, dev), opt, sched)
-        rows.append({"train_acc": fit["acc"], "train_loss": fit["loss"], **_eval(model, p, dev), "seconds": fit["seconds"]})
-    return rows
-
-
-#: Base networks already loaded in this process, by cache key: every pruning run starts from one, and building
-#: and loading a VGG cost about as much as the retention measurement itself. Pruning works on a copy.
-_LOADED: dict[str, tuple[nn.Module, list[dict]]] = {}
-
-
-def pretrained(p: FlexRelParams, seed: int) -> tuple[nn.Module, list[dict]]:
-    """The pre-pruning network of ``seed`` after ``epochs_pre`` epochs, and one row per epoch (cached; callers
-    must not modify the network — :func:`lib.prune.prune` copies it)."""
-    config = _config(p, PRE_KEYS, seed=seed)
-    key = config_hash({**config, "device": str(device(p)), "runs": str(runs.RUNS), "data": str(data.DATA_ROOT)})
-    if key not in _LOADED:
-        _LOADED[key] = _load_or_train(p, seed, config)
-    return _LOADED[key]
-
-
-def _load_or_train(p: FlexRelParams, seed: int, config: dict) -> tuple[nn.Module, list[dict]]:
-    dev = device(p)
-
-    def fit(model: nn.Module) -> list[dict]:
-        rows = _fit(_place(model, dev), p, seed, p.epochs_pre, p.lr, p.lr_schedule, None, dev)
-        return [{"method": "unpruned", "factor": 0.0, "seed": seed, "stage": "pretrain", "epoch": e, **r}
-                for e, r in enumerate(rows, 1)]
-
-    model, rows = runs.cached_model("flexrel-pre", config, lambda: build(p, seed), fit)
-    return _place(model, dev).eval(), rows
-
-
-def example_input(p: FlexRelParams) -> torch.Tensor:
-    spec = data.SPECS[p.dataset]
-    return torch.zeros(1, spec.channels, p.image_size, p.image_size)
-
-
-def unit_scores(p: FlexRelParams, seed: int, model: nn.Module) -> tuple[dict[str, scores.Scores], float]:
+def unit_scores(p: FlexRelParams, seed: int, model: nn.Module) -> tuple[dict[str, prune.Scores], float]:
     """Magnitude (raw and BatchNorm-folded) and relevance scores of the pre-pruning ``model`` of ``seed`` (the
     layers the protocol prunes), and the measured relevance time in seconds; computed once per seed, cached."""
 
-    def compute() -> dict:
-        x, y = reference_images(p)
-        dev = next(model.parameters()).device
+    dev = next(model.parameters()).device
+
+    def compute(q: runs.View) -> dict:
+        x, y = reference_images(q)
         start = time.perf_counter()
-        rel = scores.relevance(model, x.to(dev), y.to(dev), unfolded_input=p.unfolded_input)
+        rel = scores.relevance(model, x.to(dev), y.to(dev), unfolded_input=q.unfolded_input)
         seconds = time.perf_counter() - start
         every = {"magnitude": scores.magnitude(model), "magnitude_bn": scores.magnitude(model, fold_batchnorm=True),
                  "relevance": rel}
-        return {"seconds": seconds, **{k: {n: v.tolist() for n, v in _prunable(p, model, s).items()} for k, s in every.items()}}
+        return {"seconds": seconds, **{k: {n: v.tolist() for n, v in _prunable(q, model, s).items()} for k, s in every.items()}}
 
-    out = runs.cached("flexrel-scores", _config(p, SCORE_KEYS, seed=seed), compute)
+    out = runs.cached("flexrel-scores", view(p, "flexrel-scores"), {"seed": seed, "device": str(dev)}, compute)
     found = {k: {n: torch.tensor(v) for n, v in out[k].items()} for k in ("magnitude", "magnitude_bn", "relevance")}
     return found, out["seconds"]
 
@@ -172,9 +75,9 @@ def reference_images(p: FlexRelParams) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.cat(xs)[: p.relevance_images], torch.cat(ys)[: p.relevance_images]
 
 
-def _prunable(p: FlexRelParams, model: nn.Module, s: scores.Scores) -> scores.Scores:
+def _prunable(p: FlexRelParams, model: nn.Module, s: prune.Scores) -> prune.Scores:
     """The scores of the layers the protocol prunes: convolution filters (and hidden neurons if ``prune_linear``)."""
-    layers = scores.prunable_layers(model)
+    layers = prune.prunable_layers(model)
     return {n: v.cpu() for n, v in s.items() if p.prune_linear or isinstance(layers[n], nn.Conv2d)}
 
 
@@ -193,65 +96,63 @@ def canonical(p: FlexRelParams, method: str, delta: float | None) -> tuple[str, 
     return method, float(delta)
 
 
-def _scores(p: FlexRelParams, seed: int, model: nn.Module, method: str, delta: float | None, draw: int) -> tuple[scores.Scores, float]:
+def _scores(p: FlexRelParams, seed: int, model: nn.Module, method: str, delta: float | None, draw: int) -> tuple[prune.Scores, float]:
     """The pruning scores of a method and the relevance time it needed (``draw``: which random draw)."""
     if method == "random":
-        return _prunable(p, model, scores.random_scores(model, 1000 * seed + draw)), 0.0
+        return _prunable(p, model, prune.random_scores(model, 1000 * seed + draw)), 0.0
     found, seconds = unit_scores(p, seed, model)
     if method == "flexrel":
         return scores.flexrel(found["magnitude"], found["relevance"], delta), seconds
     return found[method], (seconds if method == "relevance" else 0.0)
 
 
-def _pruned(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None, draw: int):
-    """The pruned network of a run after BatchNorm re-estimation, and its common row fields."""
+def _pruned(p: FlexRelParams, q: runs.View, seed: int, method: str, factor: float, delta: float | None, draw: int):
+    """The pruned network of a run after BatchNorm re-estimation, and its common row fields (``p`` finds the
+    stored base network and scores, ``q`` is what the run reads)."""
     dev = device(p)
-    base, _ = pretrained(p, seed)
-    s, rel_seconds = _scores(p, seed, base, method, delta, draw)
-    x0 = example_input(p).to(dev)
-    model = _place(prune.prune(base, s, factor, p.scope, x0), dev)
-    train.recalibrate_batchnorm(model, _to(batches(p, "train", seed), dev), p.bn_batches)
+    net, _ = pretrained(p, seed)
+    s, rel_seconds = _scores(p, seed, net, method, delta, draw)
+    x0 = example_input(q).to(dev)
+    model = base.place(prune.prune(net, s, factor, q.scope, x0), dev)
+    train.recalibrate_batchnorm(model, base.to(batches(q, "train", seed), dev), q.bn_batches)
     common = {"method": method, "factor": factor, "delta": delta, "draw": draw, "seed": seed, **prune.count(model, x0),
               "relevance_seconds": rel_seconds}
     return model, common
 
 
-def _run_config(p: FlexRelParams, keys, seed: int, method: str, factor: float, delta: float | None, draw: int) -> dict:
+def _run(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None, draw: int) -> dict:
+    """A pruning run's coordinates, canonical (see :func:`canonical`; ``draw`` counts for random only)."""
     method, delta = canonical(p, method, delta)
     if not 0.0 < factor < 1.0:
         raise ValueError(f"a pruning run needs a factor in (0, 1), got {factor!r}")
-    return _config(p, keys, seed=seed, method=method, factor=factor, delta=delta, draw=draw if method == "random" else 0)
+    return {"seed": seed, "method": method, "factor": factor, "delta": delta, "draw": draw if method == "random" else 0,
+            "device": str(device(p))}
 
 
 def retention(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None, draw: int = 0) -> dict:
     """One retention measurement (cached): ``{"row": {...}}`` with the test accuracy and loss after pruning and
     BatchNorm re-estimation (no weight update), parameters and MACs."""
-    config = _run_config(p, RETENTION_KEYS, seed, method, factor, delta, draw)
+    run = _run(p, seed, method, factor, delta, draw)
 
-    def compute() -> dict:
-        model, common = _pruned(p, seed, config["method"], factor, config["delta"], config["draw"])
-        return {"row": {**common, "stage": "retention", **_eval(model, p, device(p))}}
+    def compute(q: runs.View) -> dict:
+        model, common = _pruned(p, q, seed, run["method"], factor, run["delta"], run["draw"])
+        return {"row": {**common, "stage": "retention", **base.evaluate(model, q, device(p))}}
 
-    return runs.cached("flexrel-retention", config, compute)
+    return runs.cached("flexrel-retention", view(p, "flexrel-retention"), run, compute)
 
 
 def recovery(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None, draw: int = 0) -> list[dict]:
     """One recovery run (cached): the pruned, BatchNorm-re-estimated network fine-tuned ``epochs_post`` epochs
     on ``post_subset`` training images with a cosine learning rate from ``lr_post`` to 0; one row per epoch."""
-    config = _run_config(p, RECOVERY_KEYS, seed, method, factor, delta, draw)
+    run = _run(p, seed, method, factor, delta, draw)
 
-    def compute() -> list[dict]:
+    def compute(q: runs.View) -> list[dict]:
         dev = device(p)
-        model, common = _pruned(p, seed, config["method"], factor, config["delta"], config["draw"])
-        rows = _fit(model, p, seed, p.epochs_post, p.lr_post, "cosine", p.post_subset, dev)
+        model, common = _pruned(p, q, seed, run["method"], factor, run["delta"], run["draw"])
+        rows = base.fit(model, q, seed, q.epochs_post, q.lr_post, "cosine", q.post_subset, dev)
         return [{**common, "stage": "recovery", "epoch": e, **r} for e, r in enumerate(rows, 1)]
 
-    return runs.cached("flexrel-recovery", config, compute)
-
-
-def _eval(model: nn.Module, p: FlexRelParams, dev) -> dict:
-    out = train.evaluate(model, _to(batches(p, "test"), dev))
-    return {"test_acc": out["acc"], "test_loss": out["loss"]}
+    return runs.cached("flexrel-recovery", view(p, "flexrel-recovery"), run, compute)
 
 
 Plan = list[tuple[str, float, float | None, int]]
@@ -334,13 +235,13 @@ def layers_at(p: FlexRelParams, factors: list[float]) -> dict[float, list[tuple[
         raise NotImplementedError("the pruned shape depends on the scores when scope is 'global'")
     model = build(p, 0).eval()
     x0 = example_input(p)
-    s = _prunable(p, model, scores.random_scores(model, 0))
+    s = _prunable(p, model, prune.random_scores(model, 0))
     return {f: split.layer_macs(prune.prune(model, s, f, p.scope, x0) if f else model, x0) for f in factors}
 
 
 def time_to_target(p: FlexRelParams, sp, retention_frame: pd.DataFrame, targets_rel: list[float]) -> pd.DataFrame:
     """Fig. 3, per seed, method and target: the pruning level at which retention accuracy first falls below
-    ``target × unpruned accuracy`` (:func:`lib.report.crossing` on the factor axis, interpolated between grid
+    ``target × unpruned accuracy`` (:func:`lib.stats.crossing` on the factor axis, interpolated between grid
     levels), and the modelled learning time and data of reaching the target there: ``epochs_pre`` epochs of
     the unpruned network + relevance on the reference images (relevance and FlexRel only) + ``epochs_post``
     epochs of the pruned network, each split into computation and network time by :func:`lib.split.cost`
@@ -358,7 +259,7 @@ def time_to_target(p: FlexRelParams, sp, retention_frame: pd.DataFrame, targets_
         reference = float(curve[curve.factor == 0].test_acc.iloc[0])
         uses_relevance = method in ("relevance", "flexrel")
         for t in targets_rel:
-            factor = crossing(curve, t * reference, x="factor")
+            factor = stats.crossing(curve, t * reference, x="factor")
             at = {k: float(np.interp(factor, levels, post[k])) for k in post}
             row = {"seed": seed, "method": method, "target_rel": t, "factor": factor,
                    "relevance_s": (rel["computation_s"] + rel["network_s"]) if uses_relevance else 0.0,

@@ -15,7 +15,25 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
-from lib.scores import Scores, prunable_layers
+#: Scores: one importance per output unit of each prunable layer (higher = more important), keyed by
+#: the layer's qualified name in ``model.named_modules()``.
+Scores = dict[str, torch.Tensor]
+PRUNABLE = (nn.Conv2d, nn.Linear)
+
+
+def prunable_layers(model: nn.Module) -> dict[str, nn.Module]:
+    """Every ``nn.Conv2d`` and ``nn.Linear`` of ``model`` in definition order, except the last one (the
+    output layer, whose units are the classes)."""
+    layers = {name: m for name, m in model.named_modules() if isinstance(m, PRUNABLE)}
+    if len(layers) < 2:
+        raise ValueError("the model needs at least one prunable layer before its output layer")
+    return dict(list(layers.items())[:-1])
+
+
+def random_scores(model: nn.Module, seed: int) -> Scores:
+    """Independent uniform scores for every unit (a control: what a criterion must beat)."""
+    gen = torch.Generator().manual_seed(seed)
+    return {name: torch.rand(m.weight.shape[0], generator=gen) for name, m in prunable_layers(model).items()}
 
 
 class ScoreImportance(tp.importance.Importance):

@@ -9,7 +9,6 @@ VAE (Fig. 2) through small callables.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -18,22 +17,23 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from lib import data, models, prune, runs, scores, train
+from lib import contribution, data, models, prune, runs, train
 from lib.config import RankParams
 
-VERSION = 2
 Rows = list[dict]
+#: Fields of section ``rank`` in no run's key: they only choose which runs exist.
+GRID = ("datasets", "table_datasets", "readings", "methods", "seeds")
 
 
 def scorer(reading: str, lam_avg: float = 0.5, lam_max: float = 0.5, pairs: list[tuple[str, str]] | None = None):
     """``(model, batches) → scores`` for a reading: ``paper`` (λ1, λ2 as given) or ``original_code``."""
     if reading == "paper":
-        options = {**scores.CONTRIBUTION_PRESETS["paper"], "lam_avg": lam_avg, "lam_max": lam_max}
+        options = {**contribution.CONTRIBUTION_PRESETS["paper"], "lam_avg": lam_avg, "lam_max": lam_max}
     elif reading == "original_code":
-        options = scores.CONTRIBUTION_PRESETS["original_code"]
+        options = contribution.CONTRIBUTION_PRESETS["original_code"]
     else:
         raise ValueError(f"reading {reading!r}; allowed: 'paper', 'original_code'")
-    return lambda model, batches: scores.contribution(model, batches, pairs=pairs, **options)
+    return lambda model, batches: contribution.contribution(model, batches, pairs=pairs, **options)
 
 
 def width(model: nn.Module, layers: list[str]) -> int:
@@ -63,7 +63,7 @@ def prune_rounds(
     make_optimizer: Callable[[nn.Module], torch.optim.Optimizer],
     fit_epoch: Callable[[nn.Module, torch.optim.Optimizer], dict],
     evaluate: Callable[[nn.Module], dict],
-    score: Callable[[nn.Module], scores.Scores],
+    score: Callable[[nn.Module], prune.Scores],
     example_input: torch.Tensor,
     seed: int,
     on_event: Callable[[str, nn.Module], None] | None = None,
@@ -101,7 +101,7 @@ def prune_rounds(
             epochs(schedule["recovery_epochs"])
             continue
         m = state["model"]
-        s = scores.random_scores(m, seed * 1000 + r) if method == "random" else score(m)
+        s = prune.random_scores(m, seed * 1000 + r) if method == "random" else score(m)
         s = {n: s[n] for n in layers}
         state["model"] = prune.prune(m, s, schedule["prune_fraction"], "layer", example_input, worst=method == "worst")
         state["opt"] = make_optimizer(state["model"])
@@ -134,29 +134,25 @@ def run(p: RankParams, dataset: str, method: str, reading: str, seed: int) -> Ro
     """One train-time pruning run of a classifier (cached); rows carry dataset, method, reading and seed.
     ``reading`` only matters for ``rank`` and ``worst`` (it is ``-`` for the others)."""
     reading = reading if method in ("rank", "worst") else "-"
-    fields = dataclasses.asdict(p)
-    keys = ("lam_avg", "lam_max", "bias", "optimizer", "lr", "momentum", "batch_size", "initial_epochs",
-            "recovery_epochs", "final_epochs", "prune_fraction", "target_removed", "train_subset")
-    config = {"version": VERSION, **{k: fields[k] for k in keys}, "dataset": dataset, "method": method,
-              "reading": reading, "seed": seed}
 
-    def compute() -> Rows:
-        x_tr, y_tr, x_te, y_te = _tensors(dataset, p.train_subset)
-        model = build(p, dataset, seed)
-        train_batches = data.TensorLoader(x_tr, y_tr, p.batch_size, shuffle=True, seed=seed)
+    def compute(q: runs.View) -> Rows:
+        x_tr, y_tr, x_te, y_te = _tensors(dataset, q.train_subset)
+        model = build(q, dataset, seed)
+        train_batches = data.TensorLoader(x_tr, y_tr, q.batch_size, shuffle=True, seed=seed)
         test_batches = data.TensorLoader(x_te, y_te, 2048)
-        layers = [name for name, _ in scores.linear_pairs(model, x_tr[:1])]
-        score_fn = scorer(reading if reading != "-" else "paper", p.lam_avg, p.lam_max)
+        layers = [name for name, _ in contribution.linear_pairs(model, x_tr[:1])]
+        score_fn = scorer(reading if reading != "-" else "paper", q.lam_avg, q.lam_max)
         rows = prune_rounds(
-            model, method=method, schedule=fields, layers=layers, seed=seed, example_input=x_tr[:1],
-            make_optimizer=lambda m: train.make_optimizer(p.optimizer, m.parameters(), p.lr, p.momentum),
+            model, method=method, schedule=q.params(), layers=layers, seed=seed, example_input=x_tr[:1],
+            make_optimizer=lambda m: train.make_optimizer(q.optimizer, m.parameters(), q.lr, q.momentum),
             fit_epoch=lambda m, opt: train.train_epoch(m, train_batches, opt),
             evaluate=lambda m: train.evaluate(m, test_batches),
-            score=lambda m: score_fn(m, data.TensorLoader(x_tr, y_tr, p.batch_size, shuffle=True, seed=seed)),
+            score=lambda m: score_fn(m, data.TensorLoader(x_tr, y_tr, q.batch_size, shuffle=True, seed=seed)),
         )
         return [{"dataset": dataset, "method": method, "reading": reading, "seed": seed, **r} for r in rows]
 
-    return runs.cached("rank-run", config, compute)
+    run = {"dataset": dataset, "method": method, "reading": reading, "seed": seed, "device": "cpu"}
+    return runs.cached("rank-run", runs.View(p, GRID), run, compute)
 
 
 def sweep(p: RankParams, datasets: list[str]) -> pd.DataFrame:

@@ -214,26 +214,9 @@ def stability(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
 # --- FlexRel families -----------------------------------------------------------------------------------------------
 
 
-def crossing(curve: pd.DataFrame, target: float, x: str = "params_removed", value: str = "test_acc") -> float:
-    """The ``x`` at which a curve (rows sorted by ``x``, starting at the unpruned point) first falls below
-    ``target``, linearly interpolated between the last point at or above it and the first below; the largest
-    ``x`` if it never falls below. Points after the first fall do not count (no maximum over a non-monotone
-    curve)."""
-    c = curve.sort_values(x)
-    xs, ys = c[x].to_numpy(float), c[value].to_numpy(float)
-    below = np.flatnonzero(ys < target)
-    if len(below) == 0:
-        return float(xs[-1])
-    i = below[0]
-    if i == 0:
-        return float(xs[0])
-    x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
-    return float(x0 + (y0 - target) / (y0 - y1) * (x1 - x0))
-
-
 def reach(curves: pd.DataFrame, target_rel: float, value: str = "test_acc") -> pd.DataFrame:
     """Per seed and method, the fraction of parameters removed at which accuracy first falls below
-    ``target_rel`` × the seed's unpruned accuracy (:func:`crossing`). ``curves``: columns ``seed``, ``method``,
+    ``target_rel`` × the seed's unpruned accuracy (:func:`lib.stats.crossing`). ``curves``: columns ``seed``, ``method``,
     ``factor``, ``params_removed`` and ``value``, with the unpruned network as ``factor`` 0 of every method;
     random draws of a seed are averaged first."""
     mean = curves.groupby(["seed", "method", "factor"], as_index=False)[[value, "params_removed"]].mean()
@@ -241,7 +224,7 @@ def reach(curves: pd.DataFrame, target_rel: float, value: str = "test_acc") -> p
     for (seed, method), c in mean.groupby(["seed", "method"]):
         reference = float(c[c.factor == 0][value].iloc[0])
         rows.append({"seed": seed, "method": method, "target_rel": target_rel, "target_acc": target_rel * reference,
-                     "params_removed": crossing(c, target_rel * reference, value=value)})
+                     "params_removed": stats.crossing(c, target_rel * reference, value=value)})
     return pd.DataFrame(rows)
 
 

@@ -1,55 +1,337 @@
-"""Resumable runs: each finished run is stored under ``cache/runs/<kind>/<hash of its configuration>``.
+"""The run store: every finished run is kept under ``cache/runs/<kind>/<key>`` and read back instead of rerun.
 
-A stage that is interrupted and rerun reuses every finished run; a changed parameter changes the hash of
-exactly the runs it affects, so only those run again.
+A stored run must never outlive what made it, so its **key** covers all of it:
+
+- ``params`` — the run's parameter section, every field except those that only choose *which* runs exist
+  (the grid: seeds, methods, levels; each protocol lists them, commented), plus the run's own coordinates
+  (seed, method, level, the device it ran on, ...);
+- ``code`` — the hash of the source of every ``lib`` module the computing module imports, directly or not
+  (:func:`code`): change a function's body and every run whose code reaches that module recomputes;
+- ``versions`` — torch, torchvision, zennit, torch-pruning and numpy.
+
+An entry stores its key's parts beside the result and a checksum of the result, so ``python -m lib.runs``
+can list, explain, verify and prune the store. A truncated or corrupt entry is reported, removed and
+recomputed — never loaded. A resumed stage reuses every finished run; a changed parameter changes the key
+of exactly the runs that read it.
+
+The protocols hand :func:`cached` a :class:`View` of their section that raises on any field outside the
+key, so a run cannot read a setting its key leaves out.
 """
 
 from __future__ import annotations
 
+import argparse
+import ast
+import dataclasses
+import hashlib
+import importlib.metadata
+import importlib.util
 import json
 import os
-from collections.abc import Callable
+import sys
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from lib.config import RUNS, config_hash
+from lib.config import RUNS, PROFILES, SECTIONS, config_hash, load
+
+#: Packages whose versions enter every key.
+PACKAGES = ("torch", "torchvision", "zennit", "torch-pruning", "numpy")
+#: Modules left out of the code hash: the store itself (how a result is kept, not what it is).
+NOT_CODE = ("lib.runs",)
+LIB = Path(__file__).resolve().parent
 
 
-def _path(kind: str, config: dict, suffix: str, root: Path | None) -> Path:
-    return (RUNS if root is None else root) / kind / f"{config_hash(config)}{suffix}"
+class View:
+    """A parameter section that only lets the fields in its key be read.
+
+    >>> from lib.config import DataParams
+    >>> v = View(DataParams(["MNIST"], 8), exclude=("grid",))
+    >>> v.datasets
+    ['MNIST']
+    >>> v.grid
+    Traceback (most recent call last):
+    ...
+    AttributeError: data.grid is not in this run's key (excluded: ('grid',)); a run may only read what its key covers
+    """
+
+    def __init__(self, section: Any, exclude: Iterable[str] = ()) -> None:
+        fields = dataclasses.asdict(section)
+        exclude = tuple(exclude)
+        unknown = [k for k in exclude if k not in fields]
+        if unknown:
+            raise ValueError(f"exclude names {unknown}, which are not fields of {type(section).__name__}")
+        self._name = next((n for n, cls in SECTIONS.items() if isinstance(section, cls)), type(section).__name__)
+        self._exclude = exclude
+        self._fields = {k: v for k, v in fields.items() if k not in exclude}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in self._fields:
+            return self._fields[name]
+        raise AttributeError(f"{self._name}.{name} is not in this run's key (excluded: {self._exclude}); "
+                             "a run may only read what its key covers")
+
+    @property
+    def section(self) -> str:
+        return self._name
+
+    def params(self) -> dict[str, Any]:
+        """The fields in the key."""
+        return dict(self._fields)
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def _source(module: str, root: Path = LIB) -> Path:
+    """The source file of ``module``: under ``root`` for ``lib`` modules, else wherever it was imported from."""
+    if module.startswith("lib."):
+        return root / f"{module.split('.', 1)[1]}.py"
+    return Path(sys.modules[module].__file__)
+
+
+def _imports(path: Path) -> set[str]:
+    """The ``lib`` modules a source file imports (``from lib import a``, ``from lib.a import x``, ``import lib.a``)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == "lib":
+            found |= {f"lib.{a.name}" for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lib."):
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("lib.")}
+    return {m for m in found if (LIB / f"{m.split('.', 1)[1]}.py").exists()}
+
+
+def closure(module: str, root: Path = LIB) -> list[str]:
+    """Every ``lib`` module that ``module`` imports, directly or not, itself included (sorted).
+
+    >>> closure("lib.stats")
+    ['lib.stats']
+    """
+    seen, todo = set(), [module]
+    while todo:
+        m = todo.pop()
+        if m not in seen:
+            seen.add(m)
+            todo += _imports(_source(m, root))
+    return sorted(seen)
+
+
+def code(module: str, root: Path = LIB) -> dict[str, str]:
+    """``{module: hash of its source}`` over :func:`closure` (minus :data:`NOT_CODE`): the code part of a key."""
+    return {m: hashlib.sha256(_source(m, root).read_bytes()).hexdigest()[:16] for m in closure(module, root)
+            if m not in NOT_CODE}
+
+
+@cache
+def versions() -> dict[str, str]:
+    """Installed versions of :data:`PACKAGES`: the library part of a key."""
+    return {p: importlib.metadata.version(p) for p in PACKAGES}
+
+
+def _key(header: dict) -> str:
+    return config_hash({k: header[k] for k in ("kind", "section", "params", "run", "code", "versions")})
+
+
+def _checksum(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+class CorruptEntry(Exception):
+    """A stored run that cannot be trusted (unreadable, truncated, or its checksum or key does not match)."""
+
+
+def _read(path: Path) -> tuple[dict, Any]:
+    """``(header, result)`` of an entry, or :class:`CorruptEntry`. JSON entries hold the result; ``.pt``
+    entries hold a model state and a JSON record."""
+    try:
+        if path.suffix == ".json":
+            stored = json.loads(path.read_text())
+            header, body = stored["header"], stored["result"]
+            payload = json.dumps(body, sort_keys=True).encode()
+        else:
+            stored = torch.load(path, weights_only=True)
+            header, body = json.loads(stored["header"]), (stored["state"], json.loads(stored["record"]))
+            payload = _state_bytes(stored["state"]) + stored["record"].encode()
+    except Exception as err:  # noqa: BLE001 - any failure to read means the entry cannot be trusted
+        raise CorruptEntry(f"unreadable ({type(err).__name__}: {err})") from None
+    if _checksum(payload) != header.get("checksum"):
+        raise CorruptEntry("checksum mismatch")
+    if path.stem != _key(header):
+        raise CorruptEntry("stored key does not match its file name")
+    return header, body
+
+
+def _state_bytes(state: dict[str, torch.Tensor]) -> bytes:
+    return b"".join(name.encode() + t.detach().cpu().contiguous().numpy().tobytes() for name, t in sorted(state.items()))
+
+
+def _write(path: Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     write(tmp)
     tmp.replace(path)
 
 
-def cached(kind: str, config: dict, compute: Callable[[], Any], root: Path | None = None) -> Any:
-    """The JSON result of ``compute()`` for ``config``, computed once and then read back (the first call
-    returns it as read back too, so both calls give equal values)."""
-    path = _path(kind, config, ".json", root)
+def _header(kind: str, view: View, run: dict, module: str) -> dict:
+    return {"kind": kind, "section": view.section, "params": view.params(), "run": run, "code": code(module),
+            "versions": versions(), "module": module}
+
+
+def _lookup(path: Path) -> Any | None:
+    """The stored result at ``path``, or ``None`` if absent; a corrupt entry is reported and removed."""
     if not path.exists():
-        text = json.dumps({"config": config, "result": compute()}, default=str)
-        _atomic_write(path, lambda p: p.write_text(text))
-    return json.loads(path.read_text())["result"]
+        return None
+    try:
+        return _read(path)[1]
+    except CorruptEntry as err:
+        warnings.warn(f"run store: {path} is corrupt ({err}); removed, recomputing", stacklevel=3)
+        path.unlink()
+        return None
 
 
-def cached_model(kind: str, config: dict, build: Callable[[], nn.Module],
-                 compute: Callable[[nn.Module], Any], root: Path | None = None) -> tuple[nn.Module, Any]:
-    """A model built by ``build()`` and trained in place by ``compute(model)`` (which returns a JSON-able
-    record), stored once and then loaded: ``(model, record)``."""
-    path = _path(kind, config, ".pt", root)
-    model = build()
-    if path.exists():
-        saved = torch.load(path, weights_only=True)
-        model.load_state_dict(saved["state"])
-        return model, json.loads(saved["record"])
-    record = compute(model)
-    state = {"state": model.state_dict(), "record": json.dumps(record, default=str), "config": json.dumps(config, default=str)}
-    _atomic_write(path, lambda p: torch.save(state, p))
+def cached(kind: str, view: View, run: dict, compute: Callable[[View], Any], root: Path | None = None) -> Any:
+    """The JSON result of ``compute(view)`` for this key, computed once and then read back (the first call
+    returns it as read back too, so both give equal values). ``run``: the run's coordinates (seed, method, ...);
+    the code part of the key is that of the module defining ``compute``."""
+    header = _header(kind, view, run, compute.__module__)
+    path = (root or RUNS) / kind / f"{_key(header)}.json"
+    found = _lookup(path)
+    if found is not None:
+        return found
+    result = json.loads(json.dumps(compute(view), default=str))
+    text = json.dumps({"header": header | {"checksum": _checksum(json.dumps(result, sort_keys=True).encode())},
+                       "result": result})
+    _write(path, lambda p: p.write_text(text))
+    return result
+
+
+def cached_model(kind: str, view: View, run: dict, build: Callable[[View], nn.Module],
+                 compute: Callable[[View, nn.Module], Any], root: Path | None = None, train: bool = True,
+                 missing: str = "") -> tuple[nn.Module, Any]:
+    """A model built by ``build(view)`` and trained in place by ``compute(view, model)`` (which returns a
+    JSON-able record), stored once and then loaded: ``(model, record)``. With ``train=False`` a missing entry
+    raises :class:`FileNotFoundError` with ``missing`` (what to run) instead of training."""
+    header = _header(kind, view, run, compute.__module__)
+    path = (root or RUNS) / kind / f"{_key(header)}.pt"
+    model = build(view)
+    found = _lookup(path)
+    if found is not None:
+        state, record = found
+        model.load_state_dict(state)
+        return model, record
+    if not train:
+        raise FileNotFoundError(f"no stored {kind} run for {run} under {path.parent}. {missing}")
+    record = json.loads(json.dumps(compute(view, model), default=str))
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    text = json.dumps(record)
+    stored = {"state": state, "record": text,
+              "header": json.dumps(header | {"checksum": _checksum(_state_bytes(state) + text.encode())})}
+    _write(path, lambda p: torch.save(stored, p))
     return model, record
+
+
+# --- the command line: list, explain, verify, prune ---------------------------------------------------------------
+
+
+def entries(root: Path | None = None) -> Iterator[Path]:
+    """Every stored entry (``.json`` and ``.pt``) under the store."""
+    base = root or RUNS
+    if base.exists():
+        yield from sorted(p for p in base.glob("*/*") if p.suffix in (".json", ".pt"))
+
+
+def _profile_sections() -> dict[str, list[dict]]:
+    """Per section name, the fields of every profile's section (what current configurations can produce)."""
+    out: dict[str, list[dict]] = {}
+    for profile in PROFILES:
+        for name in SECTIONS:
+            out.setdefault(name, []).append(dataclasses.asdict(load(name, profile)))
+    return out
+
+
+def why_stale(header: dict, sections: dict[str, list[dict]] | None = None) -> list[str]:
+    """Why no current configuration produces an entry (empty: it is current): its code or library versions
+    differ from today's, or its parameters match no profile of ``params.yaml``."""
+    reasons = []
+    try:
+        now = code(header["module"])
+    except (KeyError, OSError):  # the module that computed it is gone
+        now = {}
+    changed = sorted(m for m in set(now) | set(header["code"]) if now.get(m) != header["code"].get(m))
+    if changed:
+        reasons.append("code changed: " + ", ".join(changed))
+    if header["versions"] != versions():
+        reasons.append(f"versions {header['versions']} ≠ installed {versions()}")
+    profiles = (sections or _profile_sections()).get(header["section"], [])
+    if not any(all(p.get(k) == v for k, v in header["params"].items()) for p in profiles):
+        reasons.append(f"parameters match no profile's section '{header['section']}'")
+    return reasons
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lib.runs [list | explain KEY | verify | prune --stale [--dry-run]]`` on the run store."""
+    parser = argparse.ArgumentParser(prog="python -m lib.runs", description=main.__doc__)
+    parser.add_argument("--root", type=Path, default=None, help=f"the store (default {RUNS})")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("list", help="entries, size and how many are stale, per kind")
+    explain = sub.add_parser("explain", help="what made an entry, and why it is stale if it is")
+    explain.add_argument("key", help="an entry's key (its file name without suffix), or a prefix of it")
+    sub.add_parser("verify", help="check every entry's checksum and key; exit 1 if one is corrupt")
+    prune = sub.add_parser("prune", help="remove entries")
+    prune.add_argument("--stale", action="store_true", required=True, help="entries no current configuration produces")
+    prune.add_argument("--dry-run", action="store_true", help="only show what would be removed")
+    args = parser.parse_args(argv)
+    command = args.command or "list"
+    sections = _profile_sections()
+    rows = []
+    for path in entries(args.root):
+        try:
+            header, _ = _read(path)
+            rows.append((path, header, None, why_stale(header, sections)))
+        except CorruptEntry as err:
+            rows.append((path, None, str(err), []))
+    if command == "list":
+        kinds = sorted({p.parent.name for p, *_ in rows})
+        print(f"{'kind':<20} {'entries':>7} {'MB':>8} {'stale':>6} {'corrupt':>7}")
+        for kind in kinds:
+            group = [r for r in rows if r[0].parent.name == kind]
+            size = sum(r[0].stat().st_size for r in group) / 1e6
+            print(f"{kind:<20} {len(group):>7} {size:>8.1f} {sum(bool(r[3]) for r in group):>6} {sum(r[2] is not None for r in group):>7}")
+        return 0
+    if command == "explain":
+        found = [r for r in rows if r[0].stem.startswith(args.key)]
+        if len(found) != 1:
+            print(f"{len(found)} entries match {args.key!r}; give more of the key", file=sys.stderr)
+            return 2
+        path, header, error, stale = found[0]
+        if error:
+            print(f"{path}: corrupt ({error})")
+            return 1
+        print(json.dumps({k: v for k, v in header.items() if k != "checksum"}, indent=2))
+        print(f"\n{path}: " + ("stale — " + "; ".join(stale) if stale else "current"))
+        return 0
+    if command == "verify":
+        bad = [r for r in rows if r[2] is not None]
+        for path, _, error, _ in bad:
+            print(f"corrupt: {path} ({error})")
+        print(f"{len(rows)} entries, {len(bad)} corrupt")
+        return 1 if bad else 0
+    removed = 0
+    for path, _, error, stale in rows:
+        if error or stale:
+            print(f"{'would remove' if args.dry_run else 'removing'} {path}: {error or '; '.join(stale)}")
+            removed += 1
+            if not args.dry_run:
+                path.unlink()
+    print(f"{removed} of {len(rows)} entries {'would be ' if args.dry_run else ''}removed")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""Statistics for paired comparisons: a mean with its Student-t confidence interval.
+"""Statistics for paired comparisons: a mean with its Student-t confidence interval; where a curve crosses a level.
 
 Every comparison in the project is *paired*: two methods applied to the same base network (same seed,
 same test images), so their difference removes the between-seed variation that a comparison of two
@@ -98,3 +98,24 @@ def band(frame: pd.DataFrame, value: str, by: list[str], level: float = LEVEL) -
         rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), "mean": e.mean, "low": e.low,
                      "high": e.high, "n": e.n, "sd": e.sd})
     return pd.DataFrame(rows)
+
+
+def crossing(curve: pd.DataFrame, target: float, x: str = "params_removed", value: str = "test_acc") -> float:
+    """The ``x`` at which a curve (rows sorted by ``x``, starting at the unpruned point) first falls below
+    ``target``, linearly interpolated between the last point at or above it and the first below; the largest
+    ``x`` if it never falls below. Points after the first fall do not count (no maximum over a non-monotone
+    curve).
+
+    >>> round(crossing(pd.DataFrame({"params_removed": [0.0, 0.2, 0.4], "test_acc": [0.9, 0.8, 0.6]}), 0.7), 6)
+    0.3
+    """
+    c = curve.sort_values(x)
+    xs, ys = c[x].to_numpy(float), c[value].to_numpy(float)
+    below = np.flatnonzero(ys < target)
+    if len(below) == 0:
+        return float(xs[-1])
+    i = below[0]
+    if i == 0:
+        return float(xs[0])
+    x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
+    return float(x0 + (y0 - target) / (y0 - y1) * (x1 - x0))

@@ -7,7 +7,6 @@ Each records train and test loss (BCE + β·KLD per image) per epoch and reconst
 
 from __future__ import annotations
 
-import dataclasses
 
 import torch
 import torch.nn.functional as F
@@ -19,8 +18,9 @@ from tqdm.auto import tqdm
 from lib import data, models, rank, runs, train
 from lib.config import VaeParams
 
-VERSION = 3
 KINDS = ("pruned", "unpruned", "scratch")
+#: Fields of section ``vae`` in no run's key: they only choose which runs exist.
+GRID = ("seeds",)
 
 
 def loss(model: nn.Module, x: torch.Tensor, beta: float) -> torch.Tensor:
@@ -68,23 +68,20 @@ def run(p: VaeParams, kind: str, seed: int) -> dict:
     """``kind``: ``pruned``, ``unpruned`` or ``scratch`` (needs the same seed's pruned run's final widths).
     Returns ``{"rows": [...], "images": {...}, "hidden": [...]}`` (cached, keyed by the section without its
     seed list, the kind and ``seed``)."""
-    fields = dataclasses.asdict(p)
-    del fields["seeds"]
-    config = {"version": VERSION, **fields, "kind": kind, "seed": seed}
     if kind not in KINDS:
         raise ValueError(f"kind {kind!r}; allowed: {list(KINDS)}")
     hidden = list(p.hidden)
     if kind == "scratch":
         hidden = run(p, "pruned", seed)["hidden"]
 
-    def compute() -> dict:
-        x_tr, y_tr, x_te, y_te = _data(p)
-        model = build(p, hidden, seed)
-        fixed = x_te[: p.n_images]
-        train_batches = data.TensorLoader(x_tr, y_tr, p.batch_size, shuffle=True, seed=seed)
+    def compute(q: runs.View) -> dict:
+        x_tr, y_tr, x_te, y_te = _data(q)
+        model = build(q, hidden, seed)
+        fixed = x_te[: q.n_images]
+        train_batches = data.TensorLoader(x_tr, y_tr, q.batch_size, shuffle=True, seed=seed)
         test_batches = data.TensorLoader(x_te, y_te, 512)
         layers = [a for a, _ in model.hidden_pairs()]
-        score_fn = rank.scorer(p.reading, pairs=model.hidden_pairs())
+        score_fn = rank.scorer(q.reading, pairs=model.hidden_pairs())
         images: dict[str, list] = {"original": fixed.tolist()}
         final_hidden: list[int] = []
 
@@ -93,21 +90,21 @@ def run(p: VaeParams, kind: str, seed: int) -> dict:
             with torch.no_grad():
                 images[event] = m(fixed)[0].tolist()
             if event == "end":
-                final_hidden.extend(dict(m.named_modules())[n].out_features for n in layers[: len(p.hidden)])
+                final_hidden.extend(dict(m.named_modules())[n].out_features for n in layers[: len(q.hidden)])
 
         torch.manual_seed(seed)
         rows = rank.prune_rounds(
-            model, method="rank" if kind == "pruned" else "none", schedule=fields, layers=layers,
+            model, method="rank" if kind == "pruned" else "none", schedule=q.params(), layers=layers,
             seed=seed, example_input=x_tr[:1],
-            make_optimizer=lambda m: train.make_optimizer(p.optimizer, m.parameters(), p.lr),
-            fit_epoch=lambda m, opt: fit_epoch(m, train_batches, opt, p.beta),
-            evaluate=lambda m: evaluate(m, test_batches, p.beta),
-            score=lambda m: score_fn(m, data.TensorLoader(x_tr, y_tr, p.batch_size)),
+            make_optimizer=lambda m: train.make_optimizer(q.optimizer, m.parameters(), q.lr),
+            fit_epoch=lambda m, opt: fit_epoch(m, train_batches, opt, q.beta),
+            evaluate=lambda m: evaluate(m, test_batches, q.beta),
+            score=lambda m: score_fn(m, data.TensorLoader(x_tr, y_tr, q.batch_size)),
             on_event=on_event,
         )
         return {"rows": [{"kind": kind, "seed": seed, **r} for r in rows], "images": images, "hidden": final_hidden}
 
-    return runs.cached("vae-run", config, compute)
+    return runs.cached("vae-run", runs.View(p, GRID), {"kind": kind, "seed": seed, "device": "cpu"}, compute)
 
 
 def sweep(p: VaeParams) -> tuple[pd.DataFrame, dict[str, dict]]:

@@ -27,7 +27,7 @@ def test_notebook_is_committed_without_outputs_and_has_parameters(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_notebook_has_a_papermill_stage(path):
     stage = STAGES[path.stem]
-    assert f"papermill -k python3" in stage["cmd"] and f"notebooks/{path.name}" in stage["cmd"]
+    assert "papermill -k python3" in stage["cmd"] and f"notebooks/{path.name}" in stage["cmd"]
     assert f"notebooks/{path.name}" in stage["deps"]
     assert f"results/{path.stem}/{path.name}" in [o if isinstance(o, str) else next(iter(o)) for o in stage["outs"]]
     assert {"profile", "seed"} <= set(stage["params"])

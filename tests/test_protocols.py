@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from lib import config, data, flexrel, models, prune, rank, runs, scores, vae
+from lib import base, config, contribution, data, flexrel, models, prune, rank, runs, vae
 from tests.conftest import write_mnist_like
 
 
@@ -17,11 +17,11 @@ def sandbox(tmp_path, monkeypatch):
     write_mnist_like(tmp_path / "data", "MNIST", n_train=192, n_test=64, seed=2)
     monkeypatch.setattr(data, "DATA_ROOT", tmp_path / "data")
     monkeypatch.setattr(runs, "RUNS", tmp_path / "runs")
-    for cached in (flexrel._tensors, rank._tensors):
+    for cached in (base._tensors, rank._tensors):
         cached.cache_clear()
-    flexrel._LOADED.clear()
+    base._LOADED.clear()
     yield tmp_path
-    for cached in (flexrel._tensors, rank._tensors):
+    for cached in (base._tensors, rank._tensors):
         getattr(cached, "cache_clear", lambda: None)()  # a test may have replaced it
 
 
@@ -147,7 +147,7 @@ def test_vae_at_celeba_size_prunes_hidden_layers_only():
     v = models.VAE(3, 64, [8, 16], [64, 32], 8)
     x = torch.rand(4, 3, 64, 64)
     assert v(x)[0].shape == x.shape
-    s = scores.contribution(v, [x], pairs=v.hidden_pairs())
+    s = contribution.contribution(v, [x], pairs=v.hidden_pairs())
     assert set(s) == {"enc_fc.0", "enc_fc.2", "dec_fc.0", "dec_fc.2"}
     pv = prune.prune(v, s, 0.5, example_inputs=x[:1])
     assert pv.mu.out_features == 8 and pv.dec_in.out_features == v.dec_in.out_features and pv.enc_fc[0].out_features == 32
@@ -172,7 +172,7 @@ def test_flexrel_paper_profile_code_path_on_fake_imagenet(sandbox, monkeypatch):
                             relevance_images=8, bn_batches=1, device="cpu", post_subset=8)
     rows = flexrel.recovery(p, 0, "flexrel", 0.5, 0.5)
     assert [r["stage"] for r in rows] == ["recovery"] and rows[0]["params"] > 0
-    assert isinstance(flexrel.build(p, 0).features[0], torch.nn.Conv2d) and p.model == "vgg16" and p.lr == 0.05
+    assert isinstance(base.build(p, 0).features[0], torch.nn.Conv2d) and p.model == "vgg16" and p.lr == 0.05
 
 
 _real_loader = data.loader

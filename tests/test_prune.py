@@ -55,7 +55,7 @@ def test_amount_zero_keeps_the_function():
 @pytest.mark.parametrize("worst", [False, True])
 def test_pruned_model_equals_unpruned_with_removed_units_zeroed(worst):
     net = small_vgg()
-    s = scores.random_scores(net, seed=5)
+    s = prune.random_scores(net, seed=5)
     pruned = prune.prune(net, s, 0.5, example_inputs=X[:1], worst=worst)
     removed = {n: v.argsort(descending=worst)[: len(v) // 2] for n, v in s.items()}
     assert [pruned[i].out_channels for i in (0, 3)] == [4, 3] and pruned[8].out_features == 5

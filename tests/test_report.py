@@ -91,9 +91,9 @@ def test_fig2_claims_are_gated_by_the_control():
 
 def test_crossing_interpolates_the_first_fall_and_ignores_later_rises():
     curve = pd.DataFrame({"params_removed": [0.0, 0.2, 0.4, 0.6], "test_acc": [0.9, 0.85, 0.7, 0.88]})
-    assert report.crossing(curve, 0.8) == pytest.approx(0.2 + (0.85 - 0.8) / (0.85 - 0.7) * 0.2)
-    assert report.crossing(curve, 0.5) == 0.6  # never falls below: the largest level
-    assert report.crossing(curve, 0.95) == 0.0
+    assert stats.crossing(curve, 0.8) == pytest.approx(0.2 + (0.85 - 0.8) / (0.85 - 0.7) * 0.2)
+    assert stats.crossing(curve, 0.5) == 0.6  # never falls below: the largest level
+    assert stats.crossing(curve, 0.95) == 0.0
 
 
 def test_reach_uses_each_seeds_own_unpruned_accuracy():

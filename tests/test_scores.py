@@ -10,7 +10,7 @@ from zennit.attribution import Gradient
 from zennit.composites import LayerMapComposite
 from zennit.rules import Epsilon
 
-from lib import models, scores
+from lib import contribution, models, prune, scores
 
 
 def epsilon_only(eps: float = 1e-9):
@@ -112,8 +112,8 @@ def test_magnitude_and_random():
         net[1].weight.copy_(torch.tensor([[1.0, -1, 1, -1], [0, 0, 0, 2], [-3, 0, 0, 0]]))
     assert torch.allclose(scores.magnitude(net)["1"], torch.tensor([1.0, 0.5, 0.75]))
     assert list(scores.magnitude(net)) == ["1"]  # the output layer is never scored
-    a, b = scores.random_scores(net, 3), scores.random_scores(net, 3)
-    assert torch.equal(a["1"], b["1"]) and not torch.equal(a["1"], scores.random_scores(net, 4)["1"])
+    a, b = prune.random_scores(net, 3), prune.random_scores(net, 3)
+    assert torch.equal(a["1"], b["1"]) and not torch.equal(a["1"], prune.random_scores(net, 4)["1"])
 
 
 def test_normalize_minmax():
@@ -152,17 +152,17 @@ def hand_net() -> nn.Sequential:
 def test_contribution_by_hand_signed_with_a_zero_denominator():
     # a = [1, 2]: z_0 = 1·1 + 1·2 = 3, z_1 = 2·1 − 1·2 = 0 (zero denominator → ratio 0)
     # ratios j=0: [1/3, 2/3]; j=1: [0, 0] → C_avg = [1/6, 1/3], C_max = [1/3, 2/3]
-    c_avg = scores.contribution(hand_net(), [torch.tensor([[1.0, 2.0]])], lam_avg=1, lam_max=0)["1"]
-    c_max = scores.contribution(hand_net(), [torch.tensor([[1.0, 2.0]])], lam_avg=0, lam_max=1)["1"]
+    c_avg = contribution.contribution(hand_net(), [torch.tensor([[1.0, 2.0]])], lam_avg=1, lam_max=0)["1"]
+    c_max = contribution.contribution(hand_net(), [torch.tensor([[1.0, 2.0]])], lam_avg=0, lam_max=1)["1"]
     assert torch.allclose(c_avg, torch.tensor([1 / 6, 1 / 3])) and torch.allclose(c_max, torch.tensor([1 / 3, 2 / 3]))
-    both = scores.contribution(hand_net(), [torch.tensor([[1.0, 2.0]])])["1"]
+    both = contribution.contribution(hand_net(), [torch.tensor([[1.0, 2.0]])])["1"]
     assert torch.allclose(both, 0.5 * c_avg + 0.5 * c_max) and torch.isfinite(both).all()
 
 
 def test_contribution_by_hand_absolute():
     # |W2| = [[1, 1], [2, 1]]: z = [3, 4]; ratios j=0: [1/3, 2/3], j=1: [1/2, 1/2]
-    c_avg = scores.contribution(hand_net(), [torch.tensor([[1.0, 2.0]])], lam_avg=1, lam_max=0, absolute=True)["1"]
-    c_max = scores.contribution(hand_net(), [torch.tensor([[1.0, 2.0]])], lam_avg=0, lam_max=1, absolute=True)["1"]
+    c_avg = contribution.contribution(hand_net(), [torch.tensor([[1.0, 2.0]])], lam_avg=1, lam_max=0, absolute=True)["1"]
+    c_max = contribution.contribution(hand_net(), [torch.tensor([[1.0, 2.0]])], lam_avg=0, lam_max=1, absolute=True)["1"]
     assert torch.allclose(c_avg, torch.tensor([5 / 12, 7 / 12])) and torch.allclose(c_max, torch.tensor([1 / 2, 2 / 3]))
 
 
@@ -170,16 +170,16 @@ def test_contribution_pre_versus_post_activation_and_mean_over_passes():
     # x = [1, -2]: post-ReLU a = [1, 0] → z = [1, 2]; ratios j=0: [1, 0], j=1: [1, 0]
     # pre-ReLU a = [1, -2] → z = [-1, 4]; ratios j=0: [-1, 2], j=1: [1/2, 1/2]
     x = torch.tensor([[1.0, -2.0]])
-    post = scores.contribution(hand_net(), [x], lam_avg=1, lam_max=0)["1"]
-    pre = scores.contribution(hand_net(), [x], lam_avg=1, lam_max=0, activation="pre")["1"]
+    post = contribution.contribution(hand_net(), [x], lam_avg=1, lam_max=0)["1"]
+    pre = contribution.contribution(hand_net(), [x], lam_avg=1, lam_max=0, activation="pre")["1"]
     assert torch.allclose(post, torch.tensor([1.0, 0.0])) and torch.allclose(pre, torch.tensor([-0.25, 1.25]))
     # two forward passes: C_avg averages them ([1/6, 1/3] and [1, 0]), C_max takes the larger
     two = [torch.tensor([[1.0, 2.0], [1.0, -2.0]])]
-    assert torch.allclose(scores.contribution(hand_net(), two, lam_avg=1, lam_max=0)["1"], torch.tensor([7 / 12, 1 / 6]))
-    assert torch.allclose(scores.contribution(hand_net(), two, lam_avg=0, lam_max=1)["1"], torch.tensor([1.0, 2 / 3]))
+    assert torch.allclose(contribution.contribution(hand_net(), two, lam_avg=1, lam_max=0)["1"], torch.tensor([7 / 12, 1 / 6]))
+    assert torch.allclose(contribution.contribution(hand_net(), two, lam_avg=0, lam_max=1)["1"], torch.tensor([1.0, 2 / 3]))
     # the public code's reading uses only the last batch
     split = [torch.tensor([[1.0, 2.0]]), torch.tensor([[1.0, -2.0]])]
-    last = scores.contribution(hand_net(), split, lam_avg=1, lam_max=0, last_batch_only=True)["1"]
+    last = contribution.contribution(hand_net(), split, lam_avg=1, lam_max=0, last_batch_only=True)["1"]
     assert torch.allclose(last, torch.tensor([1.0, 0.0]))
 
 
@@ -187,9 +187,9 @@ def test_contribution_does_not_depend_on_how_samples_are_batched():
     torch.manual_seed(3)
     net = models.mlp([20, 8, 6, 3])
     x = torch.randn(30, 20)
-    one = scores.contribution(net, [x])
-    many = scores.contribution(net, list(x.split(7)))
-    as_loader = scores.contribution(net, [(b, torch.zeros(len(b))) for b in x.split(4)])
+    one = contribution.contribution(net, [x])
+    many = contribution.contribution(net, list(x.split(7)))
+    as_loader = contribution.contribution(net, [(b, torch.zeros(len(b))) for b in x.split(4)])
     assert set(one) == {"1", "3"}
     for k in one:
         assert torch.allclose(one[k], many[k], atol=1e-6) and torch.allclose(one[k], as_loader[k], atol=1e-6)
@@ -199,8 +199,8 @@ def test_original_code_preset():
     torch.manual_seed(4)
     net = models.mlp([20, 8, 6, 3], bias=False)
     batches = list(torch.randn(30, 20).split(10))
-    got = scores.contribution(net, batches, **scores.CONTRIBUTION_PRESETS["original_code"])
-    want = scores.contribution(net, batches[-1:], lam_avg=1, lam_max=0, absolute=True, activation="pre")
+    got = contribution.contribution(net, batches, **contribution.CONTRIBUTION_PRESETS["original_code"])
+    want = contribution.contribution(net, batches[-1:], lam_avg=1, lam_max=0, absolute=True, activation="pre")
     assert all(torch.allclose(got[k], want[k]) for k in got)
     assert all((v >= 0).all() for v in got.values())  # |w|·|a| ratios are non-negative
 
@@ -224,8 +224,8 @@ def test_contribution_guard_bounds_cancelling_ratios():
         net[0].weight.copy_(torch.eye(2))
         net[2].weight.copy_(torch.tensor([[1.0, -0.999]]))
     x = torch.tensor([[1.0, 1.0]])  # next-layer input sums to 0.001: ratios 1000 and −999 without the guard
-    loose = scores.contribution(net, [x], lam_avg=0.0, lam_max=1.0)["0"]
-    guarded = scores.contribution(net, [x], lam_avg=0.0, lam_max=1.0, cancel_tol=0.1)["0"]
+    loose = contribution.contribution(net, [x], lam_avg=0.0, lam_max=1.0)["0"]
+    guarded = contribution.contribution(net, [x], lam_avg=0.0, lam_max=1.0, cancel_tol=0.1)["0"]
     assert loose.max() > 900 and guarded.abs().max() == 0
     with pytest.raises(ValueError, match="cancel_tol"):
-        scores.contribution(net, [x], cancel_tol=1.5)
+        contribution.contribution(net, [x], cancel_tol=1.5)

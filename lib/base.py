@@ -1,0 +1,127 @@
+"""FlexRel's base networks (§IV): the data they see, how they are built and trained, and where they are stored.
+
+Every seed trains one pre-pruning VGG (shared by notebooks 01-03, trained only by 01). This module is the
+part of the protocol that happens *before* any pruning setting matters: a run store key covers the source
+of the modules it imports (:func:`lib.runs.code`), so editing a pruning criterion never retrains a base
+network.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+from torch import nn
+
+from lib import data, models, runs, train
+from lib.config import FlexRelParams, config_hash
+
+#: Fields of section ``flexrel`` in no run's key: they only choose which runs exist (the grid) or how the
+#: results are read (``targets_rel``). ``device`` is replaced by the device a run actually used.
+GRID = ("seeds", "methods", "factors", "recovery_factors", "random_draws", "delta", "deltas", "delta_factors",
+        "targets_rel", "device")
+#: Fields the base network's training never reads (pruning, BatchNorm re-estimation, recovery), also left out
+#: of its key; it sees its section through a :class:`lib.runs.View` that raises on them.
+NOT_READ = ("relevance_images", "unfolded_input", "prune_linear", "scope", "bn_batches", "epochs_post", "lr_post",
+            "post_subset")
+#: What to run when a stage needs the base networks and they are not stored.
+MISSING = "Notebook 01 trains the base networks: run `dvc repro 01_flexrel_accuracy_vs_pruning` first."
+
+
+def device(p: FlexRelParams) -> torch.device:
+    """The torch device the profile asks for."""
+    if p.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(p.device)
+
+
+@lru_cache(maxsize=2)
+def _tensors(dataset: str, image_size: int, train_subset: int | None, test_subset: int | None):
+    """Prepared in-memory splits ``(x_train, y_train, x_test, y_test)`` in channels-last layout (faster
+    convolutions on CPU), read once per process."""
+    out = []
+    for is_train, limit in ((True, train_subset), (False, test_subset)):
+        x, y = data.tensors(dataset, is_train, limit=limit)
+        out += [data.prepare(x, dataset, image_size).contiguous(memory_format=torch.channels_last), y]
+    return tuple(out)
+
+
+def batches(p: FlexRelParams, part: str, seed: int = 0, shuffle: bool | None = None, limit: int | None = None):
+    """A fresh loader over ``part`` (``train``: shuffled from ``seed``; ``test``: in order), optionally over
+    the first ``limit`` samples: every training phase starts from the same batch order, whatever ran before
+    it in this process."""
+    train_split = part == "train"
+    shuffle = train_split if shuffle is None else shuffle
+    if data.SPECS[p.dataset].in_memory:
+        x_tr, y_tr, x_te, y_te = _tensors(p.dataset, p.image_size, p.train_subset, p.test_subset)
+        x, y = (x_tr, y_tr) if train_split else (x_te, y_te)
+        return data.TensorLoader(x[:limit], y[:limit], p.batch_size if train_split else 256, shuffle=shuffle, seed=seed)
+    size = p.train_subset if train_split else p.test_subset
+    if limit is not None:
+        size = limit if size is None else min(size, limit)
+    return data.loader(p.dataset, train_split, p.batch_size, size=p.image_size, limit=size, shuffle=shuffle, seed=seed)
+
+
+def build(p: FlexRelParams, seed: int) -> nn.Module:
+    """A freshly initialised network for ``seed``."""
+    torch.manual_seed(seed)
+    spec = data.SPECS[p.dataset]
+    return models.vgg16(spec.classes, spec.channels, p.width, batch_norm=p.model == "vgg16_bn", image_size=p.image_size,
+                        dropout=p.dropout)
+
+
+def place(model: nn.Module, dev: torch.device) -> nn.Module:
+    return model.to(dev, memory_format=torch.channels_last)
+
+
+def to(batches, dev: torch.device):
+    return batches if dev.type == "cpu" else ((x.to(dev), y.to(dev)) for x, y in batches)
+
+
+def fit(model: nn.Module, p: FlexRelParams, seed: int, epochs: int, lr: float, schedule: str, limit: int | None,
+        dev: torch.device) -> list[dict]:
+    """Train ``epochs`` epochs from a fresh optimizer (schedule over the whole phase); one row per epoch."""
+    torch.manual_seed(seed)
+    train_batches = batches(p, "train", seed, limit=limit)
+    opt = train.make_optimizer(p.optimizer, model.parameters(), lr, p.momentum, p.weight_decay)
+    sched = train.make_scheduler(schedule, opt, epochs * len(train_batches))
+    rows = []
+    for _ in range(epochs):
+        epoch = train.train_epoch(model, to(train_batches, dev), opt, sched)
+        rows.append({"train_acc": epoch["acc"], "train_loss": epoch["loss"], **evaluate(model, p, dev), "seconds": epoch["seconds"]})
+    return rows
+
+
+#: Base networks already loaded in this process, by cache key: every pruning run starts from one, and building
+#: and loading a VGG cost about as much as the retention measurement itself. Pruning works on a copy.
+_LOADED: dict[str, tuple[nn.Module, list[dict]]] = {}
+
+
+def pretrained(p: FlexRelParams, seed: int, train_if_missing: bool = True) -> tuple[nn.Module, list[dict]]:
+    """The pre-pruning network of ``seed`` after ``epochs_pre`` epochs, and one row per epoch (stored; callers
+    must not modify the network — :func:`lib.prune.prune` copies it). ``train_if_missing=False``: load it or fail with
+    what to run (stages after 01 never train base networks themselves)."""
+    q, dev = runs.View(p, GRID + NOT_READ), device(p)
+    run = {"seed": seed, "device": str(dev)}
+    key = config_hash({"params": q.params(), "run": run, "store": str(runs.RUNS)})
+    if key not in _LOADED:
+
+        def train_base(q: runs.View, model: nn.Module) -> list[dict]:
+            rows = fit(place(model, dev), q, seed, q.epochs_pre, q.lr, q.lr_schedule, None, dev)
+            return [{"method": "unpruned", "factor": 0.0, "seed": seed, "stage": "pretrain", "epoch": e, **r}
+                    for e, r in enumerate(rows, 1)]
+
+        model, rows = runs.cached_model("flexrel-pre", q, run, lambda q: build(q, seed), train_base, train=train_if_missing,
+                                          missing=MISSING)
+        _LOADED[key] = place(model, dev).eval(), rows
+    return _LOADED[key]
+
+
+def example_input(p: FlexRelParams) -> torch.Tensor:
+    spec = data.SPECS[p.dataset]
+    return torch.zeros(1, spec.channels, p.image_size, p.image_size)
+
+
+def evaluate(model: nn.Module, p: FlexRelParams, dev) -> dict:
+    out = train.evaluate(model, to(batches(p, "test"), dev))
+    return {"test_acc": out["acc"], "test_loss": out["loss"]}
