@@ -8,8 +8,6 @@ network.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import torch
 from torch import nn
 
@@ -35,17 +33,6 @@ def device(p: FlexRelParams) -> torch.device:
     return torch.device(p.device)
 
 
-@lru_cache(maxsize=2)
-def _tensors(dataset: str, image_size: int, train_subset: int | None, test_subset: int | None):
-    """Prepared in-memory splits ``(x_train, y_train, x_test, y_test)`` in channels-last layout (faster
-    convolutions on CPU), read once per process."""
-    out = []
-    for is_train, limit in ((True, train_subset), (False, test_subset)):
-        x, y = data.tensors(dataset, is_train, limit=limit)
-        out += [data.prepare(x, dataset, image_size).contiguous(memory_format=torch.channels_last), y]
-    return tuple(out)
-
-
 def batches(p: FlexRelParams, part: str, seed: int = 0, shuffle: bool | None = None, limit: int | None = None):
     """A fresh loader over ``part`` (``train``: shuffled from ``seed``; ``test``: in order), optionally over
     the first ``limit`` samples: every training phase starts from the same batch order, whatever ran before
@@ -53,7 +40,7 @@ def batches(p: FlexRelParams, part: str, seed: int = 0, shuffle: bool | None = N
     train_split = part == "train"
     shuffle = train_split if shuffle is None else shuffle
     if data.SPECS[p.dataset].in_memory:
-        x_tr, y_tr, x_te, y_te = _tensors(p.dataset, p.image_size, p.train_subset, p.test_subset)
+        x_tr, y_tr, x_te, y_te = data.splits(p.dataset, p.image_size, p.train_subset, p.test_subset, channels_last=True)
         x, y = (x_tr, y_tr) if train_split else (x_te, y_te)
         return data.TensorLoader(x[:limit], y[:limit], p.batch_size if train_split else 256, shuffle=shuffle, seed=seed)
     size = p.train_subset if train_split else p.test_subset

@@ -1,12 +1,14 @@
 """Parameters: ``params.yaml``, its profiles, and their validation.
 
-``params.yaml`` names the active ``profile`` and a ``seed`` at the top level and holds one block per
-profile under ``profiles:``; each block has one section per group of notebooks (``data`` for
-``00_data``, ...). Every section is a frozen dataclass below: its fields are the only keys allowed,
-with their types, so a typo or a wrong type stops the run before any work with a message naming the
-key, the value and what is allowed.
+``params.yaml`` names the active ``profile`` and a ``seed`` at the top level, holds every section once
+(``data`` for ``00_data``, ``flexrel`` for 01-03, ``split``, ``rank``, ``vae``: the ``default`` profile), and
+under ``profiles:`` a short block of overrides per profile — every section present, ``{}`` where it
+overrides nothing (the stages track ``profiles.<active>.<section>``, see ``dvc.yaml``). A profile's section
+is the base section updated by its overrides. Every section is a frozen dataclass below: its fields are the
+only keys allowed, with their types and ranges, so a typo, a wrong type or a value out of range stops the
+run before any work with one message naming the key, the value and what is allowed.
 
-Run ``python -m lib.config`` to validate the file and print the active profile.
+Run ``python -m lib.config`` to validate the file and print the active profile (every stage runs it first).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import numpy as np
 import torch
 import yaml
 
-from lib.train import SCHEDULES
+from lib.train import OPTIMIZERS, SCHEDULES
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS_FILE = ROOT / "params.yaml"
@@ -40,6 +42,10 @@ PROFILES = ("smoke", "default", "paper", "cifar")
 #: FlexRel's pruning criteria: the paper's three, raw or BatchNorm-folded magnitude, and the random control.
 FLEXREL_METHODS = ("magnitude", "magnitude_bn", "relevance", "flexrel", "random")
 DATASETS = ("MNIST", "FashionMNIST", "CIFAR10", "CIFAR100", "CelebA", "ImageNet")
+#: The rank paper's two readings of its contribution (``lib.contribution.CONTRIBUTION_PRESETS`` has one preset each).
+READINGS = ("paper", "original_code")
+#: Train-time pruning arms: lowest contribution pruned, uniform random, highest pruned (the code's "random"), none.
+RANK_METHODS = ("rank", "random", "worst", "none")
 
 
 class ParamsError(ValueError):
@@ -163,7 +169,7 @@ class FlexRelParams:
         _check_choice("flexrel.model", self.model, ("vgg16_bn", "vgg16"))
         _check_range("flexrel.width", self.width, 0.01, 4)
         _check_range("flexrel.dropout", self.dropout, 0.0, 0.99)
-        _check_choice("flexrel.optimizer", self.optimizer, ("adam", "sgd"))
+        _check_choice("flexrel.optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("flexrel.lr_schedule", self.lr_schedule, SCHEDULES)
         for m in self.methods:
             _check_choice("flexrel.methods", m, FLEXREL_METHODS)
@@ -189,6 +195,9 @@ class FlexRelParams:
                 _check_range(f"flexrel.{key}", getattr(self, key), 1, 10**9)
         for key in ("lr", "lr_post"):
             _check_range(f"flexrel.{key}", getattr(self, key), 1e-9, 10)
+        _check_range("flexrel.momentum", self.momentum, 0.0, 0.999)
+        _check_range("flexrel.weight_decay", self.weight_decay, 0.0, 1.0)
+        _check_range("flexrel.image_size", self.image_size, 32, 1024)
 
 
 @dataclass(frozen=True)
@@ -306,12 +315,18 @@ class RankParams(ScheduleParams):
         for d in self.table_datasets:
             _check_choice("rank.table_datasets", d, ("MNIST", "FashionMNIST", "CIFAR10", "CIFAR100"))
         for r in self.readings:
-            _check_choice("rank.readings", r, ("paper", "original_code"))
+            _check_choice("rank.readings", r, READINGS)
         for m in self.methods:
-            _check_choice("rank.methods", m, ("rank", "random", "worst", "none"))
+            _check_choice("rank.methods", m, RANK_METHODS)
         super().__post_init__()
-        _check_choice("rank.optimizer", self.optimizer, ("sgd", "adam"))
+        _check_choice("rank.optimizer", self.optimizer, OPTIMIZERS)
         _check_range("rank.batch_size", self.batch_size, 1, 10**6)
+        for key in ("lam_avg", "lam_max"):
+            _check_range(f"rank.{key}", getattr(self, key), 0.0, 1.0)
+        _check_range("rank.lr", self.lr, 1e-9, 10)
+        _check_range("rank.momentum", self.momentum, 0.0, 0.999)
+        if self.train_subset is not None:
+            _check_range("rank.train_subset", self.train_subset, 1, 10**9)
         _check_seeds("rank.seeds", self.seeds)
 
 
@@ -359,17 +374,27 @@ class VaeParams(ScheduleParams):
 
     def __post_init__(self) -> None:
         _check_choice("vae.dataset", self.dataset, ("FashionMNIST", "MNIST", "CelebA"))
-        _check_choice("vae.reading", self.reading, ("paper", "original_code"))
-        _check_choice("vae.optimizer", self.optimizer, ("sgd", "adam"))
+        _check_choice("vae.reading", self.reading, READINGS)
+        _check_choice("vae.optimizer", self.optimizer, OPTIMIZERS)
         super().__post_init__()
         if len(self.channels) != 2:
             raise ParamsError(f"params.yaml: vae.channels = {self.channels!r}; give two encoder block widths")
+        for key in ("channels", "hidden"):
+            for width in getattr(self, key):
+                _check_range(f"vae.{key}", width, 1, 10**6)
+        for key in ("image_size", "latent", "batch_size", "n_images"):
+            _check_range(f"vae.{key}", getattr(self, key), 1, 10**6)
+        for key in ("train_subset", "test_subset"):
+            if getattr(self, key) is not None:
+                _check_range(f"vae.{key}", getattr(self, key), 1, 10**9)
+        _check_range("vae.beta", self.beta, 0.0, 1e6)
+        _check_range("vae.lr", self.lr, 1e-9, 10)
         _check_seeds("vae.seeds", self.seeds)
 
 
 SECTIONS: dict[str, type] = {"data": DataParams, "flexrel": FlexRelParams, "split": SplitParams, "rank": RankParams,
                              "vae": VaeParams}
-TOP_LEVEL = ("profile", "seed", "profiles")
+TOP_LEVEL = ("profile", "seed", *SECTIONS, "profiles")
 
 
 def _check_seeds(key: str, seeds: list[int]) -> None:
@@ -407,23 +432,28 @@ def _matches(value: Any, hint: Any) -> bool:
     return isinstance(value, hint)
 
 
-def _build(section: str, cls: type, raw: Any, where: str) -> Any:
-    if not isinstance(raw, dict):
-        raise ParamsError(f"params.yaml: {where} must be a mapping of keys, got {raw!r}")
+def _build(section: str, cls: type, base: Any, overrides: Any, profile: str) -> Any:
+    """Section ``section`` of ``profile``: the base section updated by the profile's overrides, checked."""
+    for where, raw in ((section, base), (f"profiles.{profile}.{section}", overrides)):
+        if not isinstance(raw, dict):
+            raise ParamsError(f"params.yaml: {where} must be a mapping of keys (`{{}}` for none), got {raw!r}")
     hints = typing.get_type_hints(cls)
     fields = [f.name for f in dataclasses.fields(cls)]
-    for key in raw:
-        if key not in fields:
-            raise ParamsError(f"params.yaml: unknown key {where}.{key} (value {raw[key]!r}); allowed keys: {fields}")
+    for where, raw in ((section, base), (f"profiles.{profile}.{section}", overrides)):
+        for key in raw:
+            if key not in fields:
+                raise ParamsError(f"params.yaml: unknown key {where}.{key} (value {raw[key]!r}); allowed keys: {fields}")
+    resolved = {**base, **overrides}
     for key in fields:
-        if key not in raw:
-            raise ParamsError(f"params.yaml: missing key {where}.{key}; section '{section}' needs {fields}")
-        if not _matches(raw[key], hints[key]):
-            raise ParamsError(f"params.yaml: {where}.{key} = {raw[key]!r} has the wrong type; expected {hints[key]}")
+        where = f"profiles.{profile}.{section}" if key in overrides else section
+        if key not in resolved:
+            raise ParamsError(f"params.yaml: missing key {section}.{key}; section '{section}' needs {fields}")
+        if not _matches(resolved[key], hints[key]):
+            raise ParamsError(f"params.yaml: {where}.{key} = {resolved[key]!r} has the wrong type; expected {hints[key]}")
     try:
-        return cls(**raw)
+        return cls(**resolved)
     except ParamsError as err:  # say which profile the offending value sits in
-        raise ParamsError(f"{err} (in {where})") from None
+        raise ParamsError(f"{err} (profile {profile!r})") from None
 
 
 def validate(raw: Any) -> dict[str, dict[str, Any]]:
@@ -457,7 +487,11 @@ def validate(raw: Any) -> dict[str, dict[str, Any]]:
             raise ParamsError(f"params.yaml: profile {name!r} is missing or not a mapping (needs sections {list(SECTIONS)})")
         for section in block:
             _check_choice(f"profiles.{name}.<section>", section, SECTIONS)
-        built[name] = {s: _build(s, cls, block.get(s), f"profiles.{name}.{s}") for s, cls in SECTIONS.items()}
+        for section in SECTIONS:
+            if section not in block:
+                raise ParamsError(f"params.yaml: profiles.{name}.{section} is missing; write `{section}: {{}}` if the "
+                                  "profile overrides nothing in it (dvc.yaml tracks it)")
+        built[name] = {s: _build(s, cls, raw[s], block[s], name) for s, cls in SECTIONS.items()}
     return built
 
 

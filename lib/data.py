@@ -24,6 +24,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -197,6 +198,24 @@ def prepare(x: torch.Tensor, name: str, size: int | None = None, standardize: bo
         std = torch.tensor(spec.std).view(1, -1, 1, 1)
         x = (x - mean) / std
     return x
+
+
+def splits(name: str, size: int | None = None, train_subset: int | None = None, test_subset: int | None = None,
+           standardize: bool = True, channels_last: bool = False) -> tuple[torch.Tensor, ...]:
+    """Prepared in-memory ``(x_train, y_train, x_test, y_test)``: the first ``train_subset`` / ``test_subset``
+    samples (``None``: all) through :func:`tensors` and :func:`prepare`, optionally in channels-last layout
+    (faster convolutions on CPU). Read once per process and data root: the one data path of every protocol."""
+    return _splits(str(DATA_ROOT), name, size, train_subset, test_subset, standardize, channels_last)
+
+
+@lru_cache(maxsize=4)
+def _splits(root: str, name: str, size, train_subset, test_subset, standardize: bool, channels_last: bool):
+    out = []
+    for train, limit in ((True, train_subset), (False, test_subset)):
+        x, y = tensors(name, train, Path(root), limit=limit)
+        x = prepare(x, name, size, standardize)
+        out += [x.contiguous(memory_format=torch.channels_last) if channels_last else x, y]
+    return tuple(out)
 
 
 class TensorLoader:

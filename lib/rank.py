@@ -10,7 +10,6 @@ VAE (Fig. 2) through small callables.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 
 import pandas as pd
 import torch
@@ -27,12 +26,11 @@ GRID = ("datasets", "table_datasets", "readings", "methods", "seeds")
 
 def scorer(reading: str, lam_avg: float = 0.5, lam_max: float = 0.5, pairs: list[tuple[str, str]] | None = None):
     """``(model, batches) → scores`` for a reading: ``paper`` (λ1, λ2 as given) or ``original_code``."""
-    if reading == "paper":
-        options = {**contribution.CONTRIBUTION_PRESETS["paper"], "lam_avg": lam_avg, "lam_max": lam_max}
-    elif reading == "original_code":
-        options = contribution.CONTRIBUTION_PRESETS["original_code"]
-    else:
-        raise ValueError(f"reading {reading!r}; allowed: 'paper', 'original_code'")
+    if reading not in contribution.CONTRIBUTION_PRESETS:
+        raise ValueError(f"reading {reading!r}; allowed: {list(contribution.CONTRIBUTION_PRESETS)}")
+    options = dict(contribution.CONTRIBUTION_PRESETS[reading])
+    if reading == "paper":  # the text gives λ1, λ2 only as an example: they are parameters
+        options.update(lam_avg=lam_avg, lam_max=lam_max)
     return lambda model, batches: contribution.contribution(model, batches, pairs=pairs, **options)
 
 
@@ -114,13 +112,6 @@ def prune_rounds(
     return rows
 
 
-@lru_cache(maxsize=4)
-def _tensors(dataset: str, train_subset: int | None):
-    x_tr, y_tr = data.tensors(dataset, True, limit=train_subset)
-    x_te, y_te = data.tensors(dataset, False)
-    return data.prepare(x_tr, dataset), y_tr, data.prepare(x_te, dataset), y_te
-
-
 def build(p: RankParams, dataset: str, seed: int) -> nn.Module:
     """The 784-50-30-10 MLP for MNIST-like data, the appendix CNN for CIFAR."""
     torch.manual_seed(seed)
@@ -136,7 +127,7 @@ def run(p: RankParams, dataset: str, method: str, reading: str, seed: int) -> Ro
     reading = reading if method in ("rank", "worst") else "-"
 
     def compute(q: runs.View) -> Rows:
-        x_tr, y_tr, x_te, y_te = _tensors(dataset, q.train_subset)
+        x_tr, y_tr, x_te, y_te = data.splits(dataset, train_subset=q.train_subset)
         model = build(q, dataset, seed)
         train_batches = data.TensorLoader(x_tr, y_tr, q.batch_size, shuffle=True, seed=seed)
         test_batches = data.TensorLoader(x_te, y_te, 2048)

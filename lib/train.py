@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+#: Optimizers a profile may name.
+OPTIMIZERS = ("sgd", "adam")
 
 
 def make_optimizer(name: str, params: Iterable[nn.Parameter], lr: float, momentum: float = 0.0,
@@ -17,7 +21,7 @@ def make_optimizer(name: str, params: Iterable[nn.Parameter], lr: float, momentu
         return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"optimizer {name!r}; allowed: 'sgd', 'adam'")
+    raise ValueError(f"optimizer {name!r}; allowed: {list(OPTIMIZERS)}")
 
 
 #: Learning-rate schedules over one training phase, stepped once per batch.
@@ -37,38 +41,51 @@ def make_scheduler(name: str, optimizer: torch.optim.Optimizer, steps: int) -> t
     raise ValueError(f"schedule {name!r}; allowed: {list(SCHEDULES)}")
 
 
+#: A batch objective: ``(model, x, y) → (mean loss, number of correct predictions or None)``.
+Loss = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, int | None]]
+
+
+def classification(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """Mean cross-entropy of a batch and how many of its predictions are right (the default :data:`Loss`)."""
+    logits = model(x)
+    return F.cross_entropy(logits, y), int((logits.argmax(1) == y).sum())
+
+
+def _summary(total: int, loss_sum: float, correct: int | None) -> dict[str, float]:
+    return {"loss": loss_sum / total} | ({} if correct is None else {"acc": correct / total})
+
+
 def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Optimizer,
-                scheduler: torch.optim.lr_scheduler.LRScheduler | None = None) -> dict[str, float]:
-    """One pass of cross-entropy training (``scheduler`` stepped after every batch). Returns the mean loss and
-    the accuracy on the training batches as they were seen during the epoch ("train-batch accuracy"), and
-    the wall time."""
+                scheduler: torch.optim.lr_scheduler.LRScheduler | None = None, loss: Loss = classification) -> dict[str, float]:
+    """One pass of training on ``loss`` (``scheduler`` stepped after every batch). Returns the mean loss, the
+    accuracy on the training batches as they were seen during the epoch ("train-batch accuracy"; absent if
+    ``loss`` counts none), and the wall time."""
     model.train()
-    start, total, correct, loss_sum = time.perf_counter(), 0, 0, 0.0
+    start, total, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
     for x, y in batches:
         optimizer.zero_grad(set_to_none=True)
-        logits = model(x)
-        loss = F.cross_entropy(logits, y)
-        loss.backward()
+        value, right = loss(model, x, y)
+        value.backward()
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
         total += len(y)
-        correct += int((logits.argmax(1) == y).sum())
-        loss_sum += loss.item() * len(y)
-    return {"loss": loss_sum / total, "acc": correct / total, "seconds": time.perf_counter() - start}
+        loss_sum += value.item() * len(y)
+        correct = None if right is None else correct + right
+    return _summary(total, loss_sum, correct) | {"seconds": time.perf_counter() - start}
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, batches: Iterable) -> dict[str, float]:
-    """Mean cross-entropy and accuracy in eval mode."""
+def evaluate(model: nn.Module, batches: Iterable, loss: Loss = classification) -> dict[str, float]:
+    """Mean ``loss`` (and accuracy, if it counts one) in eval mode."""
     model.eval()
-    total, correct, loss_sum = 0, 0, 0.0
+    total, loss_sum, correct = 0, 0.0, 0
     for x, y in batches:
-        logits = model(x)
-        loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
-        correct += int((logits.argmax(1) == y).sum())
+        value, right = loss(model, x, y)
         total += len(y)
-    return {"loss": loss_sum / total, "acc": correct / total}
+        loss_sum += value.item() * len(y)
+        correct = None if right is None else correct + right
+    return _summary(total, loss_sum, correct)
 
 
 @torch.no_grad()

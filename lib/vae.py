@@ -31,37 +31,16 @@ def loss(model: nn.Module, x: torch.Tensor, beta: float) -> torch.Tensor:
     return (bce + beta * kld) / len(x)
 
 
-def fit_epoch(model: nn.Module, batches, opt: torch.optim.Optimizer, beta: float) -> dict:
-    model.train()
-    total, n = 0.0, 0
-    for x, _ in batches:
-        opt.zero_grad(set_to_none=True)
-        value = loss(model, x, beta)
-        value.backward()
-        opt.step()
-        total, n = total + value.item() * len(x), n + len(x)
-    return {"loss": total / n}
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, batches, beta: float) -> dict:
-    model.eval()
-    total, n = 0.0, 0
-    for x, _ in batches:
-        total, n = total + loss(model, x, beta).item() * len(x), n + len(x)
-    return {"loss": total / n}
+def objective(beta: float) -> train.Loss:
+    """:func:`loss` as a :data:`lib.train.Loss` for :func:`lib.train.train_epoch` and :func:`lib.train.evaluate`
+    (no accuracy: a VAE has no classes)."""
+    return lambda model, x, y: (loss(model, x, beta), None)
 
 
 def build(p: VaeParams, hidden: list[int], seed: int) -> models.VAE:
     torch.manual_seed(seed)
     spec = data.SPECS[p.dataset]
     return models.VAE(spec.channels, p.image_size, p.channels, hidden, p.latent)
-
-
-def _data(p: VaeParams):
-    x_tr, y_tr = data.tensors(p.dataset, True, limit=p.train_subset)
-    x_te, y_te = data.tensors(p.dataset, False, limit=p.test_subset)
-    return data.prepare(x_tr, p.dataset, standardize=False), y_tr, data.prepare(x_te, p.dataset, standardize=False), y_te
 
 
 def run(p: VaeParams, kind: str, seed: int) -> dict:
@@ -75,7 +54,7 @@ def run(p: VaeParams, kind: str, seed: int) -> dict:
         hidden = run(p, "pruned", seed)["hidden"]
 
     def compute(q: runs.View) -> dict:
-        x_tr, y_tr, x_te, y_te = _data(q)
+        x_tr, y_tr, x_te, y_te = data.splits(q.dataset, None, q.train_subset, q.test_subset, standardize=False)
         model = build(q, hidden, seed)
         fixed = x_te[: q.n_images]
         train_batches = data.TensorLoader(x_tr, y_tr, q.batch_size, shuffle=True, seed=seed)
@@ -97,8 +76,8 @@ def run(p: VaeParams, kind: str, seed: int) -> dict:
             model, method="rank" if kind == "pruned" else "none", schedule=q.params(), layers=layers,
             seed=seed, example_input=x_tr[:1],
             make_optimizer=lambda m: train.make_optimizer(q.optimizer, m.parameters(), q.lr),
-            fit_epoch=lambda m, opt: fit_epoch(m, train_batches, opt, q.beta),
-            evaluate=lambda m: evaluate(m, test_batches, q.beta),
+            fit_epoch=lambda m, opt: train.train_epoch(m, train_batches, opt, loss=objective(q.beta)),
+            evaluate=lambda m: train.evaluate(m, test_batches, loss=objective(q.beta)),
             score=lambda m: score_fn(m, data.TensorLoader(x_tr, y_tr, q.batch_size)),
             on_event=on_event,
         )

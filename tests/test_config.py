@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 import yaml
 
 from lib import config
@@ -28,18 +29,22 @@ def test_committed_params_are_valid_and_complete(raw):
         (lambda r: r.update(profile="fast"), ["profile", "'fast'", "smoke"]),
         (lambda r: r.update(sedd=1), ["sedd", "allowed"]),
         (lambda r: r.update(seed="zero"), ["seed", "'zero'"]),
-        (lambda r: r["profiles"]["smoke"]["data"].update(datasets=["MNIST", "SVHN"]), ["data.datasets", "'SVHN'", "CIFAR10", "profiles.smoke"]),
-        (lambda r: r["profiles"]["default"]["data"].update(gird=3), ["profiles.default.data.gird", "allowed keys"]),
-        (lambda r: r["profiles"]["default"]["data"].pop("grid"), ["missing", "profiles.default.data.grid"]),
+        (lambda r: r["data"].update(datasets=["MNIST", "SVHN"]), ["data.datasets", "'SVHN'", "CIFAR10"]),
+        (lambda r: r["profiles"]["smoke"]["data"].update(datasets=["SVHN"]), ["data.datasets", "'SVHN'", "profile 'smoke'"]),
+        (lambda r: r["data"].update(gird=3), ["data.gird", "allowed keys"]),
+        (lambda r: r["profiles"]["paper"]["flexrel"].update(lr_sched="step"), ["profiles.paper.flexrel.lr_sched", "allowed keys"]),
+        (lambda r: r["data"].pop("grid"), ["missing", "data.grid"]),
         (lambda r: r["profiles"]["paper"]["data"].update(grid="many"), ["profiles.paper.data.grid", "'many'", "wrong type"]),
+        (lambda r: r["profiles"]["default"].pop("rank"), ["profiles.default.rank is missing", "rank: {}"]),
+        (lambda r: r["profiles"]["cifar"].update(split=None), ["profiles.cifar.split", "mapping"]),
         (lambda r: r["profiles"].update(huge={}), ["'huge'", "allowed"]),
         (lambda r: r["profiles"]["cifar"].update(extra={}), ["'extra'", "section"]),
-        (lambda r: r["profiles"]["default"]["flexrel"].update(bn_batches=-3), ["flexrel.bn_batches", "-3", "out of range"]),
-        (lambda r: r["profiles"]["default"]["flexrel"].update(methods=["magnitude"]), ["flexrel.methods", "'random'"]),
+        (lambda r: r["flexrel"].update(bn_batches=-3), ["flexrel.bn_batches", "-3", "out of range"]),
+        (lambda r: r["flexrel"].update(methods=["magnitude"]), ["flexrel.methods", "'random'"]),
         (lambda r: r["profiles"]["smoke"]["flexrel"].update(lr_schedule="step"), ["flexrel.lr_schedule", "'step'", "onecycle"]),
         (lambda r: r["profiles"]["smoke"]["flexrel"].update(factors=[0.0, 0.5]), ["flexrel.factors", "unpruned"]),
-        (lambda r: r["profiles"]["default"]["vae"].update(seeds=[]), ["vae.seeds", "empty"]),
-        (lambda r: r["profiles"]["default"]["rank"].update(seeds=[0, 1, 0]), ["rank.seeds", "[0, 1, 0]", "distinct"]),
+        (lambda r: r["vae"].update(seeds=[]), ["vae.seeds", "empty"]),
+        (lambda r: r["rank"].update(seeds=[0, 1, 0]), ["rank.seeds", "[0, 1, 0]", "distinct"]),
     ],
 )
 def test_bad_params_are_rejected_with_key_value_and_choices(raw, mutate, words):
@@ -67,3 +72,10 @@ def test_config_hash_is_stable_and_sensitive():
     a = {"x": 1, "y": [1, 2]}
     assert config.config_hash(a) == config.config_hash({"y": [1, 2], "x": 1})
     assert config.config_hash(a) != config.config_hash({"x": 2, "y": [1, 2]})
+
+
+def test_registries_match_their_implementations():
+    from lib import contribution, train
+
+    assert set(contribution.CONTRIBUTION_PRESETS) == set(config.READINGS)
+    assert all(train.make_optimizer(o, [torch.nn.Parameter(torch.zeros(1))], 0.1) for o in config.OPTIMIZERS)

@@ -1,10 +1,12 @@
 """Committed notebooks: no outputs, a `parameters` cell, and one DVC stage each that runs it with papermill."""
 
+import ast
 import json
 
 import pytest
 import yaml
 
+from lib import config, runs
 from lib.config import ROOT
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -31,3 +33,29 @@ def test_every_notebook_has_a_papermill_stage(path):
     assert f"notebooks/{path.name}" in stage["deps"]
     assert f"results/{path.stem}/{path.name}" in [o if isinstance(o, str) else next(iter(o)) for o in stage["outs"]]
     assert {"profile", "seed"} <= set(stage["params"])
+
+
+def _lib_imports(path) -> set[str]:
+    """The lib modules a notebook's code cells import (``from lib import a, b``)."""
+    found = {"lib.config"}  # every stage checks params.yaml with `python -m lib.config` first
+    for cell in json.loads(path.read_text())["cells"]:
+        if cell["cell_type"] == "code":
+            for node in ast.walk(ast.parse("".join(cell["source"]))):
+                if isinstance(node, ast.ImportFrom) and node.module == "lib":
+                    found |= {f"lib.{a.name}" for a in node.names}
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_stage_depends_on_exactly_the_lib_modules_its_notebook_runs(path):
+    closure = set().union(*(runs.closure(m) for m in _lib_imports(path)))
+    declared = {d for d in STAGES[path.stem]["deps"] if d.startswith("lib/")}
+    assert declared == {m.replace("lib.", "lib/") + ".py" for m in closure}
+    assert STAGES[path.stem]["cmd"].startswith("python -m lib.config && ")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_stage_tracks_its_sections_in_the_active_profile_only(path):
+    params = STAGES[path.stem]["params"]
+    sections = [p for p in params if p in config.SECTIONS]
+    assert sections and params == ["profile", "seed"] + [x for s in sections for x in (s, f"profiles.${{profile}}.{s}")]

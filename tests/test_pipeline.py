@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lib.config import ROOT
+from lib.config import ROOT, validate
 from tests.conftest import mirror, write_mnist_like
 
 
@@ -49,7 +49,7 @@ def smoke_copy(tmp_path_factory) -> tuple[Path, dict[str, str], float, str]:
     if mirror() is not None:  # the real archives: data/ must then match the recorded data.dvc
         run([sys.executable, "-m", "lib.data", "--mirror", str(mirror())], repo, env)
     else:  # synthetic stand-ins in the real format: record them instead
-        for name in params["profiles"]["smoke"]["data"]["datasets"]:
+        for name in validate(params)["smoke"]["data"].datasets:
             write_mnist_like(repo / "data", name, n_train=600, n_test=200)
     run(["git", "init", "-q"], repo, env)
     if mirror() is None:
@@ -109,3 +109,28 @@ def test_report_has_a_row_for_every_claim(smoke_copy):
     claims = pd.read_csv(repo / "results/99_reproduction_report/claims.csv")
     assert set(claims.verdict) <= {"reproduced", "contradicted", "inconclusive", "not run", "passed", "failed"}
     assert claims[claims.paper != "control"].n.ge(0).all() and (claims.paper == "control").sum() >= 2
+
+
+@pytest.mark.slow
+def test_dvc_status_names_exactly_the_stages_an_edit_affects(smoke_copy):
+    import json
+
+    repo, env, _, _ = smoke_copy
+    changed = lambda: set(json.loads(run(["dvc", "status", "--json"], repo, env) or "{}"))  # noqa: E731
+    params, vae = repo / "params.yaml", repo / "lib" / "vae.py"
+    originals = {path: path.read_text() for path in (params, vae)}
+    try:
+        raw = yaml.safe_load(originals[params])
+        raw["profiles"]["paper"]["flexrel"]["epochs_pre"] = 99  # another profile
+        params.write_text(yaml.safe_dump(raw, sort_keys=False))
+        assert changed() == set()
+        raw["profiles"]["smoke"]["rank"]["seeds"] = [0, 1]  # the active profile's rank section
+        params.write_text(yaml.safe_dump(raw, sort_keys=False))
+        assert changed() == {"04_rank_random_vs_rank", "05_rank_table1", "99_reproduction_report"}
+        params.write_text(originals[params])
+        vae.write_text(originals[vae] + "\n# edited\n")  # a module only notebook 06 runs
+        assert changed() == {"06_rank_vae"}
+    finally:
+        for path, text in originals.items():
+            path.write_text(text)
+    assert changed() == set()

@@ -17,12 +17,8 @@ def sandbox(tmp_path, monkeypatch):
     write_mnist_like(tmp_path / "data", "MNIST", n_train=192, n_test=64, seed=2)
     monkeypatch.setattr(data, "DATA_ROOT", tmp_path / "data")
     monkeypatch.setattr(runs, "RUNS", tmp_path / "runs")
-    for cached in (base._tensors, rank._tensors):
-        cached.cache_clear()
     base._LOADED.clear()
     yield tmp_path
-    for cached in (base._tensors, rank._tensors):
-        getattr(cached, "cache_clear", lambda: None)()  # a test may have replaced it
 
 
 def smoke(section):
@@ -121,7 +117,7 @@ def test_rank_and_worst_remove_opposite_ends(sandbox):
 def test_cifar_cnn_code_path_on_synthetic_tensors(sandbox, monkeypatch):
     x = torch.randint(0, 256, (96, 3, 32, 32), dtype=torch.uint8)
     y = torch.arange(96) % 10
-    monkeypatch.setattr(rank, "_tensors", lambda dataset, subset: (data.prepare(x, dataset), y, data.prepare(x[:32], dataset), y[:32]))
+    monkeypatch.setattr(data, "splits", lambda dataset, **kw: (data.prepare(x, dataset), y, data.prepare(x[:32], dataset), y[:32]))
     p = dataclasses.replace(smoke("rank"), prune_fraction=0.5, target_removed=0.4)
     rows = pd.DataFrame(rank.run(p, "CIFAR10", "rank", "original_code", 0))
     assert rows.removed.max() >= 0.4 and rows.test_acc.notna().all()
