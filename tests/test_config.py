@@ -79,3 +79,9 @@ def test_registries_match_their_implementations():
 
     assert set(contribution.CONTRIBUTION_PRESETS) == set(config.READINGS)
     assert all(train.make_optimizer(o, [torch.nn.Parameter(torch.zeros(1))], 0.1) for o in config.OPTIMIZERS)
+
+
+def test_params_hold_each_value_once(raw):
+    repeated = [f"profiles.{name}.{section}.{key}" for name, block in raw["profiles"].items() for section, over in block.items()
+                for key, value in over.items() if raw[section].get(key) == value]
+    assert not repeated, f"overrides equal to the base value: {repeated}"
