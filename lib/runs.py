@@ -38,7 +38,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lib.config import RUNS, PROFILES, SECTIONS, config_hash, load
+from lib.config import PROFILES, RUNS, SECTIONS, config_hash, read, validate
 
 #: Packages whose versions enter every key.
 PACKAGES = ("torch", "torchvision", "zennit", "torch-pruning", "numpy")
@@ -94,17 +94,25 @@ def _source(module: str, root: Path = LIB) -> Path:
     return Path(sys.modules[module].__file__)
 
 
-def _imports(path: Path) -> set[str]:
-    """The ``lib`` modules a source file imports (``from lib import a``, ``from lib.a import x``, ``import lib.a``)."""
+def _read_source(path: Path) -> tuple[frozenset[str], str]:
+    """``(modules named in its lib imports, hash)`` of a source file, parsed once per process and version of the
+    file (its size and modification time): every stored run's key needs them, so they must be cheap."""
+    stat = path.stat()
+    return _parse(path, stat.st_mtime_ns, stat.st_size)
+
+
+@cache
+def _parse(path: Path, mtime_ns: int, size: int) -> tuple[frozenset[str], str]:
+    text = path.read_bytes()
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(text)):
         if isinstance(node, ast.ImportFrom) and node.module == "lib":
             found |= {f"lib.{a.name}" for a in node.names}
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lib."):
             found.add(node.module)
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("lib.")}
-    return {m for m in found if (LIB / f"{m.split('.', 1)[1]}.py").exists()}
+    return frozenset(found), hashlib.sha256(text).hexdigest()[:16]
 
 
 def closure(module: str, root: Path = LIB) -> list[str]:
@@ -118,14 +126,13 @@ def closure(module: str, root: Path = LIB) -> list[str]:
         m = todo.pop()
         if m not in seen:
             seen.add(m)
-            todo += _imports(_source(m, root))
+            todo += [i for i in _read_source(_source(m, root))[0] if _source(i, root).exists()]
     return sorted(seen)
 
 
 def code(module: str, root: Path = LIB) -> dict[str, str]:
     """``{module: hash of its source}`` over :func:`closure` (minus :data:`NOT_CODE`): the code part of a key."""
-    return {m: hashlib.sha256(_source(m, root).read_bytes()).hexdigest()[:16] for m in closure(module, root)
-            if m not in NOT_CODE}
+    return {m: _read_source(_source(m, root))[1] for m in closure(module, root) if m not in NOT_CODE}
 
 
 @cache
@@ -248,11 +255,8 @@ def entries(root: Path | None = None) -> Iterator[Path]:
 
 def _profile_sections() -> dict[str, list[dict]]:
     """Per section name, the fields of every profile's section (what current configurations can produce)."""
-    out: dict[str, list[dict]] = {}
-    for profile in PROFILES:
-        for name in SECTIONS:
-            out.setdefault(name, []).append(dataclasses.asdict(load(name, profile)))
-    return out
+    built = validate(read())
+    return {name: [dataclasses.asdict(built[profile][name]) for profile in PROFILES] for name in SECTIONS}
 
 
 def why_stale(header: dict, sections: dict[str, list[dict]] | None = None) -> list[str]:
