@@ -27,10 +27,8 @@ MISSING = "Notebook 01 trains the base networks: run `dvc repro 01_flexrel_accur
 
 
 def device(p: FlexRelParams) -> torch.device:
-    """The torch device the profile asks for."""
-    if p.device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(p.device)
+    """The torch device the profile asks for (:func:`lib.train.device`)."""
+    return train.device(p.device)
 
 
 def batches(p: FlexRelParams, part: str, seed: int = 0, shuffle: bool | None = None, limit: int | None = None):

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import yaml
 
-from lib.train import OPTIMIZERS, SCHEDULES
+from lib.train import DEVICES, OPTIMIZERS, SCHEDULES
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS_FILE = ROOT / "params.yaml"
@@ -46,6 +46,10 @@ DATASETS = ("MNIST", "FashionMNIST", "CIFAR10", "CIFAR100", "CelebA", "ImageNet"
 READINGS = ("paper", "original_code")
 #: Train-time pruning arms: lowest contribution pruned, uniform random, highest pruned (the code's "random"), none.
 RANK_METHODS = ("rank", "random", "worst", "none")
+#: How pruning amounts apply (``lib.prune.prune``): the same fraction per layer, or one ranking over all layers.
+SCOPES = ("layer", "global")
+#: How a convolution's input relevance enters eq. (1)'s unfolded form (``lib.scores.layer_relevance``).
+UNFOLDED_INPUTS = ("copy", "share")
 
 
 class ParamsError(ValueError):
@@ -184,9 +188,9 @@ class FlexRelParams:
         _check_fractions("flexrel.deltas", self.deltas, high_open=False)
         _check_fractions("flexrel.delta", [self.delta], high_open=False)
         _check_fractions("flexrel.targets_rel", self.targets_rel, high_open=False)
-        _check_choice("flexrel.scope", self.scope, ("layer", "global"))
-        _check_choice("flexrel.unfolded_input", self.unfolded_input, ("copy", "share"))
-        _check_choice("flexrel.device", self.device, ("auto", "cpu", "cuda"))
+        _check_choice("flexrel.scope", self.scope, SCOPES)
+        _check_choice("flexrel.unfolded_input", self.unfolded_input, UNFOLDED_INPUTS)
+        _check_choice("flexrel.device", self.device, DEVICES)
         _check_seeds("flexrel.seeds", self.seeds)
         for key in ("epochs_pre", "epochs_post", "batch_size", "relevance_images", "random_draws", "bn_batches"):
             _check_range(f"flexrel.{key}", getattr(self, key), 1, 10**9)
@@ -292,6 +296,8 @@ class RankParams(ScheduleParams):
         First training samples used (``null``: all); accuracy is reported on the full held-out test split.
     seeds
         Seeds (initialisation, batch order, random pruning).
+    device
+        ``auto`` (CUDA if available), ``cpu`` or ``cuda``.
     """
 
     SECTION: ClassVar[str] = "rank"
@@ -308,6 +314,7 @@ class RankParams(ScheduleParams):
     batch_size: int
     train_subset: int | None
     seeds: list[int]
+    device: str
 
     def __post_init__(self) -> None:
         for d in self.datasets:
@@ -328,6 +335,7 @@ class RankParams(ScheduleParams):
         if self.train_subset is not None:
             _check_range("rank.train_subset", self.train_subset, 1, 10**9)
         _check_seeds("rank.seeds", self.seeds)
+        _check_choice("rank.device", self.device, DEVICES)
 
 
 @dataclass(frozen=True)
@@ -354,6 +362,8 @@ class VaeParams(ScheduleParams):
     seeds
         Seeds; each runs the pruned, unpruned and from-scratch VAE (the claim is judged as a paired difference
         per seed, so at least two give an interval).
+    device
+        ``auto`` (CUDA if available), ``cpu`` or ``cuda``.
     """
 
     SECTION: ClassVar[str] = "vae"
@@ -371,6 +381,7 @@ class VaeParams(ScheduleParams):
     test_subset: int | None
     n_images: int
     seeds: list[int]
+    device: str
 
     def __post_init__(self) -> None:
         _check_choice("vae.dataset", self.dataset, ("FashionMNIST", "MNIST", "CelebA"))
@@ -390,6 +401,7 @@ class VaeParams(ScheduleParams):
         _check_range("vae.beta", self.beta, 0.0, 1e6)
         _check_range("vae.lr", self.lr, 1e-9, 10)
         _check_seeds("vae.seeds", self.seeds)
+        _check_choice("vae.device", self.device, DEVICES)
 
 
 SECTIONS: dict[str, type] = {"data": DataParams, "flexrel": FlexRelParams, "split": SplitParams, "rank": RankParams,

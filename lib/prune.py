@@ -9,11 +9,12 @@ parameter tensors: build the optimizer *after* pruning.
 from __future__ import annotations
 
 import copy
-from typing import Literal
 
 import torch
 import torch_pruning as tp
 from torch import nn
+
+from lib.config import SCOPES
 
 #: Scores: one importance per output unit of each prunable layer (higher = more important), keyed by
 #: the layer's qualified name in ``model.named_modules()``.
@@ -55,7 +56,7 @@ def prune(
     model: nn.Module,
     scores: Scores,
     amount: float,
-    scope: Literal["layer", "global"] = "layer",
+    scope: str = "layer",
     example_inputs: torch.Tensor | None = None,
     worst: bool = False,
 ) -> nn.Module:
@@ -80,8 +81,8 @@ def prune(
     """
     if not 0.0 <= amount < 1.0:
         raise ValueError(f"amount must be in [0, 1), got {amount!r}")
-    if scope not in ("layer", "global"):
-        raise ValueError(f"scope={scope!r}; allowed: 'layer', 'global'")
+    if scope not in SCOPES:
+        raise ValueError(f"scope={scope!r}; allowed: {list(SCOPES)}")
     if example_inputs is None:
         raise ValueError("prune needs example_inputs to trace the model")
     layers = prunable_layers(model)

@@ -20,8 +20,9 @@ from lib import contribution, data, models, prune, runs, train
 from lib.config import RankParams
 
 Rows = list[dict]
-#: Fields of section ``rank`` in no run's key: they only choose which runs exist.
-GRID = ("datasets", "table_datasets", "readings", "methods", "seeds")
+#: Fields of section ``rank`` in no run's key: they only choose which runs exist. ``device`` is replaced by
+#: the device a run actually used.
+GRID = ("datasets", "table_datasets", "readings", "methods", "seeds", "device")
 
 
 def scorer(reading: str, lam_avg: float = 0.5, lam_max: float = 0.5, pairs: list[tuple[str, str]] | None = None):
@@ -125,10 +126,11 @@ def run(p: RankParams, dataset: str, method: str, reading: str, seed: int) -> Ro
     """One train-time pruning run of a classifier (cached); rows carry dataset, method, reading and seed.
     ``reading`` only matters for ``rank`` and ``worst`` (it is ``-`` for the others)."""
     reading = reading if method in ("rank", "worst") else "-"
+    dev = train.device(p.device)
 
     def compute(q: runs.View) -> Rows:
-        x_tr, y_tr, x_te, y_te = data.splits(dataset, train_subset=q.train_subset)
-        model = build(q, dataset, seed)
+        x_tr, y_tr, x_te, y_te = (t.to(dev) for t in data.splits(dataset, train_subset=q.train_subset))
+        model = build(q, dataset, seed).to(dev)
         train_batches = data.TensorLoader(x_tr, y_tr, q.batch_size, shuffle=True, seed=seed)
         test_batches = data.TensorLoader(x_te, y_te, 2048)
         layers = [name for name, _ in contribution.linear_pairs(model, x_tr[:1])]
@@ -142,7 +144,7 @@ def run(p: RankParams, dataset: str, method: str, reading: str, seed: int) -> Ro
         )
         return [{"dataset": dataset, "method": method, "reading": reading, "seed": seed, **r} for r in rows]
 
-    run = {"dataset": dataset, "method": method, "reading": reading, "seed": seed, "device": "cpu"}
+    run = {"dataset": dataset, "method": method, "reading": reading, "seed": seed, "device": str(dev)}
     return runs.cached("rank-run", runs.View(p, GRID), run, compute)
 
 

@@ -35,6 +35,7 @@ from zennit.canonizers import SequentialMergeBatchNorm
 from zennit.composites import EpsilonPlusFlat
 from zennit.core import Composite
 
+from lib.config import UNFOLDED_INPUTS
 from lib.prune import Scores, prunable_layers
 
 
@@ -78,10 +79,10 @@ def _unfolded_input_sum(layer: nn.Module, rel_a: torch.Tensor, out_shape: torch.
     rel_a = rel_a.sum(0, keepdim=True)  # the row sum is linear: sum the samples first
     if unfolded_input == "share":
         geometry = dict(kernel_size=layer.kernel_size, dilation=layer.dilation, padding=layer.padding, stride=layer.stride)
-        ones = torch.ones(1, 1, *rel_a.shape[2:], dtype=rel_a.dtype)
+        ones = torch.ones(1, 1, *rel_a.shape[2:], dtype=rel_a.dtype, device=rel_a.device)
         cover = F.fold(F.unfold(ones, **geometry), rel_a.shape[2:], **geometry)  # copies of each input element
         rel_a = rel_a / cover.clamp(min=1)
-    grad_out = torch.ones(1, 1, *out_shape[2:], dtype=rel_a.dtype)
+    grad_out = torch.ones(1, 1, *out_shape[2:], dtype=rel_a.dtype, device=rel_a.device)
     return conv2d_weight(rel_a, (1, *layer.weight.shape[1:]), grad_out, layer.stride, layer.padding, layer.dilation)[0]
 
 
@@ -98,7 +99,7 @@ def layer_relevance(
     y: torch.Tensor | None = None,
     composite: Composite | None = None,
     batch_size: int = 256,
-    unfolded_input: Literal["copy", "share"] = "copy",
+    unfolded_input: str = "copy",
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """The two sums of eq. (1) for every prunable layer: ``(Σ_i rel(a_ik), Σ_i rel(b_ij))``.
 
@@ -107,8 +108,8 @@ def layer_relevance(
     the layer's output (``b``) and leaving towards its input (``a``). Parameters as in
     :func:`parameter_relevance`.
     """
-    if unfolded_input not in ("copy", "share"):
-        raise ValueError(f"unfolded_input={unfolded_input!r}; allowed: 'copy', 'share'")
+    if unfolded_input not in UNFOLDED_INPUTS:
+        raise ValueError(f"unfolded_input={unfolded_input!r}; allowed: {list(UNFOLDED_INPUTS)}")
     layers = prunable_layers(model)
     sums: dict[str, list] = {name: [0.0, 0.0] for name in layers}
     captured: dict[str, dict] = {name: {} for name in layers}
@@ -150,7 +151,7 @@ def parameter_relevance(
     y: torch.Tensor | None = None,
     composite: Composite | None = None,
     batch_size: int = 256,
-    unfolded_input: Literal["copy", "share"] = "copy",
+    unfolded_input: str = "copy",
 ) -> dict[str, torch.Tensor]:
     """FlexRel eq. (1) for every weight of every prunable layer, shaped like ``layer.weight``.
 

@@ -10,6 +10,25 @@ import torch.nn.functional as F
 from torch import nn
 
 
+#: Devices a profile may name: ``auto`` is CUDA when available, else the CPU.
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def device(name: str) -> torch.device:
+    """The torch device ``name`` (one of :data:`DEVICES`) stands for on this machine.
+
+    >>> device("cpu")
+    device(type='cpu')
+    """
+    if name not in DEVICES:
+        raise ValueError(f"device {name!r}; allowed: {list(DEVICES)}")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' asked for, but torch sees no CUDA device here; use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
 #: Optimizers a profile may name.
 OPTIMIZERS = ("sgd", "adam")
 

@@ -7,20 +7,19 @@ Each records train and test loss (BCE + β·KLD per image) per epoch and reconst
 
 from __future__ import annotations
 
-
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-import pandas as pd
 from tqdm.auto import tqdm
 
 from lib import data, models, rank, runs, train
 from lib.config import VaeParams
 
 KINDS = ("pruned", "unpruned", "scratch")
-#: Fields of section ``vae`` in no run's key: they only choose which runs exist.
-GRID = ("seeds",)
+#: Fields of section ``vae`` in no run's key: they only choose which runs exist. ``device`` is replaced by the
+#: device a run actually used.
+GRID = ("seeds", "device")
 
 
 def loss(model: nn.Module, x: torch.Tensor, beta: float) -> torch.Tensor:
@@ -49,13 +48,14 @@ def run(p: VaeParams, kind: str, seed: int) -> dict:
     seed list, the kind and ``seed``)."""
     if kind not in KINDS:
         raise ValueError(f"kind {kind!r}; allowed: {list(KINDS)}")
-    hidden = list(p.hidden)
+    hidden, dev = list(p.hidden), train.device(p.device)
     if kind == "scratch":
         hidden = run(p, "pruned", seed)["hidden"]
 
     def compute(q: runs.View) -> dict:
-        x_tr, y_tr, x_te, y_te = data.splits(q.dataset, None, q.train_subset, q.test_subset, standardize=False)
-        model = build(q, hidden, seed)
+        split = data.splits(q.dataset, None, q.train_subset, q.test_subset, standardize=False)
+        x_tr, y_tr, x_te, y_te = (t.to(dev) for t in split)
+        model = build(q, hidden, seed).to(dev)
         fixed = x_te[: q.n_images]
         train_batches = data.TensorLoader(x_tr, y_tr, q.batch_size, shuffle=True, seed=seed)
         test_batches = data.TensorLoader(x_te, y_te, 512)
@@ -83,7 +83,7 @@ def run(p: VaeParams, kind: str, seed: int) -> dict:
         )
         return {"rows": [{"kind": kind, "seed": seed, **r} for r in rows], "images": images, "hidden": final_hidden}
 
-    return runs.cached("vae-run", runs.View(p, GRID), {"kind": kind, "seed": seed, "device": "cpu"}, compute)
+    return runs.cached("vae-run", runs.View(p, GRID), {"kind": kind, "seed": seed, "device": str(dev)}, compute)
 
 
 def sweep(p: VaeParams) -> tuple[pd.DataFrame, dict[str, dict]]:

@@ -45,6 +45,9 @@ def test_committed_params_are_valid_and_complete(raw):
         (lambda r: r["profiles"]["smoke"]["flexrel"].update(factors=[0.0, 0.5]), ["flexrel.factors", "unpruned"]),
         (lambda r: r["vae"].update(seeds=[]), ["vae.seeds", "empty"]),
         (lambda r: r["rank"].update(seeds=[0, 1, 0]), ["rank.seeds", "[0, 1, 0]", "distinct"]),
+        (lambda r: r["vae"].update(device="gpu"), ["vae.device", "'gpu'", "cuda"]),
+        (lambda r: r["profiles"]["smoke"]["rank"].update(device="mps"), ["rank.device", "'mps'", "auto"]),
+        (lambda r: r["flexrel"].update(unfolded_input="split"), ["flexrel.unfolded_input", "'split'", "share"]),
     ],
 )
 def test_bad_params_are_rejected_with_key_value_and_choices(raw, mutate, words):

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from lib import base, config, contribution, data, flexrel, models, prune, rank, runs, vae
+from lib import base, config, contribution, data, flexrel, models, prune, rank, runs, train, vae
 from tests.conftest import write_mnist_like
 
 
@@ -137,6 +137,32 @@ def test_vae_pruned_unpruned_scratch(sandbox):
     last = lambda r: r["rows"][-1]  # noqa: E731
     assert last(pruned)["params"] == last(scratch)["params"] < last(unpruned)["params"]
     assert sum(r["stage"] == "trained" for r in pruned["rows"]) == sum(r["stage"] == "trained" for r in unpruned["rows"])
+
+
+DEVICES = ["cpu", "auto"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_rank_and_vae_run_on_the_profile_device_and_record_it(sandbox, device):
+    """Every protocol resolves ``device`` alike (:func:`lib.train.device`) and keys a run by the device it used."""
+    used = str(train.device(device))
+    r = dataclasses.replace(smoke("rank"), train_subset=128, prune_fraction=0.3, target_removed=0.3, device=device)
+    v = dataclasses.replace(smoke("vae"), train_subset=64, test_subset=32, n_images=2, prune_fraction=0.3,
+                            target_removed=0.3, seeds=[0], device=device)
+    rows = pd.DataFrame(rank.run(r, "MNIST", "rank", "paper", 0))
+    assert rows.test_acc.notna().all() and rows.removed.max() >= 0.3
+    assert vae.run(v, "pruned", 0)["rows"][-1]["test_loss"] > 0
+    stored = [runs._read(path)[0]["run"]["device"] for path in runs.entries()]
+    assert stored == [used, used]
+
+
+def test_a_device_this_machine_lacks_is_named():
+    assert train.device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="allowed"):
+        train.device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA device"):
+            train.device("cuda")
 
 
 def test_vae_at_celeba_size_prunes_hidden_layers_only():
