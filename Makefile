@@ -7,7 +7,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 
-.PHONY: reproduce test data venv params clean-venv
+.PHONY: reproduce test bench data venv params clean-venv
 
 ## reproduce: create .venv, fetch the data, run every stage of dvc.yaml at the profile params.yaml names (default)
 reproduce: params data
@@ -16,6 +16,10 @@ reproduce: params data
 ## test: create or reuse .venv and run the whole test suite
 test: $(STAMP)
 	python -m pytest
+
+## bench: measure this machine (training vs attainable GFLOP/s, pruned speed vs MACs, relevance, stage resources)
+bench: $(STAMP)
+	python -m benchmarks
 
 ## data: fetch the datasets of the active profile into data/ (from $$DATA_MIRROR if set, else download)
 data: $(STAMP)

@@ -1,37 +1,36 @@
-"""Benchmark (not a test): FlexRel relevance over 1,024 reference images vs one training epoch.
+"""FlexRel's relevance cost: LRP over the default profile's reference images against one training epoch.
 
-VGG-16-BN at width ×0.25 on 32×32 single-channel inputs (FashionMNIST padded), batch 128, on this
-machine's CPU threads. The goal is relevance ≤ 5 % of an epoch over 60,000 images.
+VGG-16-BN ×0.25 at 32×32 (FashionMNIST padded), as the default profile trains it. The epoch is the median
+training step times the profile's steps per epoch; the goal is relevance ≤ 5 % of an epoch.
 
-    .venv/bin/python benchmarks/relevance_vs_epoch.py [--images 60000] [--reference 1024]
+    .venv/bin/python -m benchmarks.relevance_vs_epoch
 """
 
-import argparse
+from __future__ import annotations
+
 import time
 
+import pandas as pd
 import torch
 
-from lib import models, scores, train
-from lib.data import TensorLoader
+from benchmarks import profile
+from lib import base, bench, config, scores
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=int, default=60_000, help="training images in the epoch")
-    parser.add_argument("--reference", type=int, default=1024, help="reference images for relevance")
-    parser.add_argument("--width", type=float, default=0.25)
-    args = parser.parse_args()
-    torch.manual_seed(0)
-    model = models.vgg16(10, 1, width=args.width, image_size=32)
-    x, y = torch.randn(args.images, 1, 32, 32), torch.randint(0, 10, (args.images,))
-    opt = train.make_optimizer("sgd", model.parameters(), lr=0.01, momentum=0.9)
-    epoch = train.train_epoch(model, TensorLoader(x, y, 128, shuffle=True), opt)["seconds"]
+def run(quick: bool = False) -> pd.DataFrame:
+    p = config.load("flexrel", profile(quick))
+    model = base.place(base.build(p, 0), torch.device("cpu"))
+    x = torch.randn(p.relevance_images, 1, p.image_size, p.image_size).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (p.relevance_images,))
+    step = bench.train_step_seconds(model, x[: p.batch_size], y[: p.batch_size], repeats=3 if quick else 5)
+    epoch = step * -(-p.train_subset // p.batch_size)
     start = time.perf_counter()
-    scores.relevance(model, x[: args.reference], y[: args.reference])
-    rel = time.perf_counter() - start
-    print(f"threads {torch.get_num_threads()}  epoch over {args.images} images: {epoch:.1f} s  "
-          f"relevance over {args.reference} images: {rel:.2f} s  ratio {rel / epoch:.2%}")
+    scores.relevance(model, x, y, unfolded_input=p.unfolded_input)
+    relevance = time.perf_counter() - start
+    return pd.DataFrame([{"network": f"vgg16_bn x{p.width:g}", "reference_images": p.relevance_images,
+                          "relevance_s": relevance, "epoch_images": p.train_subset, "epoch_s": epoch,
+                          "relevance_over_epoch": relevance / epoch}])
 
 
 if __name__ == "__main__":
-    main()
+    print(run().to_string())

@@ -46,6 +46,8 @@ DATASETS = ("MNIST", "FashionMNIST", "CIFAR10", "CIFAR100", "CelebA", "ImageNet"
 READINGS = ("paper", "original_code")
 #: Train-time pruning arms: lowest contribution pruned, uniform random, highest pruned (the code's "random"), none.
 RANK_METHODS = ("rank", "random", "worst", "none")
+#: Where Fig. 3's device-side computation time comes from: timed on this machine, or an assumed throughput.
+DEVICE_TIMES = ("measured", "assumed")
 #: How pruning amounts apply (``lib.prune.prune``): the same fraction per layer, or one ranking over all layers.
 SCOPES = ("layer", "global")
 #: How a convolution's input relevance enters eq. (1)'s unfolded form (``lib.scores.layer_relevance``).
@@ -216,9 +218,13 @@ class SplitParams:
         Link rates; the paper: 150 and 20 Mbit/s (5G, OpenSignal 2023).
     bytes_per_value
         Size of one transmitted activation or gradient value (4 = float32).
+    device_time
+        ``measured``: the device's computation time is the forward and backward pass up to the cut, timed on
+        this machine's CPU for every pruned network; ``assumed``: modelled from ``device_gmacs`` like the
+        server's (deterministic). The figure says which.
     device_gmacs, server_gmacs
         Sustained throughput of the mobile device and the edge server, in 10⁹ multiply-accumulates per
-        second (assumptions; the paper gives none).
+        second (assumptions; the paper gives none). ``device_gmacs`` is read only with ``device_time: assumed``.
     backward_factor
         Cost of a backward pass relative to the forward pass (≈2: gradients w.r.t. inputs and weights).
     """
@@ -227,6 +233,7 @@ class SplitParams:
     uplink_mbps: float
     downlink_mbps: float
     bytes_per_value: int
+    device_time: str
     device_gmacs: float
     server_gmacs: float
     backward_factor: float
@@ -235,6 +242,7 @@ class SplitParams:
         for key in ("uplink_mbps", "downlink_mbps", "bytes_per_value", "device_gmacs", "server_gmacs"):
             _check_range(f"split.{key}", getattr(self, key), 1e-9, 1e12)
         _check_range("split.backward_factor", self.backward_factor, 0, 10)
+        _check_choice("split.device_time", self.device_time, DEVICE_TIMES)
 
 
 @dataclass(frozen=True)

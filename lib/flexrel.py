@@ -18,13 +18,12 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from lib import base, data, prune, runs, scores, split, stats, train
+from lib import base, data, prune, runs, scores, train
 from lib.base import batches, build, device, example_input, pretrained
 from lib.config import FLEXREL_METHODS, FlexRelParams
 
@@ -227,45 +226,14 @@ def samples_per_epoch(p: FlexRelParams, limit: int | None = None) -> int:
     return n if limit is None else min(n, limit)
 
 
-def layers_at(p: FlexRelParams, factors: list[float]) -> dict[float, list[tuple[str, int, int]]]:
-    """Per factor, the per-layer MACs and output sizes of the network pruned at it (factor 0: unpruned). With
-    per-layer pruning every method and seed gives the same shape, so an untrained network pruned at random
-    shows it."""
+def pruned_networks(p: FlexRelParams, factors: list[float], round_to: int | None = None) -> dict[float, nn.Module]:
+    """Per factor, an untrained network pruned at it as the protocol prunes (factor 0: unpruned), placed as it
+    trains. With per-layer pruning every method and seed gives the same shape, so pruning at random shows it.
+    ``round_to``: keep channel counts a multiple of it (:func:`lib.prune.prune`; the protocol does not)."""
     if p.scope != "layer":
         raise NotImplementedError("the pruned shape depends on the scores when scope is 'global'")
     model = build(p, 0).eval()
     x0 = example_input(p)
     s = _prunable(p, model, prune.random_scores(model, 0))
-    return {f: split.layer_macs(prune.prune(model, s, f, p.scope, x0) if f else model, x0) for f in factors}
-
-
-def time_to_target(p: FlexRelParams, sp, retention_frame: pd.DataFrame, targets_rel: list[float]) -> pd.DataFrame:
-    """Fig. 3, per seed, method and target: the pruning level at which retention accuracy first falls below
-    ``target × unpruned accuracy`` (:func:`lib.stats.crossing` on the factor axis, interpolated between grid
-    levels), and the modelled learning time and data of reaching the target there: ``epochs_pre`` epochs of
-    the unpruned network + relevance on the reference images (relevance and FlexRel only) + ``epochs_post``
-    epochs of the pruned network, each split into computation and network time by :func:`lib.split.cost`
-    (``sp``: :class:`lib.config.SplitParams`); the pruned network's costs are interpolated linearly between
-    the grid levels around the crossing."""
-    levels = sorted(set(retention_frame.factor))
-    shapes = layers_at(p, levels)
-    post = pd.DataFrame([split.cost(split.Split.of(shapes[f], sp.cut_layer), samples_per_epoch(p, p.post_subset), sp)
-                         for f in levels], index=levels)
-    full = split.Split.of(shapes[0.0], sp.cut_layer)
-    pre, rel = split.cost(full, samples_per_epoch(p), sp), split.cost(full, p.relevance_images, sp)
-    mean = retention_frame.groupby(["seed", "method", "factor"], as_index=False).test_acc.mean()
-    rows = []
-    for (seed, method), curve in mean.groupby(["seed", "method"]):
-        reference = float(curve[curve.factor == 0].test_acc.iloc[0])
-        uses_relevance = method in ("relevance", "flexrel")
-        for t in targets_rel:
-            factor = stats.crossing(curve, t * reference, x="factor")
-            at = {k: float(np.interp(factor, levels, post[k])) for k in post}
-            row = {"seed": seed, "method": method, "target_rel": t, "factor": factor,
-                   "relevance_s": (rel["computation_s"] + rel["network_s"]) if uses_relevance else 0.0,
-                   "computation_s": p.epochs_pre * pre["computation_s"] + p.epochs_post * at["computation_s"],
-                   "network_s": p.epochs_pre * pre["network_s"] + p.epochs_post * at["network_s"],
-                   "bytes": p.epochs_pre * pre["bytes"] + p.epochs_post * at["bytes"] + (rel["bytes"] if uses_relevance else 0.0)}
-            row["total_s"] = row["relevance_s"] + row["computation_s"] + row["network_s"]
-            rows.append(row)
-    return pd.DataFrame(rows)
+    return {f: base.place(prune.prune(model, s, f, p.scope, x0, round_to=round_to) if f else model, torch.device("cpu"))
+            for f in factors}

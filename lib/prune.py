@@ -59,6 +59,7 @@ def prune(
     scope: str = "layer",
     example_inputs: torch.Tensor | None = None,
     worst: bool = False,
+    round_to: int | None = None,
 ) -> nn.Module:
     """A pruned copy of ``model`` without the ``amount`` fraction of lowest-score units.
 
@@ -78,6 +79,9 @@ def prune(
         A batch the model accepts, to trace the dependency graph.
     worst
         Remove the *highest*-score units instead (anti-ranked; what the rank paper's code called "random").
+    round_to
+        Keep a multiple of this many units per layer (torch-pruning's ``round_to``: channel counts that CPU and
+        GPU kernels handle well); ``None``: exactly ``⌊(1 − amount)·n⌋``.
     """
     if not 0.0 <= amount < 1.0:
         raise ValueError(f"amount must be in [0, 1), got {amount!r}")
@@ -102,7 +106,7 @@ def prune(
     pruned.eval()
     pruner = tp.pruner.BasePruner(
         pruned, example_inputs, importance=importance, pruning_ratio=amount,
-        global_pruning=scope == "global", ignored_layers=ignored,
+        global_pruning=scope == "global", ignored_layers=ignored, round_to=round_to,
     )
     pruner.step()
     pruned.train(was_training)

@@ -366,7 +366,7 @@ def fig2_claims(retention: pd.DataFrame, recovery: pd.DataFrame, targets_rel: Se
 
 
 def fig3_claims(times: pd.DataFrame, modelled_share: float, measured_share: float, passed: bool, ctx: Context) -> list[Claim]:
-    """FlexRel Fig. 3 from :func:`lib.flexrel.time_to_target`'s frame (per seed, method and target): time and
+    """FlexRel Fig. 3 from :func:`lib.split.time_to_target`'s frame (per seed, method and target): time and
     data saved by FlexRel over magnitude (per seed, averaged over targets), and the relevance share."""
     kw = dict(source=ctx.source, dataset=ctx.dataset, deviation=ctx.deviation)
     out = [claim("FlexRel", f"relevance computation time almost negligible (measured on this machine: {measured_share:.1%} "

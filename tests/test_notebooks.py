@@ -37,7 +37,7 @@ def test_every_notebook_has_a_papermill_stage(path):
 
 def _lib_imports(path) -> set[str]:
     """The lib modules a notebook's code cells import (``from lib import a, b``)."""
-    found = {"lib.config"}  # every stage checks params.yaml with `python -m lib.config` first
+    found = {"lib.config", "lib.resources"}  # every stage checks params.yaml first, and runs through lib.resources
     for cell in json.loads(path.read_text())["cells"]:
         if cell["cell_type"] == "code":
             for node in ast.walk(ast.parse("".join(cell["source"]))):
@@ -52,6 +52,7 @@ def test_a_stage_depends_on_exactly_the_lib_modules_its_notebook_runs(path):
     declared = {d for d in STAGES[path.stem]["deps"] if d.startswith("lib/")}
     assert declared == {m.replace("lib.", "lib/") + ".py" for m in closure}
     assert STAGES[path.stem]["cmd"].startswith("python -m lib.config && ")
+    assert f"python -m lib.resources results/{path.stem}/resources.json papermill" in STAGES[path.stem]["cmd"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -8,8 +8,8 @@ from lib import split
 from lib.config import SplitParams
 
 NET = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 4 * 4, 5))
-PARAMS = SplitParams(cut_layer="2", uplink_mbps=8, downlink_mbps=4, bytes_per_value=4, device_gmacs=1, server_gmacs=10,
-                     backward_factor=2)
+PARAMS = SplitParams(cut_layer="2", uplink_mbps=8, downlink_mbps=4, bytes_per_value=4, device_time="assumed",
+                     device_gmacs=1, server_gmacs=10, backward_factor=2)
 
 
 def test_layer_macs_by_hand():
@@ -28,6 +28,14 @@ def test_cut_and_cost_by_hand():
     sent = 1000 * 64 * 4  # bytes each way
     assert c["network_s"] == pytest.approx(sent * 8 / 8e6 + sent * 8 / 4e6)
     assert c["bytes"] == 2 * sent
+
+
+def test_a_measured_device_time_replaces_the_device_model_only():
+    calls = split.layer_macs(NET, torch.zeros(1, 1, 8, 8))
+    assumed, measured = split.Split.of(calls, "2"), split.Split.of(calls, "2", device_seconds=1e-4)
+    a, m = split.cost(assumed, 1000, PARAMS), split.cost(measured, 1000, PARAMS)
+    assert m["computation_s"] == pytest.approx(1000 * (1e-4 + 3 * 320 / 1e10))
+    assert (m["network_s"], m["bytes"]) == (a["network_s"], a["bytes"])
 
 
 def test_unknown_cut_layer_is_rejected():
