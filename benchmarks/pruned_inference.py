@@ -47,15 +47,17 @@ def vgg_rows(p: FlexRelParams, width: float, repeats: int = 5) -> list[dict]:
 
 
 def mlp_rows(p: RankParams, repeats: int = 5) -> list[dict]:
-    """The rank paper's 784-50-30-10 MLP unpruned and at the width Algorithm 1 leaves (random scores: the
-    shape, not the choice of neurons, sets the speed)."""
+    """The rank paper's 784-50-30-10 MLP unpruned and at the width Algorithm 1 leaves: the project's own rounds
+    (:func:`lib.rank.prune_rounds`) with random scores and no training — the shape, not the choice of neurons or
+    the weights, sets the speed."""
     net = rank.build(p, "MNIST", 0)
     x = torch.randn(BATCH, 784)
     hidden = [a for a, _ in contribution.linear_pairs(net, x[:1])]
-    pruned = net
-    for r in range(rank.rounds_needed([rank.width(net, [n]) for n in hidden], p.prune_fraction, p.target_removed)):
-        s = prune.random_scores(pruned, r)
-        pruned = prune.prune(pruned, {n: s[n] for n in hidden}, p.prune_fraction, "layer", x[:1])
+    final: dict[str, torch.nn.Module] = {}
+    rank.prune_rounds(net, method="random", schedule=dataclasses.asdict(p), layers=hidden, seed=0, example_input=x[:1],
+                      make_optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.0), fit_epoch=lambda m, opt: {},
+                      evaluate=lambda m: {}, score=lambda m: {}, on_event=lambda event, m: final.update({event: m}))
+    pruned = final["end"]
     level = round(1 - rank.width(pruned, hidden) / rank.width(net, hidden), 3)
     return [{"network": "mlp 784-50-30-10", "mode": "eager", "level": lev, "macs": prune.count(m, x[:1])["macs"],
              **_timings(m, x, repeats)} for lev, m in ((0.0, net), (level, pruned))]
