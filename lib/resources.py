@@ -19,7 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-
 def cpu_name() -> str:
     """The CPU's model name (``/proc/cpuinfo`` on Linux, else :func:`platform.processor`)."""
     info = Path("/proc/cpuinfo")
