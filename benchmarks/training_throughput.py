@@ -5,7 +5,9 @@ protocol trains it, and contiguous for comparison), the rank paper's MLP (batch 
 in images/s and in achieved GFLOP/s (3 × the forward FLOPs: the backward pass costs about twice the forward),
 beside the attainable float32 GFLOP/s measured in the same run: the larger of a 2048² matrix multiply and the
 same GEMM as a 1×1 convolution (oneDNN, which runs the convolutions; on AMD CPUs the matrix multiply's MKL
-reaches half of it). ``of_attainable`` is the figure of merit.
+reaches half of it). ``of_attainable`` is the figure of merit; ``of_matmul`` is the same against the matrix
+multiply alone (the limit the project's goal of ≥ 0.65 for VGG ×0.25 was first stated against), which
+overstates the ratio wherever the matrix multiply is not the machine's fastest kernel.
 
     .venv/bin/python -m benchmarks.training_throughput
 """
@@ -49,6 +51,7 @@ def run(quick: bool = False) -> pd.DataFrame:
                      "conv_gemm_gflops": limits["conv_gemm"], "attainable_gflops": max(limits.values())})
     frame = pd.DataFrame(rows)
     frame["of_attainable"] = frame.gflops / frame.attainable_gflops
+    frame["of_matmul"] = frame.gflops / frame.matmul_gflops
     return frame
 
 
