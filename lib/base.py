@@ -31,20 +31,40 @@ def device(p: FlexRelParams) -> torch.device:
     return train.device(p.device)
 
 
-def batches(p: FlexRelParams, part: str, seed: int = 0, shuffle: bool | None = None, limit: int | None = None):
+def batches(p: FlexRelParams, part: str, seed: int = 0, shuffle: bool | None = None, limit: int | None = None,
+            dev: torch.device | None = None):
     """A fresh loader over ``part`` (``train``: shuffled from ``seed``; ``test``: in order), optionally over
-    the first ``limit`` samples: every training phase starts from the same batch order, whatever ran before
-    it in this process."""
+    the first ``limit`` samples, serving batches on ``dev`` (default: the CPU): every training phase starts
+    from the same batch order, whatever ran before it in this process. In-memory datasets move to ``dev``
+    once; the others load into pinned memory and copy without blocking."""
+    dev = dev or torch.device("cpu")
     train_split = part == "train"
     shuffle = train_split if shuffle is None else shuffle
     if data.SPECS[p.dataset].in_memory:
         x_tr, y_tr, x_te, y_te = data.splits(p.dataset, p.image_size, p.train_subset, p.test_subset, channels_last=True)
         x, y = (x_tr, y_tr) if train_split else (x_te, y_te)
-        return data.TensorLoader(x[:limit], y[:limit], p.batch_size if train_split else 256, shuffle=shuffle, seed=seed)
+        return data.TensorLoader(x[:limit].to(dev), y[:limit].to(dev), p.batch_size if train_split else 256,
+                                 shuffle=shuffle, seed=seed)
     size = p.train_subset if train_split else p.test_subset
     if limit is not None:
         size = limit if size is None else min(size, limit)
-    return data.loader(p.dataset, train_split, p.batch_size, size=p.image_size, limit=size, shuffle=shuffle, seed=seed)
+    loader = data.loader(p.dataset, train_split, p.batch_size, size=p.image_size, limit=size, shuffle=shuffle, seed=seed,
+                         pin_memory=dev.type == "cuda")
+    return loader if dev.type == "cpu" else _Copied(loader, dev)
+
+
+class _Copied:
+    """A loader's batches copied to ``dev`` without blocking (from pinned memory)."""
+
+    def __init__(self, loader, dev: torch.device) -> None:
+        self.loader, self.dev = loader, dev
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        for x, y in self.loader:
+            yield x.to(self.dev, non_blocking=True), y.to(self.dev, non_blocking=True)
 
 
 def build(p: FlexRelParams, seed: int) -> nn.Module:
@@ -59,21 +79,20 @@ def place(model: nn.Module, dev: torch.device) -> nn.Module:
     return model.to(dev, memory_format=torch.channels_last)
 
 
-def to(batches, dev: torch.device):
-    return batches if dev.type == "cpu" else ((x.to(dev), y.to(dev)) for x, y in batches)
-
-
 def fit(model: nn.Module, p: FlexRelParams, seed: int, epochs: int, lr: float, schedule: str, limit: int | None,
         dev: torch.device) -> list[dict]:
-    """Train ``epochs`` epochs from a fresh optimizer (schedule over the whole phase); one row per epoch."""
+    """Train ``epochs`` epochs from a fresh optimizer (schedule over the whole phase); one row per epoch.
+    Data-parallel over the processes of a ``torchrun`` launch (:func:`lib.train.parallel`)."""
     torch.manual_seed(seed)
-    train_batches = batches(p, "train", seed, limit=limit)
-    opt = train.make_optimizer(p.optimizer, model.parameters(), lr, p.momentum, p.weight_decay)
+    train_batches = batches(p, "train", seed, limit=limit, dev=dev)
+    net = train.parallel(model)
+    opt = train.make_optimizer(p.optimizer, net.parameters(), lr, p.momentum, p.weight_decay)
     sched = train.make_scheduler(schedule, opt, epochs * len(train_batches))
     rows = []
     for _ in range(epochs):
-        epoch = train.train_epoch(model, to(train_batches, dev), opt, sched)
+        epoch = train.train_epoch(net, train_batches, opt, sched, amp=p.amp)
         rows.append({"train_acc": epoch["acc"], "train_loss": epoch["loss"], **evaluate(model, p, dev), "seconds": epoch["seconds"]})
+    train.local_batchnorm(model)
     return rows
 
 
@@ -108,5 +127,5 @@ def example_input(p: FlexRelParams) -> torch.Tensor:
 
 
 def evaluate(model: nn.Module, p: FlexRelParams, dev) -> dict:
-    out = train.evaluate(model, to(batches(p, "test"), dev))
+    out = train.evaluate(model, batches(p, "test", dev=dev), amp=p.amp)
     return {"test_acc": out["acc"], "test_loss": out["loss"]}

@@ -135,6 +135,9 @@ class FlexRelParams:
         absolute ImageNet targets have no FashionMNIST equivalent.
     device
         ``auto`` (CUDA if available), ``cpu`` or ``cuda``.
+    amp
+        Mixed precision (bfloat16 autocast) where the run is on CUDA; CPUs always compute in float32, so it
+        has no effect there (``true`` with ``device: cpu`` is an error).
     """
 
     dataset: str
@@ -169,6 +172,7 @@ class FlexRelParams:
     bn_batches: int
     targets_rel: list[float]
     device: str
+    amp: bool
 
     def __post_init__(self) -> None:
         _check_choice("flexrel.dataset", self.dataset, [d for d in DATASETS if d != "CelebA"])
@@ -193,6 +197,7 @@ class FlexRelParams:
         _check_choice("flexrel.scope", self.scope, SCOPES)
         _check_choice("flexrel.unfolded_input", self.unfolded_input, UNFOLDED_INPUTS)
         _check_choice("flexrel.device", self.device, DEVICES)
+        _check_amp("flexrel", self.device, self.amp)
         _check_seeds("flexrel.seeds", self.seeds)
         for key in ("epochs_pre", "epochs_post", "batch_size", "relevance_images", "random_draws", "bn_batches"):
             _check_range(f"flexrel.{key}", getattr(self, key), 1, 10**9)
@@ -306,6 +311,9 @@ class RankParams(ScheduleParams):
         Seeds (initialisation, batch order, random pruning).
     device
         ``auto`` (CUDA if available), ``cpu`` or ``cuda``.
+    amp
+        Mixed precision (bfloat16 autocast) where the run is on CUDA; CPUs always compute in float32, so it
+        has no effect there (``true`` with ``device: cpu`` is an error).
     """
 
     SECTION: ClassVar[str] = "rank"
@@ -323,6 +331,7 @@ class RankParams(ScheduleParams):
     train_subset: int | None
     seeds: list[int]
     device: str
+    amp: bool
 
     def __post_init__(self) -> None:
         for d in self.datasets:
@@ -344,6 +353,7 @@ class RankParams(ScheduleParams):
             _check_range("rank.train_subset", self.train_subset, 1, 10**9)
         _check_seeds("rank.seeds", self.seeds)
         _check_choice("rank.device", self.device, DEVICES)
+        _check_amp("rank", self.device, self.amp)
 
 
 @dataclass(frozen=True)
@@ -372,6 +382,9 @@ class VaeParams(ScheduleParams):
         per seed, so at least two give an interval).
     device
         ``auto`` (CUDA if available), ``cpu`` or ``cuda``.
+    amp
+        Mixed precision (bfloat16 autocast) where the run is on CUDA; CPUs always compute in float32, so it
+        has no effect there (``true`` with ``device: cpu`` is an error).
     """
 
     SECTION: ClassVar[str] = "vae"
@@ -390,6 +403,7 @@ class VaeParams(ScheduleParams):
     n_images: int
     seeds: list[int]
     device: str
+    amp: bool
 
     def __post_init__(self) -> None:
         _check_choice("vae.dataset", self.dataset, ("FashionMNIST", "MNIST", "CelebA"))
@@ -410,6 +424,7 @@ class VaeParams(ScheduleParams):
         _check_range("vae.lr", self.lr, 1e-9, 10)
         _check_seeds("vae.seeds", self.seeds)
         _check_choice("vae.device", self.device, DEVICES)
+        _check_amp("vae", self.device, self.amp)
 
 
 SECTIONS: dict[str, type] = {"data": DataParams, "flexrel": FlexRelParams, "split": SplitParams, "rank": RankParams,
@@ -428,6 +443,12 @@ def _check_choice(key: str, value: Any, allowed: typing.Iterable[Any]) -> None:
     allowed = tuple(allowed)
     if value not in allowed:
         raise ParamsError(f"params.yaml: {key} = {value!r} is not allowed; choose one of {list(allowed)}")
+
+
+def _check_amp(section: str, device: str, amp: bool) -> None:
+    if amp and device == "cpu":
+        raise ParamsError(f"params.yaml: {section}.amp is true but {section}.device is 'cpu'; mixed precision runs on "
+                          "CUDA only (use device 'auto' or 'cuda', or amp: false)")
 
 
 def _check_range(key: str, value: float, low: float, high: float) -> None:

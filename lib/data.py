@@ -257,11 +257,13 @@ def loader(
     seed: int = 0,
     standardize: bool = True,
     workers: int = 4,
+    pin_memory: bool = False,
 ):
     """Batches ``(x, y)`` of a split, ready for a model: a :class:`TensorLoader` for the in-memory
     datasets, a ``DataLoader`` with the standard transforms for ImageNet (and CelebA beyond ``limit``).
 
     ``shuffle`` defaults to ``train``. ``size`` pads (small datasets) or resizes (ImageNet) to a side.
+    ``pin_memory``: the ``DataLoader``'s batches in page-locked memory, for non-blocking copies to a GPU.
     """
     root = DATA_ROOT if root is None else Path(root)
     spec = _check_name(name)
@@ -279,7 +281,8 @@ def loader(
     if limit is not None:
         ds = torch.utils.data.Subset(ds, range(min(limit, len(ds))))
     return torch.utils.data.DataLoader(
-        ds, batch_size=batch_size, shuffle=shuffle, num_workers=workers, generator=torch.Generator().manual_seed(seed)
+        ds, batch_size=batch_size, shuffle=shuffle, num_workers=workers, generator=torch.Generator().manual_seed(seed),
+        pin_memory=pin_memory,
     )
 
 

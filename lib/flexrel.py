@@ -113,7 +113,7 @@ def _pruned(p: FlexRelParams, q: runs.View, seed: int, method: str, factor: floa
     s, rel_seconds = _scores(p, seed, net, method, delta, draw)
     x0 = example_input(q).to(dev)
     model = base.place(prune.prune(net, s, factor, q.scope, x0), dev)
-    train.recalibrate_batchnorm(model, base.to(batches(q, "train", seed), dev), q.bn_batches)
+    train.recalibrate_batchnorm(model, batches(q, "train", seed, dev=dev), q.bn_batches)
     common = {"method": method, "factor": factor, "delta": delta, "draw": draw, "seed": seed, **prune.count(model, x0),
               "relevance_seconds": rel_seconds}
     return model, common

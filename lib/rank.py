@@ -138,8 +138,8 @@ def run(p: RankParams, dataset: str, method: str, reading: str, seed: int) -> Ro
         rows = prune_rounds(
             model, method=method, schedule=q.params(), layers=layers, seed=seed, example_input=x_tr[:1],
             make_optimizer=lambda m: train.make_optimizer(q.optimizer, m.parameters(), q.lr, q.momentum),
-            fit_epoch=lambda m, opt: train.train_epoch(m, train_batches, opt),
-            evaluate=lambda m: train.evaluate(m, test_batches),
+            fit_epoch=lambda m, opt: train.train_epoch(m, train_batches, opt, amp=q.amp),
+            evaluate=lambda m: train.evaluate(m, test_batches, amp=q.amp),
             score=lambda m: score_fn(m, data.TensorLoader(x_tr, y_tr, q.batch_size, shuffle=True, seed=seed)),
         )
         return [{"dataset": dataset, "method": method, "reading": reading, "seed": seed, **r} for r in rows]
@@ -148,16 +148,15 @@ def run(p: RankParams, dataset: str, method: str, reading: str, seed: int) -> Ro
     return runs.cached("rank-run", runs.View(p, GRID), run, compute)
 
 
+def jobs(p: RankParams, datasets: list[str]) -> list[tuple[str, str, str, int]]:
+    """Every ``(dataset, method, reading, seed)`` run of the profile on ``datasets`` (the arguments of :func:`run`)."""
+    return [(dataset, method, reading, seed) for dataset in datasets for seed in p.seeds for method in p.methods
+            for reading in (p.readings if method in ("rank", "worst") else ["-"])]
+
+
 def sweep(p: RankParams, datasets: list[str]) -> pd.DataFrame:
-    """Every (dataset, seed, method, reading) run of the profile as one tidy frame (cached runs reused)."""
-    jobs = []
-    for dataset in datasets:
-        for seed in p.seeds:
-            for method in p.methods:
-                for reading in (p.readings if method in ("rank", "worst") else ["-"]):
-                    jobs.append((dataset, method, reading, seed))
-    rows = [r for job in tqdm(jobs, desc="runs") for r in run(p, *job)]
-    return pd.DataFrame(rows)
+    """Every run of :func:`jobs` as one tidy frame (cached runs reused)."""
+    return pd.DataFrame([r for job in tqdm(jobs(p, datasets), desc="runs") for r in run(p, *job)])
 
 
 def label(method: str, reading: str) -> str:

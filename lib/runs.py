@@ -16,12 +16,18 @@ of exactly the runs that read it.
 
 The protocols hand :func:`cached` a :class:`View` of their section that raises on any field outside the
 key, so a run cannot read a setting its key leaves out.
+
+Several processes may share a store (a sweep's jobs, :mod:`lib.sweep`): entries are written atomically, and
+in a ``torchrun`` launch only rank 0 writes while the others wait for it. :func:`only_stored` asks whether
+a run is stored without computing it.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
+import contextvars
 import dataclasses
 import hashlib
 import importlib.metadata
@@ -38,6 +44,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from lib.train import world
 from lib.config import PROFILES, RUNS, SECTIONS, config_hash, read, validate
 
 #: Packages whose versions enter every key.
@@ -179,15 +186,55 @@ def _state_bytes(state: dict[str, torch.Tensor]) -> bytes:
 
 
 def _write(path: Path, write: Callable[[Path], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    write(tmp)
-    tmp.replace(path)
+    """Write an entry atomically (a temporary file, then a rename). In a distributed launch only rank 0
+    writes, and every rank waits until it has."""
+    rank, size = world()
+    if rank == 0:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+        write(tmp)
+        tmp.replace(path)
+    if size > 1:
+        torch.distributed.barrier()
+
+
+class NotStored(LookupError):
+    """A run that is not in the store, asked for inside :func:`only_stored`."""
+
+
+_ONLY_STORED = contextvars.ContextVar("only_stored", default=False)
+
+
+@contextlib.contextmanager
+def only_stored() -> Iterator[None]:
+    """Within this context a run that is not stored raises :class:`NotStored` instead of being computed:
+    calling a stage's runs inside it tells which are left to do.
+
+    >>> import tempfile
+    >>> from lib.config import DataParams
+    >>> with tempfile.TemporaryDirectory() as root, only_stored():
+    ...     cached("demo", View(DataParams(["MNIST"], 8)), {}, lambda q: 1, root=Path(root))
+    Traceback (most recent call last):
+    ...
+    lib.runs.NotStored: demo {} is not stored
+    """
+    token = _ONLY_STORED.set(True)
+    try:
+        yield
+    finally:
+        _ONLY_STORED.reset(token)
+
+
+def _missing(kind: str, run: dict) -> None:
+    if _ONLY_STORED.get():
+        raise NotStored(f"{kind} {run} is not stored")
 
 
 def _header(kind: str, view: View, run: dict, module: str) -> dict:
+    """What makes an entry (the key's parts), what computed it, and in how many processes (outside the key:
+    like the CPU model, a distributed run changes float rounding only)."""
     return {"kind": kind, "section": view.section, "params": view.params(), "run": run, "code": code(module),
-            "versions": versions(), "module": module}
+            "versions": versions(), "module": module, "processes": world()[1]}
 
 
 def _lookup(path: Path) -> Any | None:
@@ -211,6 +258,7 @@ def cached(kind: str, view: View, run: dict, compute: Callable[[View], Any], roo
     found = _lookup(path)
     if found is not None:
         return found
+    _missing(kind, run)
     result = json.loads(json.dumps(compute(view), default=str))
     text = json.dumps({"header": header | {"checksum": _checksum(json.dumps(result, sort_keys=True).encode())},
                        "result": result})
@@ -232,6 +280,7 @@ def cached_model(kind: str, view: View, run: dict, build: Callable[[View], nn.Mo
         state, record = found
         model.load_state_dict(state)
         return model, record
+    _missing(kind, run)
     if not train:
         raise FileNotFoundError(f"no stored {kind} run for {run} under {path.parent}. {missing}")
     record = json.loads(json.dumps(compute(view, model), default=str))

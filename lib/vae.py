@@ -76,8 +76,8 @@ def run(p: VaeParams, kind: str, seed: int) -> dict:
             model, method="rank" if kind == "pruned" else "none", schedule=q.params(), layers=layers,
             seed=seed, example_input=x_tr[:1],
             make_optimizer=lambda m: train.make_optimizer(q.optimizer, m.parameters(), q.lr),
-            fit_epoch=lambda m, opt: train.train_epoch(m, train_batches, opt, loss=objective(q.beta)),
-            evaluate=lambda m: train.evaluate(m, test_batches, loss=objective(q.beta)),
+            fit_epoch=lambda m, opt: train.train_epoch(m, train_batches, opt, loss=objective(q.beta), amp=q.amp),
+            evaluate=lambda m: train.evaluate(m, test_batches, loss=objective(q.beta), amp=q.amp),
             score=lambda m: score_fn(m, data.TensorLoader(x_tr, y_tr, q.batch_size)),
             on_event=on_event,
         )

@@ -48,6 +48,8 @@ def test_committed_params_are_valid_and_complete(raw):
         (lambda r: r["vae"].update(device="gpu"), ["vae.device", "'gpu'", "cuda"]),
         (lambda r: r["profiles"]["smoke"]["rank"].update(device="mps"), ["rank.device", "'mps'", "auto"]),
         (lambda r: r["flexrel"].update(unfolded_input="split"), ["flexrel.unfolded_input", "'split'", "share"]),
+        (lambda r: r["profiles"]["smoke"]["vae"].update(amp=True), ["vae.amp", "'cpu'", "CUDA only"]),
+        (lambda r: r["rank"].update(amp="yes"), ["rank.amp", "'yes'", "wrong type"]),
     ],
 )
 def test_bad_params_are_rejected_with_key_value_and_choices(raw, mutate, words):

@@ -134,3 +134,30 @@ def test_dvc_status_names_exactly_the_stages_an_edit_affects(smoke_copy):
         for path, text in originals.items():
             path.write_text(text)
     assert changed() == set()
+
+
+@pytest.mark.slow
+def test_sweep_jobs_fill_the_store_and_the_notebook_assembles_the_serial_numbers(smoke_copy):
+    """Stage 01's runs as two submitit jobs (local executor: separate processes), then the notebook: it
+    computes nothing and its tables equal the serial run's (same thread count, so bit for bit)."""
+    import pandas as pd
+    import torch
+
+    repo, env, _, _ = smoke_copy
+    out = repo / "results/01_flexrel_accuracy_vs_pruning"
+    serial = {name: pd.read_csv(out / name) for name in ("pretraining.csv", "retention.csv", "recovery.csv")}
+    store = repo / "cache/runs"
+    for kind in ("flexrel-pre", "flexrel-scores", "flexrel-retention", "flexrel-recovery"):
+        shutil.rmtree(store / kind)
+    sweep = [sys.executable, "-m", "lib.sweep", "01_flexrel_accuracy_vs_pruning"]
+    log = run([*sweep, "--workers", "2", "--threads", str(torch.get_num_threads())], repo, env)
+    phases = [line for line in log.splitlines() if line.strip().endswith(" s") and "job(s), processes" in line]
+    assert len(phases) == 3 and all(len(line.split("processes [")[1].split("]")[0].split(",")) == 2 for line in phases), log
+    assert all(line.endswith("0 missing") for line in run([*sweep, "--dry-run"], repo, env).splitlines()), "runs left"
+    entries = sorted(store.glob("*/*"))
+    run(["dvc", "repro", "-f", "-s", "01_flexrel_accuracy_vs_pruning"], repo, env)
+    assert sorted(store.glob("*/*")) == entries, "the notebook computed runs the sweep should have"
+    timing = ["seconds", "relevance_seconds"]
+    for name, frame in serial.items():
+        swept = pd.read_csv(out / name)
+        pd.testing.assert_frame_equal(swept.drop(columns=timing, errors="ignore"), frame.drop(columns=timing, errors="ignore"))

@@ -1,0 +1,217 @@
+"""Run a stage's runs as separate jobs — on this machine or a Slurm cluster — with submitit.
+
+    python -m lib.sweep 01_flexrel_accuracy_vs_pruning                       # local processes, then wait
+    python -m lib.sweep 01_flexrel_accuracy_vs_pruning --dry-run             # what is left to run
+    python -m lib.sweep 04_rank_random_vs_rank --executor slurm --slurm-partition gpu --workers 32 --gpus 1
+    torchrun --nproc-per-node 4 -m lib.sweep 01_flexrel_accuracy_vs_pruning --executor here   # data-parallel
+
+A stage's runs are independent and stored by a key that covers everything that made them (:mod:`lib.runs`),
+so any process that sees the same store can compute them. :data:`STAGES` lists, per stage, the runs its
+notebook asks for, in phases (a run may need an earlier phase's: FlexRel's pruning runs start from the base
+networks and their scores). For each phase this module finds the runs not yet stored
+(:func:`lib.runs.only_stored`), deals them round-robin into ``--workers`` jobs, submits those through
+submitit — its local executor (separate processes here; the default) or Slurm (a job array) — and waits
+before the next phase. ``dvc repro`` then runs the notebook, which reads every run from the store and
+computes nothing. ``--executor here`` runs the jobs in this process, one after another; under ``torchrun``
+every run then trains data-parallel over the launched processes (:func:`lib.train.parallel`).
+
+The store is ``cache/runs`` of the checkout the jobs run in: on a cluster, keep the checkout on the shared
+filesystem the nodes mount. Same seed and profile give identical numbers only on the same CPU model and
+thread count, as in a serial run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from lib import base, config, data, flexrel, rank, runs, train, vae
+
+Run = Callable[[], object]
+Phase = list[Run]
+
+
+def _scores(p: config.FlexRelParams, seed: int) -> None:
+    """Relevance and magnitude scores of ``seed``'s stored base network (a phase of its own: every pruning
+    run of the seed reads them)."""
+    flexrel.unit_scores(p, seed, base.pretrained(p, seed, train_if_missing=False)[0])
+
+
+def _pruning(p: config.FlexRelParams, kind: Callable, plan: flexrel.Plan) -> Phase:
+    return [functools.partial(kind, p, seed, *job) for seed in p.seeds for job in plan]
+
+
+def flexrel_fig2(profile: str) -> list[Phase]:
+    """Notebook 01: the base networks, their scores, then Fig. 2's retention and recovery runs."""
+    p = config.load("flexrel", profile)
+    retention, recovery = flexrel.fig2_plan(p, p.factors, p.random_draws), flexrel.fig2_plan(p, p.recovery_factors)
+    return [[functools.partial(base.pretrained, p, seed) for seed in p.seeds],
+            [functools.partial(_scores, p, seed) for seed in p.seeds],
+            _pruning(p, flexrel.retention, retention) + _pruning(p, flexrel.recovery, recovery)]
+
+
+def flexrel_fig4(profile: str) -> list[Phase]:
+    """Notebook 03: scores of notebook 01's base networks (it never trains them), then the δ sweep."""
+    p = config.load("flexrel", profile)
+    return [[functools.partial(_scores, p, seed) for seed in p.seeds], _pruning(p, flexrel.retention, flexrel.fig4_plan(p))]
+
+
+def rank_fig1(profile: str) -> list[Phase]:
+    """Notebook 04: every train-time pruning run on ``rank.datasets``."""
+    p = config.load("rank", profile)
+    return [[functools.partial(rank.run, p, *job) for job in rank.jobs(p, p.datasets)]]
+
+
+def _present(name: str) -> bool:
+    try:
+        data.labels(name, True)
+    except data.DatasetMissing:
+        return False
+    return True
+
+
+def rank_table1(profile: str) -> list[Phase]:
+    """Notebook 05: the runs of ``rank.table_datasets`` notebook 04 does not make, where the data is here."""
+    p = config.load("rank", profile)
+    own = [d for d in p.table_datasets if d not in p.datasets and _present(d)]
+    return [[functools.partial(rank.run, p, *job) for job in rank.jobs(p, own)]]
+
+
+def vae_fig2(profile: str) -> list[Phase]:
+    """Notebook 06: the pruned and unpruned VAE of every seed, then from scratch at the pruned run's widths."""
+    p = config.load("vae", profile)
+    first = [k for k in vae.KINDS if k != "scratch"]
+    return [[functools.partial(vae.run, p, kind, seed) for seed in p.seeds for kind in first],
+            [functools.partial(vae.run, p, "scratch", seed) for seed in p.seeds]]
+
+
+#: The stages whose notebooks ask for stored runs, and how to list them (the other stages only read results).
+STAGES: dict[str, Callable[[str], list[Phase]]] = {
+    "01_flexrel_accuracy_vs_pruning": flexrel_fig2,
+    "03_flexrel_delta_sweep": flexrel_fig4,
+    "04_rank_random_vs_rank": rank_fig1,
+    "05_rank_table1": rank_table1,
+    "06_rank_vae": vae_fig2,
+}
+#: Where submitit runs the jobs: ``local`` (processes on this machine), ``slurm``, or ``here`` (in this process).
+EXECUTORS = ("local", "slurm", "here")
+
+
+def missing(phase: Phase) -> Phase:
+    """The runs of ``phase`` that are not stored (asked without computing anything)."""
+    left = []
+    for job in phase:
+        try:
+            with runs.only_stored():
+                job()
+        except runs.NotStored:
+            left.append(job)
+    return left
+
+
+@dataclass
+class Chunk:
+    """One job: some runs, computed one after another with ``threads`` torch threads (and, where ``gpu`` is
+    set, only that GPU visible)."""
+
+    runs: Phase
+    threads: int
+    gpu: int | None = None
+
+    def __call__(self) -> dict:
+        if self.gpu is not None:
+            os.environ["CUDA_VISIBLE_DEVICES"] = str(self.gpu)
+        torch.set_num_threads(self.threads)
+        start = time.perf_counter()
+        for job in self.runs:
+            job()
+        return {"pid": os.getpid(), "runs": len(self.runs), "seconds": time.perf_counter() - start}
+
+
+def chunks(left: Phase, workers: int, threads: int, gpus: int = 0) -> list[Chunk]:
+    """``left`` dealt round-robin into at most ``workers`` chunks (chunk ``i`` on GPU ``i mod gpus`` if ``gpus``).
+
+    >>> [len(c.runs) for c in chunks(list(range(5)), 2, 1)]
+    [3, 2]
+    """
+    n = max(1, min(workers, len(left)))
+    return [Chunk(left[i::n], threads, i % gpus if gpus else None) for i in range(n) if left[i::n]]
+
+
+def _call(chunk: Chunk) -> dict:
+    return chunk()
+
+
+def submit(parts: list[Chunk], executor: str, folder: str, timeout_min: int, partition: str | None, gpus: int):
+    """Submit ``parts`` as a submitit job array; returns the jobs."""
+    import submitit
+
+    ex = submitit.AutoExecutor(folder=folder, cluster=executor)
+    ex.update_parameters(timeout_min=timeout_min, cpus_per_task=parts[0].threads, name="lib.sweep",
+                         **({"gpus_per_node": 1} if gpus and executor == "slurm" else {}),
+                         **({"slurm_partition": partition} if partition else {}),
+                         **({"slurm_array_parallelism": len(parts)} if executor == "slurm" else {}))
+    return ex.map_array(_call, parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the stored runs a stage is missing as separate jobs; see the module's documentation."""
+    parser = argparse.ArgumentParser(prog="python -m lib.sweep", description=main.__doc__)
+    parser.add_argument("stage", help=f"one of {list(STAGES)}")
+    parser.add_argument("--profile", default=None, help="a profile of params.yaml (default: the one it names)")
+    parser.add_argument("--executor", default="local", help=f"one of {list(EXECUTORS)} (default: %(default)s)")
+    parser.add_argument("--workers", type=int, default=1, help="jobs per phase (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads per job (default: this machine's cores / workers, at least 1; slurm: 4)")
+    parser.add_argument("--gpus", type=int, default=0,
+                        help="local: GPUs on this machine, job i uses GPU i mod gpus; slurm: one GPU per job if > 0")
+    parser.add_argument("--slurm-partition", default=None)
+    parser.add_argument("--timeout-min", type=int, default=24 * 60, help="per job (default: %(default)s)")
+    parser.add_argument("--dry-run", action="store_true", help="only list how many runs each phase has left")
+    args = parser.parse_args(argv)
+    if args.stage not in STAGES:
+        parser.error(f"stage {args.stage!r} has no runs to sweep; stages that do: {list(STAGES)}")
+    if args.executor not in EXECUTORS:
+        parser.error(f"--executor {args.executor!r}; allowed: {list(EXECUTORS)}")
+    if args.workers < 1 or (args.threads is not None and args.threads < 1) or args.gpus < 0:
+        parser.error("--workers and --threads must be ≥ 1, --gpus ≥ 0")
+    rank_, size = train.init_distributed()
+    say = print if rank_ == 0 else (lambda *a, **k: None)
+    profile = config.active_profile(profile=args.profile)
+    threads = args.threads or (4 if args.executor == "slurm" else max(1, (os.cpu_count() or 1) // args.workers))
+    folder = str(config.ROOT / "cache" / "sweep" / args.stage / "%j")
+    phases = STAGES[args.stage](profile)
+    for i, phase in enumerate(phases, 1):
+        left = missing(phase)
+        say(f"{args.stage} ({profile}), phase {i}/{len(phases)}: {len(phase)} runs, {len(left)} missing")
+        if args.dry_run or not left:
+            continue
+        parts = chunks(left, args.workers, threads, args.gpus if args.executor == "local" else 0)
+        start = time.perf_counter()
+        if args.executor == "here":
+            done = [part() for part in parts]
+        else:
+            jobs = submit(parts, args.executor, folder, args.timeout_min, args.slurm_partition, args.gpus)
+            say(f"  submitted {len(jobs)} {args.executor} job(s) ({threads} thread(s) each): {[j.job_id for j in jobs]}; "
+                f"logs under {folder.replace('%j', '')}")
+            done = []
+            for job in jobs:
+                try:
+                    done.append(job.result())
+                except Exception as err:  # noqa: BLE001 - report which job failed and where its log is
+                    print(f"  job {job.job_id} failed: {err}\n  its log: {job.paths.stderr}", file=sys.stderr)
+                    return 1
+        say(f"  {sum(d['runs'] for d in done)} runs in {len(done)} job(s), processes {sorted({d['pid'] for d in done})}, "
+            f"{time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
