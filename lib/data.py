@@ -53,6 +53,9 @@ class Spec:
         Per-channel statistics of the training set, for standardisation.
     in_memory
         Whether the whole dataset is held as a tensor (otherwise it is streamed by a DataLoader).
+    train, test
+        Images in the official training and held-out split (test; ImageNet's validation set), for sizing
+        a profile whose data is not here (:mod:`lib.sizing`).
     """
 
     mirror: tuple[str, ...]
@@ -62,15 +65,17 @@ class Spec:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     in_memory: bool
+    train: int
+    test: int
 
 
 SPECS: dict[str, Spec] = {
-    "MNIST": Spec(("MNIST/raw",), 1, 28, 10, (0.1307,), (0.3081,), True),
-    "FashionMNIST": Spec(("FashionMNIST/raw",), 1, 28, 10, (0.2860,), (0.3530,), True),
-    "CIFAR10": Spec(("cifar-10-python.tar.gz",), 3, 32, 10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), True),
-    "CIFAR100": Spec(("cifar-100-python.tar.gz",), 3, 32, 100, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), True),
-    "CelebA": Spec(("celeba",), 3, 64, 0, (0.5063, 0.4258, 0.3832), (0.3106, 0.2904, 0.2897), False),
-    "ImageNet": Spec(("ImageNet",), 3, 224, 1000, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), False),
+    "MNIST": Spec(("MNIST/raw",), 1, 28, 10, (0.1307,), (0.3081,), True, 60_000, 10_000),
+    "FashionMNIST": Spec(("FashionMNIST/raw",), 1, 28, 10, (0.2860,), (0.3530,), True, 60_000, 10_000),
+    "CIFAR10": Spec(("cifar-10-python.tar.gz",), 3, 32, 10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), True, 50_000, 10_000),
+    "CIFAR100": Spec(("cifar-100-python.tar.gz",), 3, 32, 100, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), True, 50_000, 10_000),
+    "CelebA": Spec(("celeba",), 3, 64, 0, (0.5063, 0.4258, 0.3832), (0.3106, 0.2904, 0.2897), False, 162_770, 19_962),
+    "ImageNet": Spec(("ImageNet",), 3, 224, 1000, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), False, 1_281_167, 50_000),
 }
 assert tuple(SPECS) == DATASETS
 
@@ -169,6 +174,21 @@ def sample(name: str, train: bool, n: int, seed: int, root: Path | None = None) 
     items = [ds[i] for i in idx]
     labels = [item[1] if isinstance(item[1], int) else 0 for item in items]
     return torch.stack([item[0] for item in items]), torch.tensor(labels, dtype=torch.long)
+
+
+def absent(name: str, root: Path | None = None) -> str | None:
+    """Why ``name`` cannot be opened here — the message with the command that fetches it — or ``None`` if both
+    splits are here.
+
+    >>> absent("MNIST", root=Path("/nonexistent")).startswith("MNIST (train split) not found")
+    True
+    """
+    try:
+        for train in (True, False):
+            open_dataset(name, train, root)
+    except DatasetMissing as err:
+        return str(err)
+    return None
 
 
 def labels(name: str, train: bool, root: Path | None = None) -> torch.Tensor:

@@ -119,8 +119,9 @@ def _pruned(p: FlexRelParams, q: runs.View, seed: int, method: str, factor: floa
     return model, common
 
 
-def _run(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None, draw: int) -> dict:
-    """A pruning run's coordinates, canonical (see :func:`canonical`; ``draw`` counts for random only)."""
+def coordinates(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None, draw: int = 0) -> dict:
+    """A pruning run's coordinates, canonical (see :func:`canonical`; ``draw`` counts for random only): two
+    calls of :func:`retention` (or :func:`recovery`) with equal coordinates are the same stored run."""
     method, delta = canonical(p, method, delta)
     if not 0.0 < factor < 1.0:
         raise ValueError(f"a pruning run needs a factor in (0, 1), got {factor!r}")
@@ -131,7 +132,7 @@ def _run(p: FlexRelParams, seed: int, method: str, factor: float, delta: float |
 def retention(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None, draw: int = 0) -> dict:
     """One retention measurement (cached): ``{"row": {...}}`` with the test accuracy and loss after pruning and
     BatchNorm re-estimation (no weight update), parameters and MACs."""
-    run = _run(p, seed, method, factor, delta, draw)
+    run = coordinates(p, seed, method, factor, delta, draw)
 
     def compute(q: runs.View) -> dict:
         model, common = _pruned(p, q, seed, run["method"], factor, run["delta"], run["draw"])
@@ -143,7 +144,7 @@ def retention(p: FlexRelParams, seed: int, method: str, factor: float, delta: fl
 def recovery(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None, draw: int = 0) -> list[dict]:
     """One recovery run (cached): the pruned, BatchNorm-re-estimated network fine-tuned ``epochs_post`` epochs
     on ``post_subset`` training images with a cosine learning rate from ``lr_post`` to 0; one row per epoch."""
-    run = _run(p, seed, method, factor, delta, draw)
+    run = coordinates(p, seed, method, factor, delta, draw)
 
     def compute(q: runs.View) -> list[dict]:
         dev = device(p)

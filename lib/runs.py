@@ -35,6 +35,7 @@ import importlib.util
 import json
 import os
 import sys
+import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache
@@ -44,13 +45,15 @@ from typing import Any
 import torch
 from torch import nn
 
+from lib.resources import cpu_name
 from lib.train import world
 from lib.config import PROFILES, RUNS, SECTIONS, config_hash, read, validate
 
 #: Packages whose versions enter every key.
 PACKAGES = ("torch", "torchvision", "zennit", "torch-pruning", "numpy")
-#: Modules left out of the code hash: the store itself (how a result is kept, not what it is).
-NOT_CODE = ("lib.runs",)
+#: Modules left out of the code hash: the store itself and the machine's description (how a result is kept and
+#: what it cost, not what it is).
+NOT_CODE = ("lib.runs", "lib.resources")
 LIB = Path(__file__).resolve().parent
 
 
@@ -237,6 +240,12 @@ def _header(kind: str, view: View, run: dict, module: str) -> dict:
             "versions": versions(), "module": module, "processes": world()[1]}
 
 
+def _timing(start: float) -> dict:
+    """How long the computation since ``start`` took, and on which CPU (outside the key: what a run cost,
+    not what it is; :mod:`lib.sizing` reads it)."""
+    return {"seconds": round(time.perf_counter() - start, 3), "cpu": cpu_name()}
+
+
 def _lookup(path: Path) -> Any | None:
     """The stored result at ``path``, or ``None`` if absent; a corrupt entry is reported and removed."""
     if not path.exists():
@@ -259,7 +268,9 @@ def cached(kind: str, view: View, run: dict, compute: Callable[[View], Any], roo
     if found is not None:
         return found
     _missing(kind, run)
+    start = time.perf_counter()
     result = json.loads(json.dumps(compute(view), default=str))
+    header |= _timing(start)
     text = json.dumps({"header": header | {"checksum": _checksum(json.dumps(result, sort_keys=True).encode())},
                        "result": result})
     _write(path, lambda p: p.write_text(text))
@@ -283,7 +294,9 @@ def cached_model(kind: str, view: View, run: dict, build: Callable[[View], nn.Mo
     _missing(kind, run)
     if not train:
         raise FileNotFoundError(f"no stored {kind} run for {run} under {path.parent}. {missing}")
+    start = time.perf_counter()
     record = json.loads(json.dumps(compute(view, model), default=str))
+    header |= _timing(start)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     text = json.dumps(record)
     stored = {"state": state, "record": text,
@@ -306,6 +319,15 @@ def _profile_sections() -> dict[str, list[dict]]:
     """Per section name, the fields of every profile's section (what current configurations can produce)."""
     built = validate(read())
     return {name: [dataclasses.asdict(built[profile][name]) for profile in PROFILES] for name in SECTIONS}
+
+
+def records(root: Path | None = None) -> Iterator[tuple[Path, dict | None, str | None]]:
+    """``(path, header, None)`` for every readable entry of the store, ``(path, None, why)`` for a corrupt one."""
+    for path in entries(root):
+        try:
+            yield path, _read(path)[0], None
+        except CorruptEntry as err:
+            yield path, None, str(err)
 
 
 def why_stale(header: dict, sections: dict[str, list[dict]] | None = None) -> list[str]:
@@ -342,13 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command = args.command or "list"
     sections = _profile_sections()
-    rows = []
-    for path in entries(args.root):
-        try:
-            header, _ = _read(path)
-            rows.append((path, header, None, why_stale(header, sections)))
-        except CorruptEntry as err:
-            rows.append((path, None, str(err), []))
+    rows = [(path, header, error, why_stale(header, sections) if header else []) for path, header, error in records(args.root)]
     if command == "list":
         kinds = sorted({p.parent.name for p, *_ in rows})
         print(f"{'kind':<20} {'entries':>7} {'MB':>8} {'stale':>6} {'corrupt':>7}")

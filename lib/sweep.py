@@ -3,6 +3,7 @@
     python -m lib.sweep 01_flexrel_accuracy_vs_pruning                       # local processes, then wait
     python -m lib.sweep 01_flexrel_accuracy_vs_pruning --dry-run             # what is left to run
     python -m lib.sweep 04_rank_random_vs_rank --executor slurm --slurm-partition gpu --workers 32 --gpus 1
+    python -m lib.sweep 01_flexrel_accuracy_vs_pruning --executor slurm --no-wait   # every phase queued, then return
     torchrun --nproc-per-node 4 -m lib.sweep 01_flexrel_accuracy_vs_pruning --executor here   # data-parallel
 
 A stage's runs are independent and stored by a key that covers everything that made them (:mod:`lib.runs`),
@@ -11,7 +12,8 @@ notebook asks for, in phases (a run may need an earlier phase's: FlexRel's pruni
 networks and their scores). For each phase this module finds the runs not yet stored
 (:func:`lib.runs.only_stored`), deals them round-robin into ``--workers`` jobs, submits those through
 submitit — its local executor (separate processes here; the default) or Slurm (a job array) — and waits
-before the next phase. ``dvc repro`` then runs the notebook, which reads every run from the store and
+before the next phase; on Slurm, ``--no-wait`` instead queues every phase at once, each to start when the one
+before has succeeded (``--dependency=afterok``), and returns. ``dvc repro`` then runs the notebook, which reads every run from the store and
 computes nothing. ``--executor here`` runs the jobs in this process, one after another; under ``torchrun``
 every run then trains data-parallel over the launched processes (:func:`lib.train.parallel`).
 
@@ -36,9 +38,19 @@ from lib import base, config, data, flexrel, rank, runs, train, vae
 
 Run = Callable[[], object]
 Phase = list[Run]
+#: Why a dataset cannot be opened here (with the command that fetches it), or ``None`` if it can: :func:`lib.data.absent`,
+#: or, to size a profile whose data is elsewhere (:mod:`lib.sizing`), ``lambda name: None``.
+Absent = Callable[[str], "str | None"]
 
 
-def _scores(p: config.FlexRelParams, seed: int) -> None:
+def _require(absent: Absent, *datasets: str) -> None:
+    """Stop before any job starts if a dataset the stage trains on is not here."""
+    for name in datasets:
+        if (why := absent(name)) is not None:
+            raise data.DatasetMissing(why)
+
+
+def scores(p: config.FlexRelParams, seed: int) -> None:
     """Relevance and magnitude scores of ``seed``'s stored base network (a phase of its own: every pruning
     run of the seed reads them)."""
     flexrel.unit_scores(p, seed, base.pretrained(p, seed, train_if_missing=False)[0])
@@ -48,52 +60,49 @@ def _pruning(p: config.FlexRelParams, kind: Callable, plan: flexrel.Plan) -> Pha
     return [functools.partial(kind, p, seed, *job) for seed in p.seeds for job in plan]
 
 
-def flexrel_fig2(profile: str) -> list[Phase]:
+def flexrel_fig2(profile: str, absent: Absent = data.absent) -> list[Phase]:
     """Notebook 01: the base networks, their scores, then Fig. 2's retention and recovery runs."""
     p = config.load("flexrel", profile)
+    _require(absent, p.dataset)
     retention, recovery = flexrel.fig2_plan(p, p.factors, p.random_draws), flexrel.fig2_plan(p, p.recovery_factors)
     return [[functools.partial(base.pretrained, p, seed) for seed in p.seeds],
-            [functools.partial(_scores, p, seed) for seed in p.seeds],
+            [functools.partial(scores, p, seed) for seed in p.seeds],
             _pruning(p, flexrel.retention, retention) + _pruning(p, flexrel.recovery, recovery)]
 
 
-def flexrel_fig4(profile: str) -> list[Phase]:
+def flexrel_fig4(profile: str, absent: Absent = data.absent) -> list[Phase]:
     """Notebook 03: scores of notebook 01's base networks (it never trains them), then the δ sweep."""
     p = config.load("flexrel", profile)
-    return [[functools.partial(_scores, p, seed) for seed in p.seeds], _pruning(p, flexrel.retention, flexrel.fig4_plan(p))]
+    _require(absent, p.dataset)
+    return [[functools.partial(scores, p, seed) for seed in p.seeds], _pruning(p, flexrel.retention, flexrel.fig4_plan(p))]
 
 
-def rank_fig1(profile: str) -> list[Phase]:
+def rank_fig1(profile: str, absent: Absent = data.absent) -> list[Phase]:
     """Notebook 04: every train-time pruning run on ``rank.datasets``."""
     p = config.load("rank", profile)
+    _require(absent, *p.datasets)
     return [[functools.partial(rank.run, p, *job) for job in rank.jobs(p, p.datasets)]]
 
 
-def _present(name: str) -> bool:
-    try:
-        data.labels(name, True)
-    except data.DatasetMissing:
-        return False
-    return True
-
-
-def rank_table1(profile: str) -> list[Phase]:
-    """Notebook 05: the runs of ``rank.table_datasets`` notebook 04 does not make, where the data is here."""
+def rank_table1(profile: str, absent: Absent = data.absent) -> list[Phase]:
+    """Notebook 05: the runs of ``rank.table_datasets`` notebook 04 does not make, where the data is here
+    (the notebook reports the others as not run)."""
     p = config.load("rank", profile)
-    own = [d for d in p.table_datasets if d not in p.datasets and _present(d)]
+    own = [d for d in p.table_datasets if d not in p.datasets and absent(d) is None]
     return [[functools.partial(rank.run, p, *job) for job in rank.jobs(p, own)]]
 
 
-def vae_fig2(profile: str) -> list[Phase]:
+def vae_fig2(profile: str, absent: Absent = data.absent) -> list[Phase]:
     """Notebook 06: the pruned and unpruned VAE of every seed, then from scratch at the pruned run's widths."""
     p = config.load("vae", profile)
+    _require(absent, p.dataset)
     first = [k for k in vae.KINDS if k != "scratch"]
     return [[functools.partial(vae.run, p, kind, seed) for seed in p.seeds for kind in first],
             [functools.partial(vae.run, p, "scratch", seed) for seed in p.seeds]]
 
 
 #: The stages whose notebooks ask for stored runs, and how to list them (the other stages only read results).
-STAGES: dict[str, Callable[[str], list[Phase]]] = {
+STAGES: dict[str, Callable[[str, Absent], list[Phase]]] = {
     "01_flexrel_accuracy_vs_pruning": flexrel_fig2,
     "03_flexrel_delta_sweep": flexrel_fig4,
     "04_rank_random_vs_rank": rank_fig1,
@@ -149,14 +158,18 @@ def _call(chunk: Chunk) -> dict:
     return chunk()
 
 
-def submit(parts: list[Chunk], executor: str, folder: str, timeout_min: int, partition: str | None, gpus: int):
-    """Submit ``parts`` as a submitit job array; returns the jobs."""
+def submit(parts: list[Chunk], executor: str, folder: str, timeout_min: int, partition: str | None, gpus: int,
+           after: list | None = None):
+    """Submit ``parts`` as a submitit job array; returns the jobs. On Slurm, ``after``: jobs that must all
+    succeed before these start."""
     import submitit
 
     ex = submitit.AutoExecutor(folder=folder, cluster=executor)
+    arrays = sorted({job.job_id.split("_")[0] for job in after or []})
     ex.update_parameters(timeout_min=timeout_min, cpus_per_task=parts[0].threads, name="lib.sweep",
                          **({"gpus_per_node": 1} if gpus and executor == "slurm" else {}),
                          **({"slurm_partition": partition} if partition else {}),
+                         **({"slurm_dependency": "afterok:" + ":".join(arrays)} if arrays else {}),
                          **({"slurm_array_parallelism": len(parts)} if executor == "slurm" else {}))
     return ex.map_array(_call, parts)
 
@@ -174,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="local: GPUs on this machine, job i uses GPU i mod gpus; slurm: one GPU per job if > 0")
     parser.add_argument("--slurm-partition", default=None)
     parser.add_argument("--timeout-min", type=int, default=24 * 60, help="per job (default: %(default)s)")
+    parser.add_argument("--no-wait", action="store_true",
+                        help="slurm: queue every phase (each after the one before has succeeded) and return")
     parser.add_argument("--dry-run", action="store_true", help="only list how many runs each phase has left")
     args = parser.parse_args(argv)
     if args.stage not in STAGES:
@@ -182,12 +197,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--executor {args.executor!r}; allowed: {list(EXECUTORS)}")
     if args.workers < 1 or (args.threads is not None and args.threads < 1) or args.gpus < 0:
         parser.error("--workers and --threads must be ≥ 1, --gpus ≥ 0")
+    if args.no_wait and args.executor != "slurm":
+        parser.error(f"--no-wait needs --executor slurm (with {args.executor!r} the jobs "
+                     + ("are this process's children and stop with it)" if args.executor == "local" else "run in this process)"))
     rank_, size = train.init_distributed()
     say = print if rank_ == 0 else (lambda *a, **k: None)
     profile = config.active_profile(profile=args.profile)
     threads = args.threads or (4 if args.executor == "slurm" else max(1, (os.cpu_count() or 1) // args.workers))
     folder = str(config.ROOT / "cache" / "sweep" / args.stage / "%j")
-    phases = STAGES[args.stage](profile)
+    try:
+        phases = STAGES[args.stage](profile)
+    except data.DatasetMissing as err:
+        print(f"{args.stage} ({profile}): {err}", file=sys.stderr)
+        return 2
+    before: list = []  # with --no-wait: the jobs of the phase before, which this phase's jobs wait for
     for i, phase in enumerate(phases, 1):
         left = missing(phase)
         say(f"{args.stage} ({profile}), phase {i}/{len(phases)}: {len(phase)} runs, {len(left)} missing")
@@ -198,9 +221,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.executor == "here":
             done = [part() for part in parts]
         else:
-            jobs = submit(parts, args.executor, folder, args.timeout_min, args.slurm_partition, args.gpus)
-            say(f"  submitted {len(jobs)} {args.executor} job(s) ({threads} thread(s) each): {[j.job_id for j in jobs]}; "
-                f"logs under {folder.replace('%j', '')}")
+            jobs = submit(parts, args.executor, folder, args.timeout_min, args.slurm_partition, args.gpus, before)
+            say(f"  submitted {len(jobs)} {args.executor} job(s) ({threads} thread(s) each): {[j.job_id for j in jobs]}"
+                + (f" to start after {sorted({j.job_id for j in before})}" if before else "")
+                + f"; logs under {folder.replace('%j', '')}")
+            if args.no_wait:
+                before = jobs
+                continue
             done = []
             for job in jobs:
                 try:
@@ -210,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
                     return 1
         say(f"  {sum(d['runs'] for d in done)} runs in {len(done)} job(s), processes {sorted({d['pid'] for d in done})}, "
             f"{time.perf_counter() - start:.0f} s")
+    if before:
+        say(f"queued, not waiting: `squeue -u $USER` shows the jobs; `python -m lib.sweep {args.stage} --dry-run` what is left")
     return 0
 
 

@@ -84,8 +84,8 @@ def local_batchnorm(model: nn.Module) -> nn.Module:
     for name, child in model.named_children():
         if isinstance(child, nn.SyncBatchNorm):
             bn = nn.BatchNorm2d(child.num_features, child.eps, child.momentum, child.affine, child.track_running_stats)
-            bn.load_state_dict(child.state_dict())
-            setattr(model, name, bn.to(child.weight.device if child.affine else child.running_mean.device))
+            bn.load_state_dict(child.state_dict(), assign=True)  # takes the tensors as they are, on their device
+            setattr(model, name, bn)
         else:
             local_batchnorm(child)
     return model

@@ -114,6 +114,20 @@ def test_cifar_tensors_from_the_real_pickle_format(tmp_path, monkeypatch, name, 
     assert batches[0][0].shape == (5, 3, 32, 32)
 
 
+def test_absent_says_why_and_how_to_fetch_or_nothing_when_present(mnist_root, tmp_path):
+    assert data.absent("MNIST", mnist_root) is None
+    why = data.absent("CIFAR10", mnist_root)
+    assert why.startswith("CIFAR10 (train split) not found") and data.FETCH_COMMAND in why
+
+
+@pytest.mark.skipif(mirror() is None, reason="no offline mirror (../shared/data or $DATA_MIRROR)")
+def test_the_recorded_split_sizes_are_the_official_ones(tmp_path):
+    for name in ("MNIST", "FashionMNIST"):
+        data.fetch(name, tmp_path, mirror())
+        spec = data.SPECS[name]
+        assert (len(data.labels(name, True, tmp_path)), len(data.labels(name, False, tmp_path))) == (spec.train, spec.test)
+
+
 @pytest.mark.skipif(mirror() is None, reason="no offline mirror (../shared/data or $DATA_MIRROR)")
 def test_the_mirror_has_the_official_archives():
     for name in ("MNIST", "FashionMNIST"):

@@ -121,15 +121,15 @@ def test_dvc_status_names_exactly_the_stages_an_edit_affects(smoke_copy):
     originals = {path: path.read_text() for path in (params, vae)}
     try:
         raw = yaml.safe_load(originals[params])
-        raw["profiles"]["paper"]["flexrel"]["epochs_pre"] = 99  # another profile
+        raw["profiles"]["paper"]["flexrel"]["epochs_pre"] = 99  # another profile: only the report's sizing table reads it
         params.write_text(yaml.safe_dump(raw, sort_keys=False))
-        assert changed() == set()
+        assert changed() == {"99_reproduction_report"}
         raw["profiles"]["smoke"]["rank"]["seeds"] = [0, 1]  # the active profile's rank section
         params.write_text(yaml.safe_dump(raw, sort_keys=False))
         assert changed() == {"04_rank_random_vs_rank", "05_rank_table1", "99_reproduction_report"}
         params.write_text(originals[params])
-        vae.write_text(originals[vae] + "\n# edited\n")  # a module only notebook 06 runs
-        assert changed() == {"06_rank_vae"}
+        vae.write_text(originals[vae] + "\n# edited\n")  # a module notebook 06 runs (and the sizing table counts with)
+        assert changed() == {"06_rank_vae", "99_reproduction_report"}
     finally:
         for path, text in originals.items():
             path.write_text(text)
@@ -161,3 +161,46 @@ def test_sweep_jobs_fill_the_store_and_the_notebook_assembles_the_serial_numbers
     for name, frame in serial.items():
         swept = pd.read_csv(out / name)
         pd.testing.assert_frame_equal(swept.drop(columns=timing, errors="ignore"), frame.drop(columns=timing, errors="ignore"))
+
+
+@pytest.mark.slow
+def test_slurm_no_wait_queues_each_phase_after_the_one_before(smoke_copy, tmp_path):
+    """Slurm stood in for by an `sbatch` that records each job script and answers as Slurm does: every phase of
+    the default profile's stage 01 (nothing of it is stored in the smoke copy) is queued at once, each array
+    waiting for the one before to succeed, and the command returns without waiting."""
+    repo, env, _, _ = smoke_copy
+    bin_, scripts = tmp_path / "bin", tmp_path / "scripts"
+    bin_.mkdir(), scripts.mkdir()
+    (bin_ / "sbatch").write_text('#!/bin/sh\nn=$((100 + $(ls "$SCRIPTS" | wc -l)))\ncp "$1" "$SCRIPTS/$n.sh"\n'
+                                 'echo "Submitted batch job $n"\n')
+    (bin_ / "srun").write_text("#!/bin/sh\nexit 1\n")
+    for tool in ("sbatch", "srun"):
+        (bin_ / tool).chmod(0o755)
+    env = {**env, "PATH": f"{bin_}{os.pathsep}{env['PATH']}", "SCRIPTS": str(scripts)}
+    log = run([sys.executable, "-m", "lib.sweep", "01_flexrel_accuracy_vs_pruning", "--profile", "default", "--executor",
+               "slurm", "--no-wait", "--workers", "4", "--slurm-partition", "cpu"], repo, env)
+    jobs = [(scripts / f"{n}.sh").read_text() for n in (100, 101, 102)]
+    assert not (scripts / "103.sh").exists() and "queued, not waiting" in log, log
+    assert "--dependency" not in jobs[0]
+    assert "#SBATCH --dependency=afterok:100" in jobs[1] and "#SBATCH --dependency=afterok:101" in jobs[2]
+    assert all("#SBATCH --partition=cpu" in job and "#SBATCH --array=0-3%4" in job for job in jobs)
+
+
+@pytest.mark.slow
+def test_the_sizing_table_lists_the_runs_the_notebooks_stored(smoke_copy):
+    """lib.sizing enumerates a profile's runs without running them: for the smoke copy, per kind, exactly the
+    entries its pipeline stored (the CIFAR rows of stage 05 are listed but not here, so not stored)."""
+    import json
+
+    import pandas as pd
+
+    repo, env, _, _ = smoke_copy
+    code = ("import json; from lib import runs, sizing; s = sizing.runs_of('smoke'); s = s[s.stage != '05_rank_table1'];"
+            "print(json.dumps({'planned': s.kind.value_counts().to_dict(),"
+            " 'stored': {k: sum(1 for _, h, _ in runs.records() if h['kind'] == k) for k in s.kind.unique()}}))")
+    found = json.loads(run([sys.executable, "-c", code], repo, env).strip().splitlines()[-1])
+    assert found["planned"] == found["stored"], found
+    sizes = pd.read_csv(repo / "results/99_reproduction_report/sizing.csv")
+    smoke = sizes[sizes.profile == "smoke"]
+    assert (smoke.measured_s > 0).all() and (sizes.gpu_hours > 0).all(), sizes
+    assert "### What each profile costs" in (repo / "REPRODUCTION.md").read_text()

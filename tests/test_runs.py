@@ -45,6 +45,16 @@ def test_a_run_is_computed_once_and_keyed_by_its_coordinates(store):
     assert len(calls) == 2 and len(list(runs.entries())) == 2
 
 
+def test_an_entry_records_what_its_computation_cost_outside_its_key(store):
+    view = runs.View(config.load("data", "smoke"))
+    runs.cached("k", view, {"seed": 0}, lambda q: sum(range(10**6)))
+    (path, header, error), = runs.records()
+    assert error is None and header["seconds"] > 0 and header["cpu"]
+    timed = header.copy()
+    header.update(seconds=123.0, cpu="another CPU")
+    assert runs._key(header) == runs._key(timed) == path.stem
+
+
 def test_a_parameter_a_run_does_not_read_leaves_its_key_and_cannot_be_read():
     p = config.load("flexrel", "smoke")
     other = dataclasses.replace(p, lr_post=0.5, post_subset=7, seeds=[5, 6], factors=[0.2])
