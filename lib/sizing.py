@@ -32,6 +32,12 @@ from lib import base, config, contribution, data, flexrel, prune, rank, runs, sw
 GPU_TFLOPS = 100.0
 
 
+#: Whose measured throughput estimates a kind's time on this CPU. FlexRel's scoring, retention and recovery runs
+#: are short, and fixed costs (loading, pruning surgery, BatchNorm re-estimation) dominate their time here; scaled
+#: up they are training and inference of the same network, which the base networks' training measures.
+RATE_OF = {"flexrel-scores": "flexrel-pre", "flexrel-retention": "flexrel-pre", "flexrel-recovery": "flexrel-pre"}
+
+
 def _images(dataset: str, subset: int | None, train: bool) -> int:
     spec = data.SPECS[dataset]
     full = spec.train if train else spec.test
@@ -137,7 +143,8 @@ def table(profiles: list[str], reference: str = "default", gpu_tflops: float = G
           root: Path | None = None) -> pd.DataFrame:
     """Per profile and kind of run: ``stages`` listing them, ``runs``, ``tmacs`` (their work, 10¹² MACs),
     ``measured_s`` (median seconds per run, where the profile ran here), ``cpu_hours`` (the work at the
-    throughput ``reference`` reached here on that kind of run) and ``gpu_hours`` (at ``gpu_tflops``)."""
+    throughput ``reference`` reached here on that kind of run, or the one :data:`RATE_OF` names) and
+    ``gpu_hours`` (at ``gpu_tflops``)."""
     planned = pd.concat([runs_of(p) for p in profiles], ignore_index=True)
     times = {p: measured(p, root) for p in {*profiles, reference}}
     ref = runs_of(reference).groupby("kind").macs.mean() / times[reference].groupby("kind").seconds.median()
@@ -147,7 +154,7 @@ def table(profiles: list[str], reference: str = "default", gpu_tflops: float = G
         macs = group.macs.sum()
         rows.append({"profile": profile, "kind": kind, "stages": ", ".join(s[:2] for s in group.stage.unique()),
                      "runs": len(group), "tmacs": macs / 1e12, "measured_s": mine.median() if len(mine) else float("nan"),
-                     "cpu_hours": macs / ref.get(kind, float("nan")) / 3600,
+                     "cpu_hours": macs / ref.get(RATE_OF.get(kind, kind), float("nan")) / 3600,
                      "gpu_hours": 2 * macs / (gpu_tflops * 1e12) / 3600})
     return pd.DataFrame(rows)
 
@@ -167,7 +174,8 @@ def markdown(sizes: pd.DataFrame, reference: str = "default", gpu_tflops: float 
                      f"**{_fmt(group.gpu_hours.sum())}** |")
     return "\n".join(lines + ["", f"Measured: median computation time of one stored run here. Estimated: the profile's "
                               f"work (forward-pass MACs × images passed, `lib.sizing`) at the throughput the `{reference}` "
-                              f"profile reached here on each kind of run, or at an assumed GPU sustaining {gpu_tflops:g} "
+                              f"profile reached here on each kind of run (FlexRel's: its base networks' training; fixed "
+                              f"per-run costs are left out, so short runs take longer than estimated), or at an assumed GPU sustaining {gpu_tflops:g} "
                               "TFLOP/s (an assumption, not a measurement; at 32×32 and for the small MLPs of `rank-run` a "
                               "GPU stays far below it, so those GPU figures are lower bounds). A run two stages list is "
                               "counted under the first."])
