@@ -13,8 +13,8 @@ networks and their scores). For each phase this module finds the runs not yet st
 (:func:`lib.runs.only_stored`), deals them round-robin into ``--workers`` jobs, submits those through
 submitit — its local executor (separate processes here; the default) or Slurm (a job array) — and waits
 before the next phase; on Slurm, ``--no-wait`` instead queues every phase at once, each to start when the one
-before has succeeded (``--dependency=afterok``), and returns. ``dvc repro`` then runs the notebook, which reads every run from the store and
-computes nothing. ``--executor here`` runs the jobs in this process, one after another; under ``torchrun``
+before has succeeded (``--dependency=afterok``), and returns. ``dvc repro`` then runs the notebook, which
+reads every run from the store and computes nothing. ``--executor here`` runs the jobs in this process, one after another; under ``torchrun``
 every run then trains data-parallel over the launched processes (:func:`lib.train.parallel`).
 
 The store is ``cache/runs`` of the checkout the jobs run in: on a cluster, keep the checkout on the shared
