@@ -145,9 +145,11 @@ def table(profiles: list[str], reference: str = "default", gpu_tflops: float = G
     ``measured_s`` (median seconds per run, where the profile ran here), ``cpu_hours`` (the work at the
     throughput ``reference`` reached here on that kind of run, or the one :data:`RATE_OF` names) and
     ``gpu_hours`` (at ``gpu_tflops``)."""
-    planned = pd.concat([runs_of(p) for p in profiles], ignore_index=True)
-    times = {p: measured(p, root) for p in {*profiles, reference}}
-    ref = runs_of(reference).groupby("kind").macs.mean() / times[reference].groupby("kind").seconds.median()
+    names = list(dict.fromkeys([*profiles, reference]))  # each profile enumerated once, the reference included
+    planned = pd.concat([runs_of(p) for p in names], ignore_index=True)
+    times = {p: measured(p, root) for p in names}
+    ref = planned[planned.profile == reference].groupby("kind").macs.mean() / times[reference].groupby("kind").seconds.median()
+    planned = planned[planned.profile.isin(profiles)]
     rows = []
     for (profile, kind), group in planned.groupby(["profile", "kind"], sort=False):
         mine = times[profile][times[profile].kind == kind].seconds
