@@ -16,12 +16,13 @@ from lib.config import FlexRelParams, config_hash
 
 #: Fields of section ``flexrel`` in no run's key: they only choose which runs exist (the grid) or how the
 #: results are read (``targets_rel``). ``device`` is replaced by the device a run actually used.
-GRID = ("seeds", "methods", "factors", "recovery_factors", "random_draws", "delta", "deltas", "delta_factors",
+GRID = ("seeds", "methods", "baselines", "factors", "recovery_factors", "random_draws", "delta", "deltas", "delta_factors",
         "targets_rel", "device")
 #: Fields the base network's training never reads (pruning, BatchNorm re-estimation, recovery), also left out
 #: of its key; it sees its section through a :class:`lib.runs.View` that raises on them.
-NOT_READ = ("relevance_images", "unfolded_input", "prune_linear", "scope", "bn_batches", "epochs_post", "lr_post",
-            "post_subset")
+NOT_READ = ("relevance_images", "unfolded_input", "composite", "relevance_target", "relevance_split", "relevance_shift",
+            "normalisation", "partner", "prune_steps", "test_shift", "prune_linear", "scope", "bn_batches", "epochs_post",
+            "lr_post", "post_subset")
 #: What to run when a stage needs the base networks and they are not stored.
 MISSING = "Notebook 01 trains the base networks: run `dvc repro 01_flexrel_accuracy_vs_pruning` first."
 
@@ -32,19 +33,23 @@ def device(p: FlexRelParams) -> torch.device:
 
 
 def batches(p: FlexRelParams, part: str, seed: int = 0, shuffle: bool | None = None, limit: int | None = None,
-            dev: torch.device | None = None):
+            dev: torch.device | None = None, shift: str = "none"):
     """A fresh loader over ``part`` (``train``: shuffled from ``seed``; ``test``: in order), optionally over
     the first ``limit`` samples, serving batches on ``dev`` (default: the CPU): every training phase starts
     from the same batch order, whatever ran before it in this process. In-memory datasets move to ``dev``
-    once; the others load into pinned memory and copy without blocking."""
+    once; the others load into pinned memory and copy without blocking. ``shift``: the images under
+    :func:`lib.data.shift` (in-memory datasets only)."""
     dev = dev or torch.device("cpu")
     train_split = part == "train"
     shuffle = train_split if shuffle is None else shuffle
     if data.SPECS[p.dataset].in_memory:
         x_tr, y_tr, x_te, y_te = data.splits(p.dataset, p.image_size, p.train_subset, p.test_subset, channels_last=True)
         x, y = (x_tr, y_tr) if train_split else (x_te, y_te)
-        return data.TensorLoader(x[:limit].to(dev), y[:limit].to(dev), p.batch_size if train_split else 256,
+        x = data.shift(x[:limit], p.dataset, shift, seed)
+        return data.TensorLoader(x.to(dev), y[:limit].to(dev), p.batch_size if train_split else 256,
                                  shuffle=shuffle, seed=seed)
+    if shift != "none":
+        raise NotImplementedError(f"shift {shift!r} is implemented for in-memory datasets only, not {p.dataset}")
     size = p.train_subset if train_split else p.test_subset
     if limit is not None:
         size = limit if size is None else min(size, limit)
@@ -71,6 +76,8 @@ def build(p: FlexRelParams, seed: int) -> nn.Module:
     """A freshly initialised network for ``seed``."""
     torch.manual_seed(seed)
     spec = data.SPECS[p.dataset]
+    if p.model == "lenet300":
+        return models.mlp([spec.channels * p.image_size**2, 300, 100, spec.classes])
     return models.vgg16(spec.classes, spec.channels, p.width, batch_norm=p.model == "vgg16_bn", image_size=p.image_size,
                         dropout=p.dropout)
 
@@ -115,10 +122,16 @@ def pretrained(p: FlexRelParams, seed: int, train_if_missing: bool = True) -> tu
             return [{"method": "unpruned", "factor": 0.0, "seed": seed, "stage": "pretrain", "epoch": e, **r}
                     for e, r in enumerate(rows, 1)]
 
-        model, rows = runs.cached_model("flexrel-pre", q, run, lambda q: build(q, seed), train_base, train=train_if_missing,
+        model, rows = runs.cached_model(store_kind(p), q, run, lambda q: build(q, seed), train_base, train=train_if_missing,
                                           missing=MISSING)
         _LOADED[key] = place(model, dev).eval(), rows
     return _LOADED[key]
+
+
+def store_kind(p: FlexRelParams) -> str:
+    """Where a base network is stored: ``flexrel-pre`` for the VGGs (notebook 01's output, which 03 depends on),
+    ``flexrel-pre-<model>`` for the others (trained by notebook 08 as its second architecture)."""
+    return "flexrel-pre" if p.model.startswith("vgg") else f"flexrel-pre-{p.model}"
 
 
 def example_input(p: FlexRelParams) -> torch.Tensor:
@@ -126,6 +139,7 @@ def example_input(p: FlexRelParams) -> torch.Tensor:
     return torch.zeros(1, spec.channels, p.image_size, p.image_size)
 
 
-def evaluate(model: nn.Module, p: FlexRelParams, dev) -> dict:
-    out = train.evaluate(model, batches(p, "test", dev=dev), amp=p.amp)
+def evaluate(model: nn.Module, p: FlexRelParams, dev, shift: str = "none") -> dict:
+    """Held-out test accuracy and loss (on images under ``shift``)."""
+    out = train.evaluate(model, batches(p, "test", dev=dev, shift=shift), amp=p.amp)
     return {"test_acc": out["acc"], "test_loss": out["loss"]}

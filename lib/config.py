@@ -1,7 +1,8 @@
 """Parameters: ``params.yaml``, its profiles, and their validation.
 
 ``params.yaml`` names the active ``profile`` and a ``seed`` at the top level, holds every section once
-(``data`` for ``00_data``, ``flexrel`` for 01-03, ``split``, ``rank``, ``vae``: the ``default`` profile), and
+(``data`` for ``00_data``, ``flexrel`` for 01-03, ``split``, ``rank``, ``vae``, ``beyond`` for 07-08: the
+``default`` profile), and
 under ``profiles:`` a short block of overrides per profile — every section present, ``{}`` where it
 overrides nothing (the stages track ``profiles.<active>.<section>``, see ``dvc.yaml``). A profile's section
 is the base section updated by its overrides. Every section is a frozen dataclass below: its fields are the
@@ -41,6 +42,43 @@ RUNS = ROOT / "cache" / "runs"
 PROFILES = ("smoke", "default", "paper", "cifar")
 #: FlexRel's pruning criteria: the paper's three, raw or BatchNorm-folded magnitude, and the random control.
 FLEXREL_METHODS = ("magnitude", "magnitude_bn", "relevance", "flexrel", "random")
+#: Today's criteria beside the papers' (``lib.scores.library_scores``: torch-pruning's first-order Taylor, LAMP and
+#: BatchNorm-scale importances) and the rank paper's contribution on filters (``lib.scores.filter_contribution``).
+BASELINES = ("taylor", "lamp", "bn_scale", "contribution")
+#: FlexRel's networks: torchvision's VGG-16 with or without BatchNorm, and LeNet-300-100 (a second architecture).
+FLEXREL_MODELS = ("vgg16_bn", "vgg16", "lenet300")
+#: zennit composites that give LRP's rules (``lib.scores.COMPOSITES``); the paper does not name its rules.
+COMPOSITE_NAMES = ("EpsilonPlusFlat", "EpsilonGammaBox", "EpsilonAlpha2Beta1")
+#: Whose logit LRP starts from: the image's true class or the network's predicted class.
+RELEVANCE_TARGETS = ("label", "predicted")
+#: Where relevance's reference images come from: the first training images (seen in training), or training-split
+#: images after ``train_subset`` (never trained on).
+RELEVANCE_SPLITS = ("train", "unseen")
+#: Data shifts (``lib.data.shift``): none, rotation by 30°, additive Gaussian noise of 0.5 standard deviations.
+SHIFTS = ("none", "rotate", "noise")
+#: How FlexRel puts magnitude and relevance on one scale: min-max within each layer (the paper's "normalised"), or
+#: over the whole network on per-filter totals or per-parameter means (the same within a layer, not across).
+NORMALISATIONS = ("layer", "network_total", "network_mean")
+#: What relevance is combined with in FlexRel's score: magnitude (the paper), BatchNorm-folded magnitude or Taylor.
+PARTNERS = ("magnitude", "magnitude_bn", "taylor")
+#: The rows of notebook 07: each unstated choice of the FlexRel paper as overrides of section ``flexrel`` for
+#: FlexRel, and for the criterion it is compared with (``magnitude`` unless the row says otherwise).
+VARIANTS: dict[str, dict[str, Any]] = {
+    "composite=EpsilonGammaBox": {"flexrel": {"composite": "EpsilonGammaBox"}},
+    "composite=EpsilonAlpha2Beta1": {"flexrel": {"composite": "EpsilonAlpha2Beta1"}},
+    "target=predicted": {"flexrel": {"relevance_target": "predicted"}},
+    "images=128": {"flexrel": {"relevance_images": 128}},
+    "images=unseen": {"flexrel": {"relevance_split": "unseen"}},
+    "scope=global": {"flexrel": {"scope": "global"}, "baseline": {"scope": "global"}},
+    "normalisation=network_total": {"flexrel": {"normalisation": "network_total"}},
+    "normalisation=network_mean": {"flexrel": {"normalisation": "network_mean"}},
+    "magnitude=bn_folded": {"flexrel": {"partner": "magnitude_bn"}, "method": "magnitude_bn"},
+}
+#: Fields of section ``flexrel`` that notebooks 07-08 vary on a profile's section (``VARIANTS``, the second
+#: architecture, the shifts, the partner, dynamic pruning): a stored run that differs from a profile's section only
+#: in them is one of those studies' runs, and still current (``lib.runs.why_stale``).
+STUDY_FIELDS = ("model", "prune_linear", "composite", "relevance_target", "relevance_split", "relevance_images",
+                "relevance_shift", "scope", "normalisation", "partner", "prune_steps", "test_shift")
 DATASETS = ("MNIST", "FashionMNIST", "CIFAR10", "CIFAR100", "CelebA", "ImageNet")
 #: The rank paper's two readings of its contribution (``lib.contribution.CONTRIBUTION_PRESETS`` has one preset each).
 READINGS = ("paper", "original_code")
@@ -109,6 +147,9 @@ class FlexRelParams:
     methods
         Any of ``magnitude`` (raw |w|, the paper's), ``magnitude_bn`` (|w| with BatchNorm folded in),
         ``relevance``, ``flexrel``, ``random`` (the control).
+    baselines
+        Today's criteria, measured on retention beside ``methods`` (never in recovery or in the paper's
+        verdicts): any of ``BASELINES``.
     factors
         Retention grid: fraction of filters removed (per layer with ``scope: layer``); the x-axes show the
         fraction of parameters removed.
@@ -128,6 +169,18 @@ class FlexRelParams:
         Training images relevance is computed on (the paper: unspecified "input data").
     unfolded_input
         ``copy`` or ``share``: how a convolution's input relevance enters eq. (1)'s unfolded form.
+    composite, relevance_target, relevance_split, relevance_shift
+        LRP's rules (``COMPOSITE_NAMES``), whose logit it starts from (``label`` or ``predicted``), where its
+        reference images come from (``train`` or ``unseen``) and how they are shifted (``SHIFTS``). Unstated
+        in the paper; notebook 07 runs the alternatives.
+    normalisation, partner
+        How FlexRel scales magnitude and relevance (``NORMALISATIONS``) and what relevance is combined with
+        (``PARTNERS``; the paper: magnitude).
+    prune_steps
+        Prune in this many steps to the same final width, recomputing every score (and BatchNorm statistics)
+        between them (1: one shot, the paper).
+    test_shift
+        Shift of the held-out test images a pruned network is measured on (``SHIFTS``; notebook 08).
     bn_batches
         Training batches used to re-estimate BatchNorm statistics right after pruning.
     targets_rel
@@ -159,6 +212,7 @@ class FlexRelParams:
     post_subset: int | None
     seeds: list[int]
     methods: list[str]
+    baselines: list[str]
     factors: list[float]
     recovery_factors: list[float]
     random_draws: int
@@ -169,6 +223,14 @@ class FlexRelParams:
     prune_linear: bool
     relevance_images: int
     unfolded_input: str
+    composite: str
+    relevance_target: str
+    relevance_split: str
+    relevance_shift: str
+    normalisation: str
+    partner: str
+    prune_steps: int
+    test_shift: str
     bn_batches: int
     targets_rel: list[float]
     device: str
@@ -176,13 +238,30 @@ class FlexRelParams:
 
     def __post_init__(self) -> None:
         _check_choice("flexrel.dataset", self.dataset, [d for d in DATASETS if d != "CelebA"])
-        _check_choice("flexrel.model", self.model, ("vgg16_bn", "vgg16"))
+        _check_choice("flexrel.model", self.model, FLEXREL_MODELS)
         _check_range("flexrel.width", self.width, 0.01, 4)
         _check_range("flexrel.dropout", self.dropout, 0.0, 0.99)
         _check_choice("flexrel.optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("flexrel.lr_schedule", self.lr_schedule, SCHEDULES)
         for m in self.methods:
             _check_choice("flexrel.methods", m, FLEXREL_METHODS)
+        for m in self.baselines:
+            _check_choice("flexrel.baselines", m, BASELINES)
+        if "bn_scale" in self.baselines and self.model != "vgg16_bn":
+            raise ParamsError(f"params.yaml: flexrel.baselines has 'bn_scale' but flexrel.model = {self.model!r} has no "
+                              "BatchNorm; remove it or use model 'vgg16_bn'")
+        if self.model == "lenet300" and not self.prune_linear:
+            raise ParamsError("params.yaml: flexrel.model = 'lenet300' has no convolutions; set flexrel.prune_linear: true")
+        if self.relevance_split == "unseen" and self.train_subset is None:
+            raise ParamsError("params.yaml: flexrel.relevance_split = 'unseen' needs a train_subset (the unseen images "
+                              "are the training-split images after it); set train_subset or use 'train'")
+        for key, allowed in (("composite", COMPOSITE_NAMES), ("relevance_target", RELEVANCE_TARGETS),
+                             ("relevance_split", RELEVANCE_SPLITS), ("relevance_shift", SHIFTS), ("test_shift", SHIFTS),
+                             ("normalisation", NORMALISATIONS), ("partner", PARTNERS)):
+            _check_choice(f"flexrel.{key}", getattr(self, key), allowed)
+        _check_range("flexrel.prune_steps", self.prune_steps, 1, 100)
+        if self.prune_steps > 1 and self.scope != "layer":
+            raise ParamsError("params.yaml: flexrel.prune_steps > 1 prunes each layer to its one-shot width; it needs scope 'layer'")
         if "random" not in self.methods:
             raise ParamsError("params.yaml: flexrel.methods must contain 'random' (the control every verdict is gated on)")
         _check_fractions("flexrel.factors", self.factors, high_open=True)
@@ -427,8 +506,49 @@ class VaeParams(ScheduleParams):
         _check_amp("vae", self.device, self.amp)
 
 
+@dataclass(frozen=True)
+class BeyondParams:
+    """Section ``beyond`` (notebooks ``07``-``08``): studies beyond the papers, on section ``flexrel``'s base
+    networks and protocol.
+
+    Attributes
+    ----------
+    factors
+        Pruning levels (fraction of filters per layer) every comparison is made at; default Fig. 4's.
+    variants
+        Rows of notebook 07's sensitivity table: names of ``VARIANTS``.
+    second_model
+        Notebook 08's second architecture for the δ sweep (a ``flexrel.model``, trained like the first).
+    shifts
+        Notebook 08's data shifts (``SHIFTS`` other than ``none``).
+    prune_steps
+        Notebook 08's dynamic relevance: steps to the same final width, relevance recomputed between them.
+    cross_dataset
+        Notebook 08's crossing of the papers: the dataset of the rank paper's MLP schedule scored by relevance.
+    """
+
+    factors: list[float]
+    variants: list[str]
+    second_model: str
+    shifts: list[str]
+    prune_steps: int
+    cross_dataset: str
+
+    def __post_init__(self) -> None:
+        _check_fractions("beyond.factors", self.factors, high_open=True)
+        if not self.factors or 0.0 in self.factors:
+            raise ParamsError(f"params.yaml: beyond.factors = {self.factors!r}; give pruning levels in (0, 1)")
+        for v in self.variants:
+            _check_choice("beyond.variants", v, VARIANTS)
+        _check_choice("beyond.second_model", self.second_model, FLEXREL_MODELS)
+        for s in self.shifts:
+            _check_choice("beyond.shifts", s, SHIFTS[1:])
+        _check_range("beyond.prune_steps", self.prune_steps, 2, 100)
+        _check_choice("beyond.cross_dataset", self.cross_dataset, ("MNIST", "FashionMNIST"))
+
+
 SECTIONS: dict[str, type] = {"data": DataParams, "flexrel": FlexRelParams, "split": SplitParams, "rank": RankParams,
-                             "vae": VaeParams}
+                             "vae": VaeParams, "beyond": BeyondParams}
 TOP_LEVEL = ("profile", "seed", *SECTIONS, "profiles")
 
 

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 import torchvision
 from torchvision.transforms import v2
 
-from lib.config import DATA_ROOT, DATASETS, load
+from lib.config import DATA_ROOT, DATASETS, SHIFTS, load
 
 FETCH_COMMAND = "make data   (offline: DATA_MIRROR=/path/to/mirror make data)"
 
@@ -218,6 +218,31 @@ def prepare(x: torch.Tensor, name: str, size: int | None = None, standardize: bo
         std = torch.tensor(spec.std).view(1, -1, 1, 1)
         x = (x - mean) / std
     return x
+
+
+#: The shifts of :func:`shift`: rotation angle in degrees, and noise standard deviation in units of the
+#: standardised images (the dataset's standard deviation).
+ROTATION_DEGREES, NOISE_SD = 30.0, 0.5
+
+
+def shift(x: torch.Tensor, name: str, kind: str, seed: int = 0) -> torch.Tensor:
+    """Prepared images of dataset ``name`` under a distribution shift: ``rotate`` (every image by
+    :data:`ROTATION_DEGREES`, the uncovered corners filled with the background, pixel value 0) or ``noise``
+    (Gaussian noise of :data:`NOISE_SD` standardised units, drawn from ``seed``); ``none`` returns ``x``.
+
+    >>> x = prepare(torch.zeros(2, 1, 28, 28, dtype=torch.uint8), "MNIST")
+    >>> torch.allclose(shift(x, "MNIST", "rotate"), x), shift(x, "MNIST", "noise").shape
+    (True, torch.Size([2, 1, 28, 28]))
+    """
+    if kind not in SHIFTS:
+        raise ValueError(f"shift {kind!r}; allowed: {list(SHIFTS)}")
+    if kind == "none":
+        return x
+    if kind == "noise":
+        gen = torch.Generator().manual_seed(seed)
+        return x + NOISE_SD * torch.randn(x.shape, generator=gen).to(x)
+    background = [(0.0 - m) / s for m, s in zip(_check_name(name).mean, _check_name(name).std)]
+    return v2.functional.rotate(x, ROTATION_DEGREES, fill=background)
 
 
 def splits(name: str, size: int | None = None, train_subset: int | None = None, test_subset: int | None = None,

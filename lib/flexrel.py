@@ -15,6 +15,7 @@ setting, not its x-axis. Rows are tidy dicts for ``pandas.DataFrame``.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable
 
@@ -25,14 +26,14 @@ from tqdm.auto import tqdm
 
 from lib import base, data, prune, runs, scores, train
 from lib.base import batches, build, device, example_input, pretrained
-from lib.config import FLEXREL_METHODS, FlexRelParams
+from lib.config import BASELINES, FLEXREL_METHODS, FlexRelParams
 
-METHODS = FLEXREL_METHODS
+METHODS = FLEXREL_METHODS + BASELINES
 #: Fields a kind of pruning run never reads, beyond :data:`lib.base.GRID`, also left out of its key (a run sees
 #: its section through a :class:`lib.runs.View` that raises on them): scores are computed before the pruning
 #: and BatchNorm settings matter, retention before recovery's.
 RECOVERY = ("epochs_post", "lr_post", "post_subset")
-NOT_READ = {"flexrel-scores": ("scope", "bn_batches", *RECOVERY),
+NOT_READ = {"flexrel-scores": ("scope", "bn_batches", "normalisation", "partner", "prune_steps", "test_shift", *RECOVERY),
             "flexrel-retention": RECOVERY,
             "flexrel-recovery": ()}
 
@@ -42,48 +43,84 @@ def view(p: FlexRelParams, kind: str) -> runs.View:
     return runs.View(p, base.GRID + NOT_READ[kind])
 
 
-def unit_scores(p: FlexRelParams, seed: int, model: nn.Module) -> tuple[dict[str, prune.Scores], float]:
-    """Magnitude (raw and BatchNorm-folded) and relevance scores of the pre-pruning ``model`` of ``seed`` (the
-    layers the protocol prunes), and the measured relevance time in seconds; computed once per seed, cached."""
-
+def criterion_scores(q, model: nn.Module, names: Iterable[str] | None = None) -> tuple[dict[str, prune.Scores], float]:
+    """The scores of ``model`` on the layers the protocol prunes by each criterion of ``names`` (default: every
+    one that applies — magnitude raw and BatchNorm-folded, relevance, and the baselines of
+    :data:`lib.config.BASELINES`, BatchNorm scale only with BatchNorm), and the relevance time in seconds.
+    Relevance, Taylor and contribution read the reference images (:func:`reference_images`)."""
     dev = next(model.parameters()).device
-
-    def compute(q: runs.View) -> dict:
-        x, y = reference_images(q)
+    x, y = (t.to(dev) for t in reference_images(q))
+    has_bn = any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    layers = list(_prunable(q, model, prune.prunable_layers(model)))
+    every = {"magnitude": lambda: scores.magnitude(model), "magnitude_bn": lambda: scores.magnitude(model, fold_batchnorm=True),
+             "relevance": lambda: scores.relevance(model, x, y if q.relevance_target == "label" else None,
+                                                   scores.COMPOSITES[q.composite](x), unfolded_input=q.unfolded_input),
+             "contribution": lambda: scores.filter_contribution(model, x),
+             **{n: functools.partial(scores.library_scores, model, n, x, y, layers) for n in scores.LIBRARY if n != "bn_scale" or has_bn}}
+    found, seconds = {}, 0.0
+    for name in every if names is None else names:
         start = time.perf_counter()
-        rel = scores.relevance(model, x.to(dev), y.to(dev), unfolded_input=q.unfolded_input)
-        seconds = time.perf_counter() - start
-        every = {"magnitude": scores.magnitude(model), "magnitude_bn": scores.magnitude(model, fold_batchnorm=True),
-                 "relevance": rel}
-        return {"seconds": seconds, **{k: {n: v.tolist() for n, v in _prunable(q, model, s).items()} for k, s in every.items()}}
+        found[name] = _prunable(q, model, every[name]())
+        if name == "relevance":
+            seconds = time.perf_counter() - start
+    return found, seconds
 
-    out = runs.cached("flexrel-scores", view(p, "flexrel-scores"), {"seed": seed, "device": str(dev)}, compute)
-    found = {k: {n: torch.tensor(v) for n, v in out[k].items()} for k in ("magnitude", "magnitude_bn", "relevance")}
-    return found, out["seconds"]
+
+def unit_scores(p: FlexRelParams, seed: int, model: nn.Module, names: Iterable[str]) -> tuple[dict[str, prune.Scores], float]:
+    """:func:`criterion_scores` of the pre-pruning ``model`` of ``seed`` by each criterion of ``names``, each
+    computed once per seed and cached; and the relevance time in seconds (0 without relevance)."""
+    found, seconds = {}, 0.0
+    for name in names:
+
+        def compute(q: runs.View, name: str = name) -> dict:
+            s, sec = criterion_scores(q, model, [name])
+            return {"seconds": sec, "scores": {n: v.tolist() for n, v in s[name].items()}}
+
+        run = {"seed": seed, "criterion": name, "device": str(device(p))}
+        out = runs.cached("flexrel-scores", view(p, "flexrel-scores"), run, compute)
+        found[name] = {n: torch.tensor(v) for n, v in out["scores"].items()}
+        seconds += out["seconds"]
+    return found, seconds
+
+
+def needs(p: FlexRelParams, method: str) -> list[str]:
+    """The criteria whose scores ``method`` reads (FlexRel: its partner and relevance; random: none)."""
+    return {"flexrel": [p.partner, "relevance"], "random": []}.get(method, [method])
 
 
 def reference_images(p: FlexRelParams) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first ``relevance_images`` training images and labels (relevance is computed on them)."""
-    xs, ys, n = [], [], 0
-    for x, y in batches(p, "train", shuffle=False):
-        xs.append(x)
-        ys.append(y)
-        n += len(y)
-        if n >= p.relevance_images:
-            break
-    return torch.cat(xs)[: p.relevance_images], torch.cat(ys)[: p.relevance_images]
+    """The ``relevance_images`` reference images and labels (relevance, Taylor and contribution are computed on
+    them): the first training images (``relevance_split: train``) or the training-split images right after
+    ``train_subset`` (``unseen``, never trained on), under ``relevance_shift``."""
+    if p.relevance_split == "unseen":
+        if not data.SPECS[p.dataset].in_memory:
+            raise NotImplementedError(f"relevance_split 'unseen' is implemented for in-memory datasets, not {p.dataset}")
+        x, y = data.splits(p.dataset, p.image_size, p.train_subset + p.relevance_images, 1, channels_last=True)[:2]
+        x, y = x[p.train_subset :], y[p.train_subset :]
+    else:
+        xs, ys, n = [], [], 0
+        for xb, yb in batches(p, "train", shuffle=False):
+            xs.append(xb)
+            ys.append(yb)
+            n += len(yb)
+            if n >= p.relevance_images:
+                break
+        x, y = torch.cat(xs)[: p.relevance_images], torch.cat(ys)[: p.relevance_images]
+    return data.shift(x, p.dataset, p.relevance_shift), y
 
 
-def _prunable(p: FlexRelParams, model: nn.Module, s: prune.Scores) -> prune.Scores:
-    """The scores of the layers the protocol prunes: convolution filters (and hidden neurons if ``prune_linear``)."""
+def _prunable(p: FlexRelParams, model: nn.Module, s: dict) -> dict:
+    """The entries of ``s`` (scores) of the layers the protocol prunes: convolution filters (and hidden neurons
+    if ``prune_linear``), on the CPU."""
     layers = prune.prunable_layers(model)
     return {n: v.cpu() for n, v in s.items() if p.prune_linear or isinstance(layers[n], nn.Conv2d)}
 
 
 def canonical(p: FlexRelParams, method: str, delta: float | None) -> tuple[str, float | None]:
     """The run a (method, δ) pair really is. With per-layer pruning FlexRel at δ = 0 ranks every layer
-    exactly like magnitude and at δ = 1 exactly like relevance (min-max normalisation keeps a layer's
-    order), so those are the same runs. δ means something for FlexRel only."""
+    exactly like its partner (magnitude unless ``partner`` says otherwise) and at δ = 1 exactly like relevance
+    (min-max normalisation, per layer or over the network, keeps a layer's order), so those are the same
+    runs. δ means something for FlexRel only."""
     if method not in METHODS:
         raise ValueError(f"method {method!r}; allowed: {list(METHODS)}")
     if method != "flexrel":
@@ -91,32 +128,61 @@ def canonical(p: FlexRelParams, method: str, delta: float | None) -> tuple[str, 
     if delta is None:
         raise ValueError("method 'flexrel' needs a delta in [0, 1]")
     if p.scope == "layer" and delta in (0.0, 1.0):
-        return ("magnitude" if delta == 0.0 else "relevance"), None
+        return (p.partner if delta == 0.0 else "relevance"), None
     return method, float(delta)
+
+
+def _combine(p, found: dict[str, prune.Scores], model: nn.Module, method: str, delta: float | None) -> prune.Scores:
+    """A method's scores from every criterion's (:func:`criterion_scores`): FlexRel mixes relevance with its partner."""
+    if method == "flexrel":
+        return scores.flexrel(found[p.partner], found["relevance"], delta, p.normalisation, scores.weights_per_unit(model))
+    return found[method]
 
 
 def _scores(p: FlexRelParams, seed: int, model: nn.Module, method: str, delta: float | None, draw: int) -> tuple[prune.Scores, float]:
     """The pruning scores of a method and the relevance time it needed (``draw``: which random draw)."""
     if method == "random":
         return _prunable(p, model, prune.random_scores(model, 1000 * seed + draw)), 0.0
-    found, seconds = unit_scores(p, seed, model)
-    if method == "flexrel":
-        return scores.flexrel(found["magnitude"], found["relevance"], delta), seconds
-    return found[method], (seconds if method == "relevance" else 0.0)
+    found, seconds = unit_scores(p, seed, model, needs(p, method))
+    return _combine(p, found, model, method, delta), seconds
 
 
 def _pruned(p: FlexRelParams, q: runs.View, seed: int, method: str, factor: float, delta: float | None, draw: int):
     """The pruned network of a run after BatchNorm re-estimation, and its common row fields (``p`` finds the
-    stored base network and scores, ``q`` is what the run reads)."""
+    stored base network and scores, ``q`` is what the run reads). With ``prune_steps`` > 1 (not random) the
+    network is pruned in steps to the one-shot widths (:func:`step_widths`), every score recomputed on the
+    network of the step before, BatchNorm re-estimated after each step."""
     dev = device(p)
     net, _ = pretrained(p, seed)
     s, rel_seconds = _scores(p, seed, net, method, delta, draw)
     x0 = example_input(q).to(dev)
-    model = base.place(prune.prune(net, s, factor, q.scope, x0), dev)
-    train.recalibrate_batchnorm(model, batches(q, "train", seed, dev=dev), q.bn_batches)
+    steps = 1 if method == "random" else q.prune_steps
+    layers = prune.prunable_layers(net)
+    plan = step_widths({n: layers[n].weight.shape[0] for n in s}, factor, steps)
+    model = net
+    for step, widths in enumerate(plan):
+        if step:
+            found, seconds = criterion_scores(q, model, needs(q, method))
+            s, rel_seconds = _combine(q, found, model, method, delta), rel_seconds + seconds
+        current = prune.prunable_layers(model)
+        amount = factor if steps == 1 else {n: max(0.0, 1 - (k + 0.5) / current[n].weight.shape[0]) for n, k in widths.items()}
+        model = base.place(prune.prune(model, s, amount, q.scope, x0), dev)
+        train.recalibrate_batchnorm(model, batches(q, "train", seed, dev=dev), q.bn_batches)
     common = {"method": method, "factor": factor, "delta": delta, "draw": draw, "seed": seed, **prune.count(model, x0),
               "relevance_seconds": rel_seconds}
     return model, common
+
+
+def step_widths(widths: dict[str, int], factor: float, steps: int) -> list[dict[str, int]]:
+    """Per step, the units each layer keeps when pruning ``factor`` of ``widths`` in ``steps`` steps: about
+    ``n·(1 − factor)^(s/steps)`` after step ``s``, ending exactly at one shot's ``⌊(1 − factor)·n⌋``.
+
+    >>> step_widths({"a": 64}, 0.5, 3)
+    [{'a': 51}, {'a': 40}, {'a': 32}]
+    """
+    final = {n: int(w * (1 - factor)) for n, w in widths.items()}
+    return [{n: max(final[n], round(w * (1 - factor) ** (s / steps))) if s < steps else final[n] for n, w in widths.items()}
+            for s in range(1, steps + 1)]
 
 
 def coordinates(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None, draw: int = 0) -> dict:
@@ -136,7 +202,7 @@ def retention(p: FlexRelParams, seed: int, method: str, factor: float, delta: fl
 
     def compute(q: runs.View) -> dict:
         model, common = _pruned(p, q, seed, run["method"], factor, run["delta"], run["draw"])
-        return {"row": {**common, "stage": "retention", **base.evaluate(model, q, device(p))}}
+        return {"row": {**common, "stage": "retention", **base.evaluate(model, q, device(p), q.test_shift)}}
 
     return runs.cached("flexrel-retention", view(p, "flexrel-retention"), run, compute)
 
@@ -158,9 +224,11 @@ def recovery(p: FlexRelParams, seed: int, method: str, factor: float, delta: flo
 Plan = list[tuple[str, float, float | None, int]]
 
 
-def fig2_plan(p: FlexRelParams, factors: list[float], draws: int = 1) -> Plan:
-    """Every method at every factor (FlexRel at ``p.delta``; ``draws`` independent draws of random)."""
-    return [(m, f, p.delta if m == "flexrel" else None, d) for m in p.methods for f in factors
+def fig2_plan(p: FlexRelParams, factors: list[float], draws: int = 1, baselines: bool = False) -> Plan:
+    """Every method at every factor (FlexRel at ``p.delta``; ``draws`` independent draws of random), and the
+    ``baselines`` if asked."""
+    methods = [*p.methods, *(p.baselines if baselines else [])]
+    return [(m, f, p.delta if m == "flexrel" else None, d) for m in methods for f in factors
             for d in (range(draws) if m == "random" else [0])]
 
 

@@ -55,7 +55,7 @@ class ScoreImportance(tp.importance.Importance):
 def prune(
     model: nn.Module,
     scores: Scores,
-    amount: float,
+    amount: float | dict[str, float],
     scope: str = "layer",
     example_inputs: torch.Tensor | None = None,
     worst: bool = False,
@@ -72,7 +72,8 @@ def prune(
     amount
         Fraction of units to remove, in ``[0, 1)``: per scored layer (``scope="layer"``, keeping
         ``⌊(1 − amount)·n⌋`` of its ``n`` units) or over all scored units at once (``scope="global"``; compare
-        scores across layers only when they are on one scale, e.g. normalised).
+        scores across layers only when they are on one scale, e.g. normalised); or one fraction per scored
+        layer name (``scope="layer"`` only).
     scope
         ``"layer"`` or ``"global"``.
     example_inputs
@@ -83,10 +84,16 @@ def prune(
         Keep a multiple of this many units per layer (torch-pruning's ``round_to``: channel counts that CPU and
         GPU kernels handle well); ``None``: exactly ``⌊(1 − amount)·n⌋``.
     """
-    if not 0.0 <= amount < 1.0:
-        raise ValueError(f"amount must be in [0, 1), got {amount!r}")
+    amounts = amount if isinstance(amount, dict) else {n: amount for n in scores}
+    if set(amounts) != set(scores):
+        raise ValueError(f"amounts for layers {sorted(amounts)}, scores for {sorted(scores)}")
+    for a in amounts.values():
+        if not 0.0 <= a < 1.0:
+            raise ValueError(f"amount must be in [0, 1), got {a!r}")
     if scope not in SCOPES:
         raise ValueError(f"scope={scope!r}; allowed: {list(SCOPES)}")
+    if isinstance(amount, dict) and scope != "layer":
+        raise ValueError("per-layer amounts need scope 'layer'")
     if example_inputs is None:
         raise ValueError("prune needs example_inputs to trace the model")
     layers = prunable_layers(model)
@@ -97,15 +104,16 @@ def prune(
         if s.shape != (layers[name].weight.shape[0],):
             raise ValueError(f"layer {name}: {tuple(s.shape)} scores for {layers[name].weight.shape[0]} units")
     pruned = copy.deepcopy(model)
-    if amount == 0.0:
+    if not any(amounts.values()):
         return pruned
     modules = dict(pruned.named_modules())
     importance = ScoreImportance({modules[n]: (-s if worst else s).detach().cpu() for n, s in scores.items()})
     ignored = [m for n, m in modules.items() if isinstance(m, (nn.Conv2d, nn.Linear)) and n not in scores]
     was_training = pruned.training
     pruned.eval()
+    ratios = {modules[n]: a for n, a in amounts.items()} if isinstance(amount, dict) else None
     pruner = tp.pruner.BasePruner(
-        pruned, example_inputs, importance=importance, pruning_ratio=amount,
+        pruned, example_inputs, importance=importance, pruning_ratio=0.0 if ratios else amount, pruning_ratio_dict=ratios,
         global_pruning=scope == "global", ignored_layers=ignored, round_to=round_to,
     )
     pruner.step()

@@ -122,30 +122,41 @@ def build(p: RankParams, dataset: str, seed: int) -> nn.Module:
     return models.mlp([spec.channels * spec.size**2, 50, 30, spec.classes], bias=p.bias)
 
 
+def train_time(q: runs.View, dev: torch.device, dataset: str, method: str, reading: str, seed: int,
+               score: Callable[[nn.Module, object], prune.Scores]) -> Rows:
+    """Algorithm 1 on ``dev`` on a fresh classifier for ``dataset`` (section view ``q``), scoring neurons with
+    ``score(model, training batches)``; rows carry dataset, method, reading and seed (uncached: :func:`run`)."""
+    x_tr, y_tr, x_te, y_te = (t.to(dev) for t in data.splits(dataset, train_subset=q.train_subset))
+    model = build(q, dataset, seed).to(dev)
+    train_batches = data.TensorLoader(x_tr, y_tr, q.batch_size, shuffle=True, seed=seed)
+    test_batches = data.TensorLoader(x_te, y_te, 2048)
+    layers = [name for name, _ in contribution.linear_pairs(model, x_tr[:1])]
+    rows = prune_rounds(
+        model, method=method, schedule=q.params(), layers=layers, seed=seed, example_input=x_tr[:1],
+        make_optimizer=lambda m: train.make_optimizer(q.optimizer, m.parameters(), q.lr, q.momentum),
+        fit_epoch=lambda m, opt: train.train_epoch(m, train_batches, opt, amp=q.amp),
+        evaluate=lambda m: train.evaluate(m, test_batches, amp=q.amp),
+        score=lambda m: score(m, data.TensorLoader(x_tr, y_tr, q.batch_size, shuffle=True, seed=seed)),
+    )
+    return [{"dataset": dataset, "method": method, "reading": reading, "seed": seed, **r} for r in rows]
+
+
+def coordinates(p: RankParams, dataset: str, method: str, reading: str, seed: int) -> dict:
+    """A train-time run's coordinates (``reading`` is ``-`` unless the method reads scores)."""
+    reading = reading if method in ("rank", "worst") else "-"
+    return {"dataset": dataset, "method": method, "reading": reading, "seed": seed, "device": str(train.device(p.device))}
+
+
 def run(p: RankParams, dataset: str, method: str, reading: str, seed: int) -> Rows:
     """One train-time pruning run of a classifier (cached); rows carry dataset, method, reading and seed.
     ``reading`` only matters for ``rank`` and ``worst`` (it is ``-`` for the others)."""
-    reading = reading if method in ("rank", "worst") else "-"
-    dev = train.device(p.device)
+    where = coordinates(p, dataset, method, reading, seed)
 
     def compute(q: runs.View) -> Rows:
-        x_tr, y_tr, x_te, y_te = (t.to(dev) for t in data.splits(dataset, train_subset=q.train_subset))
-        model = build(q, dataset, seed).to(dev)
-        train_batches = data.TensorLoader(x_tr, y_tr, q.batch_size, shuffle=True, seed=seed)
-        test_batches = data.TensorLoader(x_te, y_te, 2048)
-        layers = [name for name, _ in contribution.linear_pairs(model, x_tr[:1])]
-        score_fn = scorer(reading if reading != "-" else "paper", q.lam_avg, q.lam_max)
-        rows = prune_rounds(
-            model, method=method, schedule=q.params(), layers=layers, seed=seed, example_input=x_tr[:1],
-            make_optimizer=lambda m: train.make_optimizer(q.optimizer, m.parameters(), q.lr, q.momentum),
-            fit_epoch=lambda m, opt: train.train_epoch(m, train_batches, opt, amp=q.amp),
-            evaluate=lambda m: train.evaluate(m, test_batches, amp=q.amp),
-            score=lambda m: score_fn(m, data.TensorLoader(x_tr, y_tr, q.batch_size, shuffle=True, seed=seed)),
-        )
-        return [{"dataset": dataset, "method": method, "reading": reading, "seed": seed, **r} for r in rows]
+        score = scorer(where["reading"] if where["reading"] != "-" else "paper", q.lam_avg, q.lam_max)
+        return train_time(q, train.device(p.device), dataset, method, where["reading"], seed, score)
 
-    run = {"dataset": dataset, "method": method, "reading": reading, "seed": seed, "device": str(dev)}
-    return runs.cached("rank-run", runs.View(p, GRID), run, compute)
+    return runs.cached("rank-run", runs.View(p, GRID), where, compute)
 
 
 def jobs(p: RankParams, datasets: list[str]) -> list[tuple[str, str, str, int]]:

@@ -47,7 +47,7 @@ from torch import nn
 
 from lib.resources import cpu_name
 from lib.train import world
-from lib.config import PROFILES, RUNS, SECTIONS, config_hash, read, validate
+from lib.config import PROFILES, RUNS, SECTIONS, STUDY_FIELDS, config_hash, read, validate
 
 #: Packages whose versions enter every key.
 PACKAGES = ("torch", "torchvision", "zennit", "torch-pruning", "numpy")
@@ -332,7 +332,8 @@ def records(root: Path | None = None) -> Iterator[tuple[Path, dict | None, str |
 
 def why_stale(header: dict, sections: dict[str, list[dict]] | None = None) -> list[str]:
     """Why no current configuration produces an entry (empty: it is current): its code or library versions
-    differ from today's, or its parameters match no profile of ``params.yaml``."""
+    differ from today's, or its parameters match no profile of ``params.yaml`` (section ``flexrel``: up to the
+    fields notebooks 07-08 vary, :data:`lib.config.STUDY_FIELDS`)."""
     reasons = []
     try:
         now = code(header["module"])
@@ -344,7 +345,8 @@ def why_stale(header: dict, sections: dict[str, list[dict]] | None = None) -> li
     if header["versions"] != versions():
         reasons.append(f"versions {header['versions']} ≠ installed {versions()}")
     profiles = (sections or _profile_sections()).get(header["section"], [])
-    if not any(all(p.get(k) == v for k, v in header["params"].items()) for p in profiles):
+    studied = STUDY_FIELDS if header["section"] == "flexrel" else ()  # notebooks 07-08 vary these on a profile
+    if not any(all(p.get(k) == v for k, v in header["params"].items() if k not in studied) for p in profiles):
         reasons.append(f"parameters match no profile's section '{header['section']}'")
     return reasons
 

@@ -9,7 +9,11 @@ or linear neuron, as :data:`lib.prune.Scores` (higher = more important).
   ``rel`` is LRP relevance from zennit, started at the output as the logit of the target class.
 - :func:`relevance` — per-unit relevance, the sum of eq. (1) over the unit's weights.
 - :func:`flexrel` — ``s = (1 − δ)·M̂ + δ·R̂`` on per-layer min-max normalised magnitude ``M̂`` and relevance
-  ``R̂``.
+  ``R̂`` (or normalised over the whole network, :data:`lib.config.NORMALISATIONS`).
+
+Baselines beside the paper's: :func:`library_scores` (torch-pruning's first-order Taylor, LAMP and
+BatchNorm-scale importances, :data:`LIBRARY`) and :func:`filter_contribution` (the rank paper's contribution,
+read on filters). The LRP rules come from :data:`COMPOSITES`, one place that lists the choices.
 
 **Consequence of eq. (1) at filter granularity.** For unit ``j`` the sum over its weights is
 ``Σ_k rel(w_kj) = K·Σ_i rel(b_ij) + Σ_k Σ_i rel(a_ik)`` with ``K`` its number of weights. The second term
@@ -25,18 +29,19 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Literal
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+import torch_pruning as tp
 from torch import nn
 from torch.nn.grad import conv2d_weight
 from zennit.canonizers import SequentialMergeBatchNorm
-from zennit.composites import EpsilonPlusFlat
+from zennit.composites import EpsilonAlpha2Beta1, EpsilonGammaBox, EpsilonPlusFlat
 from zennit.core import Composite
 
-from lib.config import UNFOLDED_INPUTS
-from lib.prune import Scores, prunable_layers
+from lib.config import NORMALISATIONS, UNFOLDED_INPUTS
+from lib.prune import PRUNABLE, Scores, prunable_layers
 
 
 def magnitude(model: nn.Module, fold_batchnorm: bool = False) -> Scores:
@@ -58,10 +63,21 @@ def magnitude(model: nn.Module, fold_batchnorm: bool = False) -> Scores:
     return magnitude(merged)
 
 
+#: zennit's composites by name, each built for reference inputs ``x`` and with BatchNorm merged into the preceding
+#: layer: ``EpsilonPlusFlat`` (ε for dense layers, z⁺ for convolutions, flat for the first layer; the default),
+#: ``EpsilonGammaBox`` (γ = 0.25 for convolutions, zᴮ for the first layer bounded by ``x``'s range),
+#: ``EpsilonAlpha2Beta1`` (α = 2, β = 1 for convolutions).
+COMPOSITES: dict[str, Callable[[torch.Tensor], Composite]] = {
+    "EpsilonPlusFlat": lambda x: EpsilonPlusFlat(canonizers=[SequentialMergeBatchNorm()]),
+    "EpsilonGammaBox": lambda x: EpsilonGammaBox(low=float(x.min()), high=float(x.max()),
+                                                 canonizers=[SequentialMergeBatchNorm()]),
+    "EpsilonAlpha2Beta1": lambda x: EpsilonAlpha2Beta1(canonizers=[SequentialMergeBatchNorm()]),
+}
+
+
 def default_composite() -> Composite:
-    """zennit's ``EpsilonPlusFlat`` (ε for dense layers, z⁺ for convolutions, flat for the first layer) with
-    BatchNorm merged into the preceding layer."""
-    return EpsilonPlusFlat(canonizers=[SequentialMergeBatchNorm()])
+    """zennit's ``EpsilonPlusFlat`` with BatchNorm merged into the preceding layer (:data:`COMPOSITES`)."""
+    return COMPOSITES["EpsilonPlusFlat"](torch.zeros(1))
 
 
 def _unfolded_input_sum(layer: nn.Module, rel_a: torch.Tensor, out_shape: torch.Size, unfolded_input: str) -> torch.Tensor:
@@ -195,10 +211,19 @@ def relevance(
     return {name: r.flatten(1).sum(1) for name, r in parameter_relevance(model, x, y, composite, **kwargs).items()}
 
 
-def normalize(scores: Scores, method: Literal["minmax"] = "minmax") -> Scores:
-    """Map each layer's scores to ``[0, 1]`` (min-max). A layer whose scores are all equal maps to 0."""
-    if method != "minmax":
-        raise ValueError(f"normalize method={method!r}; allowed: 'minmax'")
+def normalize(scores: Scores, over: str = "layer") -> Scores:
+    """Min-max map scores to ``[0, 1]``: each layer on its own (``over="layer"``; a layer whose scores are all
+    equal maps to 0), or all layers on one scale (``"network"``).
+
+    >>> normalize({"a": torch.tensor([1.0, 3.0]), "b": torch.tensor([2.0, 5.0])}, over="network")["b"]
+    tensor([0.2500, 1.0000])
+    """
+    if over not in ("layer", "network"):
+        raise ValueError(f"normalize over={over!r}; allowed: 'layer', 'network'")
+    if over == "network" and scores:
+        every = torch.cat([s.flatten() for s in scores.values()])
+        low, span = every.min(), every.max() - every.min()
+        return {n: (s - low) / span if span > 0 else torch.zeros_like(s) for n, s in scores.items()}
     out = {}
     for name, s in scores.items():
         span = s.max() - s.min()
@@ -206,8 +231,17 @@ def normalize(scores: Scores, method: Literal["minmax"] = "minmax") -> Scores:
     return out
 
 
-def flexrel(magnitude_scores: Scores, relevance_scores: Scores, delta: float) -> Scores:
+def flexrel(magnitude_scores: Scores, relevance_scores: Scores, delta: float, normalisation: str = "layer",
+            sizes: dict[str, int] | None = None) -> Scores:
     """FlexRel score ``s = (1 − δ)·M̂ + δ·R̂`` with per-layer min-max normalised magnitude and relevance.
+
+    **Normalisation** (unstated in the paper; :data:`lib.config.NORMALISATIONS`). ``layer``: min-max within each
+    layer — per filter or per parameter give the same, as a layer's filters have equally many weights.
+    ``network_total`` / ``network_mean``: one min-max over the whole network, of per-filter totals
+    (magnitude × weights per unit ``sizes``, relevance as given) or of per-parameter means (magnitude as given,
+    relevance ÷ ``sizes``); then a layer's mix of the two depends on its place in the network's range.
+    ``magnitude_scores`` are per-parameter means (:func:`magnitude`), ``relevance_scores`` per-unit totals
+    (:func:`relevance`).
 
     **Orientation of δ.** The paper contradicts itself: Table I writes ``s ← δM + (1−δ)R``, while the text
     says a low-magnitude, high-relevance parameter scores "close to δ", and the Fig. 4 discussion calls
@@ -224,8 +258,105 @@ def flexrel(magnitude_scores: Scores, relevance_scores: Scores, delta: float) ->
         raise ValueError(f"delta must be a number in [0, 1] (0 = magnitude only, 1 = relevance only), got {delta!r}")
     if magnitude_scores.keys() != relevance_scores.keys():
         raise ValueError(f"layers differ: {sorted(magnitude_scores)} vs {sorted(relevance_scores)}")
-    m, r = normalize(magnitude_scores), normalize(relevance_scores)
+    if normalisation not in NORMALISATIONS:
+        raise ValueError(f"normalisation={normalisation!r}; allowed: {list(NORMALISATIONS)}")
+    m, r = magnitude_scores, relevance_scores
+    if normalisation != "layer":
+        if sizes is None or set(sizes) < set(m):
+            raise ValueError(f"normalisation {normalisation!r} needs the weights per unit of every layer (sizes)")
+        if normalisation == "network_total":
+            m = {n: v * sizes[n] for n, v in m.items()}
+        else:
+            r = {n: v / sizes[n] for n, v in r.items()}
+    over = "layer" if normalisation == "layer" else "network"
+    m, r = normalize(m, over), normalize(r, over)
     for name in m:
         if m[name].shape != r[name].shape:
             raise ValueError(f"layer {name}: {tuple(m[name].shape)} magnitude vs {tuple(r[name].shape)} relevance scores")
     return {name: (1.0 - delta) * m[name] + delta * r[name] for name in m}
+
+
+def weights_per_unit(model: nn.Module) -> dict[str, int]:
+    """Weights of one output unit (filter or neuron) of each prunable layer."""
+    return {name: m.weight[0].numel() for name, m in prunable_layers(model).items()}
+
+
+#: torch-pruning's importance criteria, by name: first-order Taylor ``|w·∂L/∂w|`` (Molchanov et al. 2019),
+#: LAMP (Lee et al. 2021; per layer it ranks like the L2 magnitude) and BatchNorm scale ``|γ|`` (Liu et al. 2017).
+LIBRARY: dict[str, Callable[[], tp.importance.Importance]] = {
+    "taylor": tp.importance.TaylorImportance,
+    "lamp": tp.importance.LAMPImportance,
+    "bn_scale": tp.importance.BNScaleImportance,
+}
+
+
+def library_scores(model: nn.Module, name: str, x: torch.Tensor, y: torch.Tensor, layers: list[str] | None = None,
+                   batch_size: int = 256) -> Scores:
+    """Per-unit scores of torch-pruning's criterion ``name`` (:data:`LIBRARY`) for the prunable ``layers``
+    (default: all).
+
+    Each layer's score is torch-pruning's importance of the group that removing its units prunes (the layer,
+    its BatchNorm and the next layer's inputs), so the scores enter :func:`lib.prune.prune` like ours. Taylor
+    reads the gradient of the summed cross-entropy of ``(x, y)`` (eval mode; the model is not modified).
+    """
+    if name not in LIBRARY:
+        raise ValueError(f"criterion {name!r}; allowed: {list(LIBRARY)}")
+    net = copy.deepcopy(model).eval()
+    if name == "taylor":
+        net.zero_grad()
+        for start in range(0, len(x), batch_size):
+            F.cross_entropy(net(x[start : start + batch_size]), y[start : start + batch_size], reduction="sum").backward()
+    graph = tp.DependencyGraph().build_dependency(net, example_inputs=x[:1])
+    importance = LIBRARY[name]()
+    modules = dict(net.named_modules())
+    out = {}
+    for layer_name in prunable_layers(model) if layers is None else layers:
+        layer = modules[layer_name]
+        fn = tp.prune_conv_out_channels if isinstance(layer, nn.Conv2d) else tp.prune_linear_out_channels
+        group = graph.get_pruning_group(layer, fn, idxs=list(range(layer.weight.shape[0])))
+        found = importance(group)
+        if found is None:
+            raise ValueError(f"{name} gives no score for layer {layer_name} (e.g. bn_scale on a layer without BatchNorm)")
+        out[layer_name] = found.detach().float().cpu()
+    return out
+
+
+@torch.no_grad()
+def filter_contribution(model: nn.Module, x: torch.Tensor, lam_avg: float = 0.5, lam_max: float = 0.5,
+                        batch_size: int = 256) -> Scores:
+    """The rank paper's contribution ``λ1·C_avg + λ2·C_max`` (:func:`lib.contribution.contribution`) read on
+    filters and neurons: unit ``k`` feeds each unit ``j`` of the next prunable layer with ``u_k·w_jk``, where
+    ``u_k`` is the summed ``|activation|`` of its output channel over positions and ``w_jk`` the summed ``|weight|``
+    linking them (for a convolution, exact up to the image border); ``r = u_k·w_jk / Σ_i u_i·w_ji`` per image,
+    averaged (C_avg) and maximised (C_max) over images and ``j``. Absolute values, as the channel sums are.
+    """
+    chain = [n for n, m in model.named_modules() if isinstance(m, PRUNABLE)]
+    modules = dict(model.named_modules())
+    following = {a: modules[b] for a, b in zip(chain[:-1], chain[1:])}
+    inputs: dict[str, torch.Tensor] = {}
+    handles = [nxt.register_forward_pre_hook(lambda m, a, name=name: inputs.__setitem__(name, a[0]))
+               for name, nxt in following.items()]
+    total = {n: 0.0 for n in following}
+    peak = {n: torch.full((modules[n].weight.shape[0],), -math.inf) for n in following}
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, len(x), batch_size):
+            model(x[start : start + batch_size])
+            for name, nxt in following.items():
+                units = modules[name].weight.shape[0]
+                a = inputs[name].abs().double()
+                w = nxt.weight.abs().double()
+                if isinstance(nxt, nn.Conv2d):
+                    u, w = a.flatten(2).sum(2), w.flatten(2).sum(2)  # (N, units), (M, units)
+                    c = u[:, :, None] * w.T[None]  # (N, units, M)
+                else:
+                    c = torch.einsum("nkp,mkp->nkm", a.reshape(len(a), units, -1), w.reshape(len(w), units, -1))
+                r = c / c.sum(1, keepdim=True).clamp_min(1e-12)
+                total[name] = total[name] + r.mean(2).sum(0).cpu()
+                peak[name] = torch.maximum(peak[name], r.amax(dim=(0, 2)).float().cpu())
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return {n: (lam_avg * total[n] / len(x) + lam_max * peak[n]).float() for n in prunable_layers(model)}

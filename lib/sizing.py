@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from lib import base, config, contribution, data, flexrel, prune, rank, runs, sweep, vae
+from lib import base, beyond, config, contribution, data, flexrel, prune, rank, runs, sweep, vae
 
 #: What the estimates assume of a GPU — an assumption, not a measurement (no GPU has run this project yet):
 #: sustained training throughput in TFLOP/s (2 FLOP per MAC), a third of an A100's bfloat16 peak (312). At 32×32
@@ -60,8 +60,15 @@ def _network(build: Callable[..., nn.Module], *args, shape: tuple[int, ...],
     return _NETWORKS[key]
 
 
+_FLEXREL_MACS: dict[tuple, int] = {}
+
+
 def _flexrel_macs(p: config.FlexRelParams) -> int:
-    return _network(base.build, p, 0, shape=tuple(base.example_input(p).shape))[0]
+    """MACs of one forward pass of section ``p``'s network (built once per network, whatever else ``p`` sets)."""
+    key = (p.dataset, p.model, p.width, p.image_size)
+    if key not in _FLEXREL_MACS:
+        _FLEXREL_MACS[key] = _network(base.build, p, 0, shape=tuple(base.example_input(p).shape))[0]
+    return _FLEXREL_MACS[key]
 
 
 def _epochs(p: config.RankParams | config.VaeParams, widths: list[int]) -> int:
@@ -83,7 +90,7 @@ def work(job: functools.partial) -> tuple[str, float]:
     p, *args = job.args
     if job.func is base.pretrained:
         per_epoch = 3 * _images(p.dataset, p.train_subset, True) + _images(p.dataset, p.test_subset, False)
-        return "flexrel-pre", _flexrel_macs(p) * p.epochs_pre * per_epoch
+        return base.store_kind(p), _flexrel_macs(p) * p.epochs_pre * per_epoch
     if job.func is sweep.scores:
         return "flexrel-scores", _flexrel_macs(p) * 3 * p.relevance_images
     if job.func in (flexrel.retention, flexrel.recovery):
@@ -94,7 +101,7 @@ def work(job: functools.partial) -> tuple[str, float]:
             return "flexrel-retention", _flexrel_macs(p) * kept * (bn + test)
         per_epoch = 3 * _images(p.dataset, p.post_subset, True) + test
         return "flexrel-recovery", _flexrel_macs(p) * kept * (bn + p.epochs_post * per_epoch)
-    if job.func is rank.run:
+    if job.func in (rank.run, beyond.crossed):
         dataset, spec = args[0], data.SPECS[args[0]]
         shape = (1, spec.channels, spec.size, spec.size)
         macs, widths = _network(rank.build, p, dataset, 0, shape=shape,
@@ -110,11 +117,18 @@ def work(job: functools.partial) -> tuple[str, float]:
 
 
 def identity(job: functools.partial) -> tuple:
-    """What makes two listed runs the same stored run (FlexRel's δ = 0 and 1 are magnitude and relevance runs)."""
+    """What makes two listed runs the same stored run: the fields in its key and its coordinates (FlexRel's δ = 0
+    and 1 are magnitude and relevance runs; a variant that only changes what a run does not read is that run)."""
     p, *args = job.args
+    section = repr(p)
+    if job.func in (flexrel.retention, flexrel.recovery, sweep.scores):  # the fields in the stored run's key
+        kind = {flexrel.retention: "flexrel-retention", flexrel.recovery: "flexrel-recovery"}.get(job.func, "flexrel-scores")
+        section = repr(sorted(flexrel.view(p, kind).params().items()))
     if job.func in (flexrel.retention, flexrel.recovery):
         args = sorted(flexrel.coordinates(p, *args).items())
-    return job.func.__module__, job.func.__qualname__, repr(p), repr(args)
+    if job.func is beyond.crossed:
+        job = functools.partial(rank.run, *job.args)  # relevance-scored or not, one rank-run entry per coordinate
+    return job.func.__module__, job.func.__qualname__, section, repr(args)
 
 
 def runs_of(profile: str, stages: Iterable[str] = tuple(sweep.STAGES)) -> pd.DataFrame:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import torch
 
-from lib import base, config, data, flexrel, rank, runs, train, vae
+from lib import base, beyond, config, data, flexrel, rank, runs, train, vae
 
 Run = Callable[[], object]
 Phase = list[Run]
@@ -50,10 +50,15 @@ def _require(absent: Absent, *datasets: str) -> None:
             raise data.DatasetMissing(why)
 
 
-def scores(p: config.FlexRelParams, seed: int) -> None:
-    """Relevance and magnitude scores of ``seed``'s stored base network (a phase of its own: every pruning
-    run of the seed reads them)."""
-    flexrel.unit_scores(p, seed, base.pretrained(p, seed, train_if_missing=False)[0])
+def scores(p: config.FlexRelParams, seed: int, criterion: str) -> None:
+    """One criterion's scores of ``seed``'s stored base network (a phase of its own: the pruning runs read them)."""
+    flexrel.unit_scores(p, seed, base.pretrained(p, seed, train_if_missing=False)[0], [criterion])
+
+
+def _scores(p: config.FlexRelParams, plan: flexrel.Plan) -> Phase:
+    """The scores ``plan``'s methods read, of every seed."""
+    names = sorted({c for method, *_ in plan for c in flexrel.needs(p, method)})
+    return [functools.partial(scores, p, seed, name) for seed in p.seeds for name in names]
 
 
 def _pruning(p: config.FlexRelParams, kind: Callable, plan: flexrel.Plan) -> Phase:
@@ -64,9 +69,10 @@ def flexrel_fig2(profile: str, absent: Absent = data.absent) -> list[Phase]:
     """Notebook 01: the base networks, their scores, then Fig. 2's retention and recovery runs."""
     p = config.load("flexrel", profile)
     _require(absent, p.dataset)
-    retention, recovery = flexrel.fig2_plan(p, p.factors, p.random_draws), flexrel.fig2_plan(p, p.recovery_factors)
+    retention = flexrel.fig2_plan(p, p.factors, p.random_draws, baselines=True)
+    recovery = flexrel.fig2_plan(p, p.recovery_factors)
     return [[functools.partial(base.pretrained, p, seed) for seed in p.seeds],
-            [functools.partial(scores, p, seed) for seed in p.seeds],
+            _scores(p, retention),
             _pruning(p, flexrel.retention, retention) + _pruning(p, flexrel.recovery, recovery)]
 
 
@@ -74,7 +80,8 @@ def flexrel_fig4(profile: str, absent: Absent = data.absent) -> list[Phase]:
     """Notebook 03: scores of notebook 01's base networks (it never trains them), then the δ sweep."""
     p = config.load("flexrel", profile)
     _require(absent, p.dataset)
-    return [[functools.partial(scores, p, seed) for seed in p.seeds], _pruning(p, flexrel.retention, flexrel.fig4_plan(p))]
+    plan = flexrel.fig4_plan(p)
+    return [_scores(p, plan), _pruning(p, flexrel.retention, plan)]
 
 
 def rank_fig1(profile: str, absent: Absent = data.absent) -> list[Phase]:
@@ -101,6 +108,34 @@ def vae_fig2(profile: str, absent: Absent = data.absent) -> list[Phase]:
             [functools.partial(vae.run, p, "scratch", seed) for seed in p.seeds]]
 
 
+def _arms(arms: list[beyond.Arm], factors: list[float]) -> tuple[Phase, Phase]:
+    """The scores and the retention runs of notebook 07's or 08's arms."""
+    return ([job for a in arms for job in _scores(a.p, beyond.plan(a, factors))],
+            [functools.partial(flexrel.retention, a.p, seed, *job) for a in arms for seed in a.p.seeds
+             for job in beyond.plan(a, factors)])
+
+
+def flexrel_sensitivity(profile: str, absent: Absent = data.absent) -> list[Phase]:
+    """Notebook 07: every variant's scores of notebook 01's base networks, then their retention runs."""
+    p, b = config.load("flexrel", profile), config.load("beyond", profile)
+    _require(absent, p.dataset)
+    return list(_arms(beyond.sensitivity_arms(p, b), b.factors))
+
+
+def flexrel_open(profile: str, absent: Absent = data.absent) -> list[Phase]:
+    """Notebook 08: the second architecture's base networks, every arm's scores, then the retention runs and the
+    crossed train-time runs."""
+    p, b, r = (config.load(s, profile) for s in ("flexrel", "beyond", "rank"))
+    _require(absent, p.dataset, b.cross_dataset)
+    p2 = beyond.second_model(p, b)
+    second_scores, second_runs = _arms(beyond.delta_arms(p2), b.factors)
+    own_scores, own_runs = _arms(beyond.open_arms(p, b), b.factors)
+    crossed = [functools.partial(beyond.crossed, r, b.cross_dataset, m, reading, seed) for seed in r.seeds
+               for m, reading in beyond.CROSSED]
+    return [[functools.partial(base.pretrained, p2, seed) for seed in p2.seeds], second_scores + own_scores,
+            second_runs + own_runs + crossed]
+
+
 #: The stages whose notebooks ask for stored runs, and how to list them (the other stages only read results).
 STAGES: dict[str, Callable[[str, Absent], list[Phase]]] = {
     "01_flexrel_accuracy_vs_pruning": flexrel_fig2,
@@ -108,6 +143,8 @@ STAGES: dict[str, Callable[[str, Absent], list[Phase]]] = {
     "04_rank_random_vs_rank": rank_fig1,
     "05_rank_table1": rank_table1,
     "06_rank_vae": vae_fig2,
+    "07_flexrel_sensitivity": flexrel_sensitivity,
+    "08_flexrel_open_questions": flexrel_open,
 }
 #: Where submitit runs the jobs: ``local`` (processes on this machine), ``slurm``, or ``here`` (in this process).
 EXECUTORS = ("local", "slurm", "here")

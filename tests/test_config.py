@@ -50,6 +50,12 @@ def test_committed_params_are_valid_and_complete(raw):
         (lambda r: r["flexrel"].update(unfolded_input="split"), ["flexrel.unfolded_input", "'split'", "share"]),
         (lambda r: r["profiles"]["smoke"]["vae"].update(amp=True), ["vae.amp", "'cpu'", "CUDA only"]),
         (lambda r: r["rank"].update(amp="yes"), ["rank.amp", "'yes'", "wrong type"]),
+        (lambda r: r["profiles"]["paper"]["flexrel"].update(baselines=["bn_scale"]), ["bn_scale", "'vgg16'", "no BatchNorm"]),
+        (lambda r: r["flexrel"].update(composite="LRPZPlus"), ["flexrel.composite", "'LRPZPlus'", "EpsilonGammaBox"]),
+        (lambda r: r["flexrel"].update(relevance_split="unseen", train_subset=None), ["unseen", "train_subset"]),
+        (lambda r: r["beyond"].update(variants=["images=3"]), ["beyond.variants", "'images=3'", "images=128"]),
+        (lambda r: r["beyond"].update(shifts=["none"]), ["beyond.shifts", "'none'", "rotate"]),
+        (lambda r: r["profiles"]["smoke"]["flexrel"].update(model="lenet300", baselines=[]), ["lenet300", "prune_linear"]),
     ],
 )
 def test_bad_params_are_rejected_with_key_value_and_choices(raw, mutate, words):
@@ -84,6 +90,18 @@ def test_registries_match_their_implementations():
 
     assert set(contribution.CONTRIBUTION_PRESETS) == set(config.READINGS)
     assert all(train.make_optimizer(o, [torch.nn.Parameter(torch.zeros(1))], 0.1) for o in config.OPTIMIZERS)
+
+
+def test_every_variant_applies_to_the_default_flexrel_section():
+    """Each row of notebook 07 is a valid section (its overrides are checked like params.yaml's)."""
+    import dataclasses
+
+    p = config.load("flexrel", "default")
+    for name, spec in config.VARIANTS.items():
+        for key in ("flexrel", "baseline"):
+            q = dataclasses.replace(p, **spec.get(key, {}))
+            assert all(getattr(q, k) == v for k, v in spec.get(key, {}).items()), name
+    assert set(config.BASELINES) == {"contribution"} | set(__import__("lib.scores").scores.LIBRARY)
 
 
 def test_params_hold_each_value_once(raw):

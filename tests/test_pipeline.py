@@ -66,7 +66,7 @@ def test_smoke_repro_makes_every_declared_output(smoke_copy):
     repo, _, seconds, log = smoke_copy
     missing = [o for o in declared_outputs(repo / "dvc.yaml") if not (repo / o).exists()]
     assert not missing, f"declared but not produced: {missing}\n{log[-3000:]}"
-    assert seconds < 180, f"the smoke pipeline took {seconds:.0f} s (budget 180 s)"
+    assert seconds < 240, f"the smoke pipeline took {seconds:.0f} s (budget 240 s)"
 
 
 @pytest.mark.slow
@@ -104,7 +104,9 @@ def test_report_has_a_row_for_every_claim(smoke_copy):
                   "relevance computation time almost negligible", "substantially less learning time", "bandwidth saved",
                   "the best δ is intermediate", "near-perfect recovery", "rank-based beats random", "Table 1: MNIST",
                   "Table 1: CIFAR10", "Table 1: CIFAR100", "≈ 40 % of neurons", "VAE", "Table I writes", "Adam with learning rate 0.05",
-                  "code vs its text", "Signed contribution ratios", "Determinism"):
+                  "code vs its text", "Signed contribution ratios", "Determinism", "## Beyond the papers",
+                  "FlexRel beats magnitude with composite=EpsilonGammaBox", "FlexRel beats taylor", "second architecture (lenet300)",
+                  "rotate: FlexRel beats magnitude on shifted test images", "dynamic relevance", "papers crossed"):
         assert claim in text, claim
     claims = pd.read_csv(repo / "results/99_reproduction_report/claims.csv")
     assert set(claims.verdict) <= {"reproduced", "contradicted", "inconclusive", "not run", "passed", "failed"}
@@ -126,7 +128,7 @@ def test_dvc_status_names_exactly_the_stages_an_edit_affects(smoke_copy):
         assert changed() == {"99_reproduction_report"}
         raw["profiles"]["smoke"]["rank"]["seeds"] = [0, 1]  # the active profile's rank section
         params.write_text(yaml.safe_dump(raw, sort_keys=False))
-        assert changed() == {"04_rank_random_vs_rank", "05_rank_table1", "99_reproduction_report"}
+        assert changed() == {"04_rank_random_vs_rank", "05_rank_table1", "08_flexrel_open_questions", "99_reproduction_report"}
         params.write_text(originals[params])
         vae.write_text(originals[vae] + "\n# edited\n")  # a module notebook 06 runs (and the sizing table counts with)
         assert changed() == {"06_rank_vae", "99_reproduction_report"}
@@ -134,6 +136,26 @@ def test_dvc_status_names_exactly_the_stages_an_edit_affects(smoke_copy):
         for path, text in originals.items():
             path.write_text(text)
     assert changed() == set()
+
+
+@pytest.mark.slow
+def test_the_sizing_table_lists_the_runs_the_notebooks_stored(smoke_copy):
+    """lib.sizing enumerates a profile's runs without running them: for the smoke copy, per kind, exactly the
+    entries its pipeline stored (the CIFAR rows of stage 05 are listed but not here, so not stored)."""
+    import json
+
+    import pandas as pd
+
+    repo, env, _, _ = smoke_copy
+    code = ("import json; from lib import runs, sizing; s = sizing.runs_of('smoke'); s = s[s.stage != '05_rank_table1'];"
+            "print(json.dumps({'planned': s.kind.value_counts().to_dict(),"
+            " 'stored': {k: sum(1 for _, h, _ in runs.records() if h['kind'] == k) for k in s.kind.unique()}}))")
+    found = json.loads(run([sys.executable, "-c", code], repo, env).strip().splitlines()[-1])
+    assert found["planned"] == found["stored"], found
+    sizes = pd.read_csv(repo / "results/99_reproduction_report/sizing.csv")
+    smoke = sizes[sizes.profile == "smoke"]
+    assert (smoke.measured_s > 0).all() and (sizes.gpu_hours > 0).all(), sizes
+    assert "### What each profile costs" in (repo / "REPRODUCTION.md").read_text()
 
 
 @pytest.mark.slow
@@ -184,23 +206,3 @@ def test_slurm_no_wait_queues_each_phase_after_the_one_before(smoke_copy, tmp_pa
     assert "--dependency" not in jobs[0]
     assert "#SBATCH --dependency=afterok:100" in jobs[1] and "#SBATCH --dependency=afterok:101" in jobs[2]
     assert all("#SBATCH --partition=cpu" in job and "#SBATCH --array=0-3%4" in job for job in jobs)
-
-
-@pytest.mark.slow
-def test_the_sizing_table_lists_the_runs_the_notebooks_stored(smoke_copy):
-    """lib.sizing enumerates a profile's runs without running them: for the smoke copy, per kind, exactly the
-    entries its pipeline stored (the CIFAR rows of stage 05 are listed but not here, so not stored)."""
-    import json
-
-    import pandas as pd
-
-    repo, env, _, _ = smoke_copy
-    code = ("import json; from lib import runs, sizing; s = sizing.runs_of('smoke'); s = s[s.stage != '05_rank_table1'];"
-            "print(json.dumps({'planned': s.kind.value_counts().to_dict(),"
-            " 'stored': {k: sum(1 for _, h, _ in runs.records() if h['kind'] == k) for k in s.kind.unique()}}))")
-    found = json.loads(run([sys.executable, "-c", code], repo, env).strip().splitlines()[-1])
-    assert found["planned"] == found["stored"], found
-    sizes = pd.read_csv(repo / "results/99_reproduction_report/sizing.csv")
-    smoke = sizes[sizes.profile == "smoke"]
-    assert (smoke.measured_s > 0).all() and (sizes.gpu_hours > 0).all(), sizes
-    assert "### What each profile costs" in (repo / "REPRODUCTION.md").read_text()

@@ -53,7 +53,7 @@ def test_flexrel_delta_extremes_are_the_pure_method_runs(sandbox):
     with pytest.raises(ValueError, match="delta"):
         flexrel.retention(p, 0, "flexrel", 0.5)
     with pytest.raises(ValueError, match="allowed"):
-        flexrel.retention(p, 0, "taylor", 0.5)
+        flexrel.retention(p, 0, "obd", 0.5)
     g = dataclasses.replace(p, scope="global")
     assert flexrel.canonical(g, "flexrel", 0.0) == ("flexrel", 0.0)
 
@@ -227,3 +227,17 @@ def test_vae_celeba_code_path_on_fake_celeba(sandbox, monkeypatch):
                             recovery_epochs=1, final_epochs=0, train_subset=24, test_subset=8, n_images=2, prune_fraction=0.3)
     out = vae.run(p, "pruned", 0)
     assert out["hidden"][0] < 32 and len(out["images"]["end"][0]) == 3
+
+
+def test_beyond_settings_change_exactly_what_they_name(sandbox):
+    """Dynamic pruning reaches the one-shot widths in steps; a test shift changes only the measurement; a Taylor
+    partner makes FlexRel at δ = 0 the Taylor run."""
+    p = _tiny()
+    one = flexrel.retention(p, 0, "flexrel", 0.5, 0.5)["row"]
+    steps = flexrel.retention(dataclasses.replace(p, prune_steps=2), 0, "flexrel", 0.5, 0.5)["row"]
+    assert steps["params"] == one["params"] and steps["relevance_seconds"] > one["relevance_seconds"]
+    shifted = flexrel.retention(dataclasses.replace(p, test_shift="noise"), 0, "flexrel", 0.5, 0.5)["row"]
+    assert shifted["params"] == one["params"] and shifted["test_loss"] != one["test_loss"]
+    t = dataclasses.replace(p, partner="taylor")
+    assert flexrel.canonical(t, "flexrel", 0.0) == ("taylor", None)
+    assert flexrel.retention(t, 0, "flexrel", 0.5, 0.0) == flexrel.retention(p, 0, "taylor", 0.5)

@@ -187,3 +187,11 @@ def test_the_command_line_lists_explains_and_prunes_stale_entries(store, capsys)
     assert runs.main(["prune", "--stale", "--dry-run"]) == 0 and len(list(runs.entries())) == 2
     assert runs.main(["prune", "--stale"]) == 0
     assert list(runs.entries()) == [current]
+
+
+def test_a_study_variant_of_a_profiles_section_is_current_and_another_value_is_stale():
+    """Notebooks 07-08 store runs on variants of section flexrel (lib.config.STUDY_FIELDS): `prune --stale` keeps them."""
+    p = dataclasses.asdict(config.load("flexrel", "default"))
+    header = {"module": "lib.stats", "code": runs.code("lib.stats"), "versions": runs.versions(), "section": "flexrel"}
+    assert runs.why_stale({**header, "params": {**p, "composite": "EpsilonGammaBox", "model": "lenet300"}}) == []
+    assert runs.why_stale({**header, "params": {**p, "lr": 0.123}}) == ["parameters match no profile's section 'flexrel'"]

@@ -229,3 +229,52 @@ def test_contribution_guard_bounds_cancelling_ratios():
     assert loose.max() > 900 and guarded.abs().max() == 0
     with pytest.raises(ValueError, match="cancel_tol"):
         contribution.contribution(net, [x], cancel_tol=1.5)
+
+
+def test_filter_contribution_on_neurons_is_the_rank_papers_absolute_contribution():
+    """On fully-connected layers the filter reading is exactly lib.contribution's |w|·|a| reading (λ 0.5, 0.5)."""
+    torch.manual_seed(0)
+    net = models.mlp([12, 7, 5, 3])
+    x = torch.randn(40, 12)
+    ours = scores.filter_contribution(net, x, batch_size=16)
+    theirs = contribution.contribution(net, [x[:16], x[16:32], x[32:]], absolute=True, activation="post")
+    assert ours.keys() == theirs.keys() == {"1", "3"}
+    for name in ours:
+        assert torch.allclose(ours[name], theirs[name], rtol=1e-5, atol=1e-6)
+
+
+def test_filter_contribution_scores_every_filter_of_a_cnn():
+    net = conv_net().float()
+    out = scores.filter_contribution(net, torch.randn(5, 2, 8, 8))
+    assert {n: tuple(v.shape) for n, v in out.items()} == {"0": (3,), "2": (4,), "5": (6,)}
+    assert all(torch.isfinite(v).all() and (v >= 0).all() for v in out.values())
+
+
+def test_library_scores_are_torch_pruning_importances_per_unit():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
+    with torch.no_grad():
+        net[1].weight.copy_(torch.tensor([0.5, -2.0, 0.1, 1.0]))
+    x, y = torch.randn(8, 1, 8, 8), torch.randint(0, 3, (8,))
+    bn = scores.library_scores(net, "bn_scale", x, y)
+    assert torch.equal(bn["0"].argsort(), torch.tensor([2, 0, 3, 1]))  # ranks like |γ|
+    for name in ("taylor", "lamp"):
+        assert scores.library_scores(net, name, x, y)["0"].shape == (4,)
+    assert net[0].weight.grad is None  # Taylor's gradients live on a copy
+    with pytest.raises(ValueError, match="allowed"):
+        scores.library_scores(net, "obd", x, y)
+
+
+def test_network_normalisation_mixes_layers_on_one_scale():
+    m = {"a": torch.tensor([1.0, 2.0, 3.0]), "b": torch.tensor([0.5, 0.1])}
+    r = {"a": torch.tensor([3.0, 2.0, 1.0]), "b": torch.tensor([9.0, 30.0])}
+    sizes = {"a": 2, "b": 10}
+    layer = scores.flexrel(m, r, 0.5)
+    total = scores.flexrel(m, r, 0.5, "network_total", sizes)
+    mean = scores.flexrel(m, r, 0.5, "network_mean", sizes)
+    assert not torch.allclose(total["b"], layer["b"]) and not torch.allclose(total["b"], mean["b"])
+    for norm in ("network_total", "network_mean"):  # at δ = 0 and 1 each layer still ranks like the pure criterion
+        assert torch.equal(scores.flexrel(m, r, 0.0, norm, sizes)["a"].argsort(), m["a"].argsort())
+        assert torch.equal(scores.flexrel(m, r, 1.0, norm, sizes)["b"].argsort(), r["b"].argsort())
+    with pytest.raises(ValueError, match="sizes"):
+        scores.flexrel(m, r, 0.5, "network_mean")
