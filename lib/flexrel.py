@@ -47,20 +47,28 @@ def criterion_scores(q, model: nn.Module, names: Iterable[str] | None = None) ->
     """The scores of ``model`` on the layers the protocol prunes by each criterion of ``names`` (default: every
     one that applies — magnitude raw and BatchNorm-folded, relevance, and the baselines of
     :data:`lib.config.BASELINES`, BatchNorm scale only with BatchNorm), and the relevance time in seconds.
-    Relevance, Taylor and contribution read the reference images (:func:`reference_images`)."""
+    Relevance, Taylor and contribution read the reference images (:func:`reference_images`, loaded once and only
+    if one of them is asked for)."""
     dev = next(model.parameters()).device
-    x, y = (t.to(dev) for t in reference_images(q))
+    images = functools.cache(lambda: tuple(t.to(dev) for t in reference_images(q)))
     has_bn = any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
-    layers = list(_prunable(q, model, prune.prunable_layers(model)))
+    layers = [n for n, m in prune.prunable_layers(model).items() if q.prune_linear or isinstance(m, nn.Conv2d)]
+
+    def relevance() -> prune.Scores:
+        x, y = images()
+        return scores.relevance(model, x, y if q.relevance_target == "label" else None, scores.COMPOSITES[q.composite](x),
+                                unfolded_input=q.unfolded_input)
+
     every = {"magnitude": lambda: scores.magnitude(model), "magnitude_bn": lambda: scores.magnitude(model, fold_batchnorm=True),
-             "relevance": lambda: scores.relevance(model, x, y if q.relevance_target == "label" else None,
-                                                   scores.COMPOSITES[q.composite](x), unfolded_input=q.unfolded_input),
-             "contribution": lambda: scores.filter_contribution(model, x),
-             **{n: functools.partial(scores.library_scores, model, n, x, y, layers) for n in scores.LIBRARY if n != "bn_scale" or has_bn}}
+             "relevance": relevance, "contribution": lambda: scores.filter_contribution(model, images()[0]),
+             **{n: functools.partial(lambda n: scores.library_scores(model, n, *images(), layers), n)
+                for n in scores.LIBRARY if n != "bn_scale" or has_bn}}
     found, seconds = {}, 0.0
     for name in every if names is None else names:
+        if name == "relevance":
+            images()  # the relevance time is the LRP pass only, as before (Fig. 3)
         start = time.perf_counter()
-        found[name] = _prunable(q, model, every[name]())
+        found[name] = {n: v.cpu() for n, v in every[name]().items() if n in layers}
         if name == "relevance":
             seconds = time.perf_counter() - start
     return found, seconds
@@ -109,9 +117,8 @@ def reference_images(p: FlexRelParams) -> tuple[torch.Tensor, torch.Tensor]:
     return data.shift(x, p.dataset, p.relevance_shift), y
 
 
-def _prunable(p: FlexRelParams, model: nn.Module, s: dict) -> dict:
-    """The entries of ``s`` (scores) of the layers the protocol prunes: convolution filters (and hidden neurons
-    if ``prune_linear``), on the CPU."""
+def _prunable(p: FlexRelParams, model: nn.Module, s: prune.Scores) -> prune.Scores:
+    """The scores of the layers the protocol prunes: convolution filters (and hidden neurons if ``prune_linear``)."""
     layers = prune.prunable_layers(model)
     return {n: v.cpu() for n, v in s.items() if p.prune_linear or isinstance(layers[n], nn.Conv2d)}
 

@@ -241,3 +241,15 @@ def test_beyond_settings_change_exactly_what_they_name(sandbox):
     t = dataclasses.replace(p, partner="taylor")
     assert flexrel.canonical(t, "flexrel", 0.0) == ("taylor", None)
     assert flexrel.retention(t, 0, "flexrel", 0.5, 0.0) == flexrel.retention(p, 0, "taylor", 0.5)
+
+
+def test_criterion_scores_read_images_only_for_criteria_that_need_them(monkeypatch):
+    p = _tiny()
+    model = base.build(p, 0).eval()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    monkeypatch.setattr(flexrel, "reference_images", lambda q: (_ for _ in ()).throw(AssertionError("images read")))
+    found, seconds = flexrel.criterion_scores(p, model, ["magnitude", "magnitude_bn"])
+    assert set(found) == {"magnitude", "magnitude_bn"} and seconds == 0.0
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
+    with pytest.raises(AssertionError, match="images read"):
+        flexrel.criterion_scores(p, model, ["relevance"])
