@@ -19,7 +19,7 @@ from collections.abc import Iterable
 import pandas as pd
 import torch
 
-from lib import flexrel, rank, report, runs, scores, train
+from lib import flexrel, rank, report, runs, scores, stats, train
 from lib.config import VARIANTS, BeyondParams, FlexRelParams, RankParams
 
 #: The ``paper`` column of every row here: kept apart from the papers' own claims.
@@ -80,9 +80,14 @@ def control(frame: pd.DataFrame, criteria: list[str], ctx: report.Context) -> tu
 
 
 def row(text: str, quantity: str, values: pd.Series, ctx: report.Context, paper_value: str = "(not in the papers)",
-        comparative: bool = True) -> report.Claim:
-    """One finding as a verdict row: the claim that ``values`` (one per seed) lie above 0."""
-    return report.claim(PAPER, text, paper_value, quantity, values, "above", comparative=comparative, source=ctx.source,
+        comparative: bool = True, family: int = 1) -> report.Claim:
+    """One finding as a verdict row: the claim that ``values`` (one per seed) lie above 0. A row scanned among
+    ``family`` rows for a decided one gets its interval widened for the scan (Bonferroni: level
+    1 − 0.05 / ``family``), and says so in its quantity."""
+    if family > 1:
+        quantity += f" (interval widened for {family} rows scanned)"
+    e = stats.interval(values, 1 - (1 - stats.LEVEL) / family)
+    return report.claim(PAPER, text, paper_value, quantity, e, "above", comparative=comparative, source=ctx.source,
                         dataset=ctx.dataset, deviation=ctx.deviation)
 
 
@@ -111,11 +116,13 @@ def baseline_of(p: FlexRelParams, name: str) -> str:
 def sensitivity_claims(frame: pd.DataFrame, p: FlexRelParams, b: BeyondParams, ctx: report.Context) -> list[report.Claim]:
     """Notebook 07's rows: the control; FlexRel − magnitude with the paper's choices as this project reads them
     (the reference); the same under every variant, with whether its verdict differs from the reference's; and
-    FlexRel − each of today's criteria."""
+    FlexRel − each of today's criteria. A reader scans these rows for a decided one, so each interval is
+    widened for the number of rows (reference, variants, criteria): a verdict here holds family-wise at 95 %."""
     ctl, passed = control(frame, ["flexrel", "magnitude", *p.baselines], ctx)
+    family = 1 + len(b.variants) + len(p.baselines)
     quantity = "FlexRel − {} retention accuracy, mean over levels"
     rows = [row(f"FlexRel beats magnitude (this project's reading of the unstated choices: {_reading(p)})",
-                quantity.format("magnitude"), difference(frame, "flexrel", "magnitude"), ctx, "FlexRel ≥ magnitude")]
+                quantity.format("magnitude"), difference(frame, "flexrel", "magnitude"), ctx, "FlexRel ≥ magnitude", family=family)]
     rows = report.gate(rows, passed)
     reference = rows[0].verdict
     for name in b.variants:
@@ -123,12 +130,12 @@ def sensitivity_claims(frame: pd.DataFrame, p: FlexRelParams, b: BeyondParams, c
         diff = difference(frame, name, other)
         found = report.gate([row(f"FlexRel beats {VARIANTS[name].get('method', 'magnitude')} with {name}", quantity.format(
             VARIANTS[name].get("method", "magnitude")) + f" ({removed(frame, name):.0%} vs {removed(frame, other):.0%} of "
-            "parameters removed)", diff, ctx, "FlexRel ≥ magnitude")], passed)[0]
+            "parameters removed)", diff, ctx, "FlexRel ≥ magnitude", family=family)], passed)[0]
         flips = "verdict as the reference's" if found.verdict == reference else f"verdict flips (reference: {reference})"
         rows.append(dataclasses.replace(found, claim=f"{found.claim} — {flips}"))
     for m in p.baselines:
         rows += report.gate([row(f"FlexRel beats {m} (today's criterion; torch-pruning's where it ships one)",
-                                 quantity.format(m), difference(frame, "flexrel", m), ctx)], passed)
+                                 quantity.format(m), difference(frame, "flexrel", m), ctx, family=family)], passed)
     return [ctl, *rows]
 
 

@@ -48,3 +48,10 @@ def test_rows_are_gated_on_the_regimes_own_control():
     claims = report.table(beyond.sensitivity_claims(frame, p, b, CTX))
     assert claims.verdict[0] == "failed" and (claims.verdict[1:] == "inconclusive").all()
     assert (claims.reason[1:] == report.CANNOT_DISCRIMINATE).all()
+
+
+def test_a_row_scanned_among_many_is_judged_on_the_widened_interval():
+    values = pd.Series([0.02, 0.03, 0.01, 0.04, 0.025])  # plain 95 % interval above 0, Bonferroni over 13 rows not
+    alone, scanned = beyond.row("x", "q", values, CTX), beyond.row("x", "q", values, CTX, family=13)
+    assert alone.verdict == "reproduced" and scanned.verdict == "inconclusive" and "13 rows scanned" in scanned.quantity
+    assert scanned.estimate == alone.estimate and scanned.low < 0 < alone.low
