@@ -7,7 +7,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 
-.PHONY: reproduce test bench data venv params clean-venv
+.PHONY: reproduce test bench data venv params clean-venv site site-check
 
 ## reproduce: create .venv, fetch the data, run every stage of dvc.yaml at the profile params.yaml names (default)
 reproduce: params data
@@ -16,6 +16,14 @@ reproduce: params data
 ## test: create or reuse .venv and run the whole test suite
 test: $(STAMP)
 	python -m pytest
+
+## site: build the reproduction's website into site/ from the executed notebooks (offline; run `make reproduce` or `dvc pull` first)
+site: $(STAMP)
+	python -m lib.site build
+
+## site-check: open every page of site/ in headless Chromium (Debian's chromium + chromium-driver), screenshots in site-screenshots/
+site-check: $(STAMP)
+	python -m lib.site check
 
 ## bench: measure this machine (training vs attainable GFLOP/s, pruned speed vs MACs, relevance, stage resources)
 bench: $(STAMP)

@@ -206,26 +206,30 @@ def retention(p: FlexRelParams, seed: int, method: str, factor: float, delta: fl
     """One retention measurement (cached): ``{"row": {...}}`` with the test accuracy and loss after pruning and
     BatchNorm re-estimation (no weight update), parameters and MACs."""
     run = coordinates(p, seed, method, factor, delta, draw)
-
-    def compute(q: runs.View) -> dict:
-        model, common = _pruned(p, q, seed, run["method"], factor, run["delta"], run["draw"])
-        return {"row": {**common, "stage": "retention", **base.evaluate(model, q, device(p), q.test_shift)}}
-
-    return runs.cached("flexrel-retention", view(p, "flexrel-retention"), run, compute)
+    return runs.cached("flexrel-retention", view(p, "flexrel-retention"), run,
+                       lambda q: {"row": network(p, q, run, "retention")[1][0]})
 
 
 def recovery(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None, draw: int = 0) -> list[dict]:
     """One recovery run (cached): the pruned, BatchNorm-re-estimated network fine-tuned ``epochs_post`` epochs
     on ``post_subset`` training images with a cosine learning rate from ``lr_post`` to 0; one row per epoch."""
     run = coordinates(p, seed, method, factor, delta, draw)
+    return runs.cached("flexrel-recovery", view(p, "flexrel-recovery"), run, lambda q: network(p, q, run, "recovery")[1])
 
-    def compute(q: runs.View) -> list[dict]:
-        dev = device(p)
-        model, common = _pruned(p, q, seed, run["method"], factor, run["delta"], run["draw"])
-        rows = base.fit(model, q, seed, q.epochs_post, q.lr_post, "cosine", q.post_subset, dev)
-        return [{**common, "stage": "recovery", "epoch": e, **r} for e, r in enumerate(rows, 1)]
 
-    return runs.cached("flexrel-recovery", view(p, "flexrel-recovery"), run, compute)
+def network(p: FlexRelParams, q, run: dict, stage: str) -> tuple[nn.Module, list[dict]]:
+    """The network of the pruning run at coordinates ``run`` (:func:`coordinates`) and its rows, as :func:`retention`
+    (``stage`` ``retention``: pruned, BatchNorm re-estimated, one row) or :func:`recovery` (``recovery``: then
+    fine-tuned, one row per epoch) compute them; ``q`` is what the run reads (:func:`view`). The store keeps the
+    rows, not the network: :mod:`lib.export` rebuilds it here."""
+    if stage not in ("retention", "recovery"):
+        raise ValueError(f"stage {stage!r}; allowed: ['retention', 'recovery']")
+    dev = device(p)
+    model, common = _pruned(p, q, run["seed"], run["method"], run["factor"], run["delta"], run["draw"])
+    if stage == "retention":
+        return model, [{**common, "stage": "retention", **base.evaluate(model, q, dev, q.test_shift)}]
+    rows = base.fit(model, q, run["seed"], q.epochs_post, q.lr_post, "cosine", q.post_subset, dev)
+    return model, [{**common, "stage": "recovery", "epoch": e, **r} for e, r in enumerate(rows, 1)]
 
 
 Plan = list[tuple[str, float, float | None, int]]

@@ -290,12 +290,12 @@ def _number(v: float, percent: bool) -> str:
     return f"{v * 100:+.1f}" if percent else f"{v:+.3f}"
 
 
-def markdown(frame: pd.DataFrame, percent: Sequence[bool] | None = None) -> str:
-    """The claims frame as a Markdown table: estimate with its CI, rule and verdict. ``percent``: per row,
-    whether the quantity is a fraction shown in percentage points (default: every row)."""
+def cells(frame: pd.DataFrame, percent: Sequence[bool] | None = None) -> list[dict[str, str]]:
+    """Per claim, the text a table shows: ``estimate`` with its CI, ``rule`` and ``verdict`` (with its reason
+    unless that only restates the rule). ``percent``: per row, whether the quantity is a fraction shown in
+    percentage points (default: every row)."""
     percent = [True] * len(frame) if percent is None else list(percent)
-    lines = ["| paper | claim | paper value | ours: quantity | estimate [95 % CI] | n | rule | verdict | source |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    out = []
     for pct, r in zip(percent, frame.itertuples()):
         unit = " pts" if pct else ""
         if pd.isna(r.estimate):
@@ -305,9 +305,18 @@ def markdown(frame: pd.DataFrame, percent: Sequence[bool] | None = None) -> str:
         else:
             est = f"{_number(r.estimate, pct)}{unit} [{_number(r.low, pct)}, {_number(r.high, pct)}]"
         rule = "—" if pd.isna(r.threshold) else f"CI {r.side} {_number(r.threshold, pct)}{unit}"
-        verdict = f"**{r.verdict}**" + (f" ({r.reason})" if r.reason and not r.reason.startswith("CI ") else "")
-        lines.append(f"| {r.paper} | {r.claim} | {r.paper_value} | {r.quantity} | {est} | {r.n} | {rule} | {verdict} "
-                     f"| {r.source} · {r.dataset} |")
+        reason = f" ({r.reason})" if r.reason and not r.reason.startswith("CI ") else ""
+        out.append({"estimate": est, "rule": rule, "verdict": r.verdict, "reason": reason})
+    return out
+
+
+def markdown(frame: pd.DataFrame, percent: Sequence[bool] | None = None) -> str:
+    """The claims frame as a Markdown table: estimate with its CI, rule and verdict (see :func:`cells`)."""
+    lines = ["| paper | claim | paper value | ours: quantity | estimate [95 % CI] | n | rule | verdict | source |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for c, r in zip(cells(frame, percent), frame.itertuples()):
+        lines.append(f"| {r.paper} | {r.claim} | {r.paper_value} | {r.quantity} | {c['estimate']} | {r.n} | {c['rule']} "
+                     f"| **{r.verdict}**{c['reason']} | {r.source} · {r.dataset} |")
     return "\n".join(lines)
 
 

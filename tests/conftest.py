@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import struct
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
-from lib.config import ROOT
+from lib.config import ROOT, validate
 
 
 def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> None:
@@ -52,3 +57,49 @@ def mnist_root(tmp_path: Path) -> Path:
     write_mnist_like(tmp_path, "MNIST")
     write_mnist_like(tmp_path, "FashionMNIST", seed=1)
     return tmp_path
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> str:
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    return proc.stdout + proc.stderr
+
+
+def declared_outputs(dvc_yaml: Path) -> list[str]:
+    stages = yaml.safe_load(dvc_yaml.read_text())["stages"]
+    outs = []
+    for stage in stages.values():
+        for kind in ("outs", "metrics", "plots"):
+            outs += [o if isinstance(o, str) else next(iter(o)) for o in stage.get(kind, [])]
+    return outs
+
+
+@pytest.fixture(scope="session")
+def smoke_copy(tmp_path_factory) -> tuple[Path, dict[str, str], float, str]:
+    """A copy of the repository (a git repository of its own) at `profile: smoke` after `dvc repro`: its path, the
+    environment its commands run in, the seconds `dvc repro` took and its log. Shared by every slow test."""
+    repo = tmp_path_factory.mktemp("repo")
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True)
+    for rel in files.stdout.splitlines():
+        if (ROOT / rel).is_file():
+            (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, repo / rel)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    env.pop("DATA_MIRROR", None)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["profile"] = "smoke"
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    if mirror() is not None:  # the real archives: data/ must then match the recorded data.dvc
+        run([sys.executable, "-m", "lib.data", "--mirror", str(mirror())], repo, env)
+    else:  # synthetic stand-ins in the real format: record them instead
+        for name in validate(params)["smoke"]["data"].datasets:
+            write_mnist_like(repo / "data", name, n_train=600, n_test=200)
+    run(["git", "init", "-q"], repo, env)
+    if mirror() is None:
+        run(["dvc", "add", "-q", "data"], repo, env)
+    run(["git", "add", "-A"], repo, env)
+    run(["git", "commit", "-qm", "smoke copy"], repo, env)
+    start = time.perf_counter()
+    log = run(["dvc", "repro"], repo, env)
+    return repo, env, time.perf_counter() - start, log
