@@ -95,7 +95,7 @@ def export(p: FlexRelParams, out: Path, seed: int, method: str, factor: float, d
                          f"(tolerance {tolerance}): not the CPU that made the run? pass a tolerance to export anyway")
     wrapped = Prepared(model.cpu().eval().to(memory_format=torch.contiguous_format), p.dataset, p.image_size).eval()
     x, y = held_out(p)
-    program = torch.export.export(wrapped, (x[:2],), dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
+    program = torch.export.export(wrapped, (x[:2].clone(),), dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
     out.mkdir(parents=True, exist_ok=True)
     torch.export.save(program, out / "model.pt2")
     torch.save(wrapped.state_dict(), out / "state_dict.pt")
