@@ -124,7 +124,7 @@ def test_an_exported_network_reloads_in_plain_pytorch_and_scores_its_recorded_ac
     run([sys.executable, "-m", "lib.export", "--method", "flexrel", "--factor", str(factor), "--seed", "1", "--stage",
          "recovery", "--out", str(out)], repo, env)
     record = json.loads((out / "record.json").read_text())
-    assert (out / "model.pt2").stat().st_size < 2 * (out / "state_dict.pt").stat().st_size  # weights, not test images
+    assert (out / "model.pt2").stat().st_size < (out / "state_dict.pt").stat().st_size + 2**20  # weights and graph, no test images
     acc = record["test_acc"]
     assert acc["stored_run"] == acc["rebuilt"] == acc["exported"]
     kept = record["pruning"]["filters_kept"]
