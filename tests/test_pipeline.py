@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 
 import pytest
@@ -108,53 +106,3 @@ def test_the_sizing_table_lists_the_runs_the_notebooks_stored(smoke_copy):
     smoke = sizes[sizes.profile == "smoke"]
     assert (smoke.measured_s > 0).all() and (sizes.gpu_hours > 0).all(), sizes
     assert "### What each profile costs" in (repo / "REPRODUCTION.md").read_text()
-
-
-@pytest.mark.slow
-def test_sweep_jobs_fill_the_store_and_the_notebook_assembles_the_serial_numbers(smoke_copy):
-    """Stage 01's runs as two submitit jobs (local executor: separate processes), then the notebook: it
-    computes nothing and its tables equal the serial run's (same thread count, so bit for bit)."""
-    import pandas as pd
-    import torch
-
-    repo, env, _, _ = smoke_copy
-    out = repo / "results/01_flexrel_accuracy_vs_pruning"
-    serial = {name: pd.read_csv(out / name) for name in ("pretraining.csv", "retention.csv", "recovery.csv")}
-    store = repo / "cache/runs"
-    for kind in ("flexrel-pre", "flexrel-scores", "flexrel-retention", "flexrel-recovery"):
-        shutil.rmtree(store / kind)
-    sweep = [sys.executable, "-m", "lib.sweep", "01_flexrel_accuracy_vs_pruning"]
-    log = run([*sweep, "--workers", "2", "--threads", str(torch.get_num_threads())], repo, env)
-    phases = [line for line in log.splitlines() if line.strip().endswith(" s") and "job(s), processes" in line]
-    assert len(phases) == 3 and all(len(line.split("processes [")[1].split("]")[0].split(",")) == 2 for line in phases), log
-    assert all(line.endswith("0 missing") for line in run([*sweep, "--dry-run"], repo, env).splitlines()), "runs left"
-    entries = sorted(store.glob("*/*"))
-    run(["dvc", "repro", "-f", "-s", "01_flexrel_accuracy_vs_pruning"], repo, env)
-    assert sorted(store.glob("*/*")) == entries, "the notebook computed runs the sweep should have"
-    timing = ["seconds", "relevance_seconds"]
-    for name, frame in serial.items():
-        swept = pd.read_csv(out / name)
-        pd.testing.assert_frame_equal(swept.drop(columns=timing, errors="ignore"), frame.drop(columns=timing, errors="ignore"))
-
-
-@pytest.mark.slow
-def test_slurm_no_wait_queues_each_phase_after_the_one_before(smoke_copy, tmp_path):
-    """Slurm stood in for by an `sbatch` that records each job script and answers as Slurm does: every phase of
-    the default profile's stage 01 (nothing of it is stored in the smoke copy) is queued at once, each array
-    waiting for the one before to succeed, and the command returns without waiting."""
-    repo, env, _, _ = smoke_copy
-    bin_, scripts = tmp_path / "bin", tmp_path / "scripts"
-    bin_.mkdir(), scripts.mkdir()
-    (bin_ / "sbatch").write_text('#!/bin/sh\nn=$((100 + $(ls "$SCRIPTS" | wc -l)))\ncp "$1" "$SCRIPTS/$n.sh"\n'
-                                 'echo "Submitted batch job $n"\n')
-    (bin_ / "srun").write_text("#!/bin/sh\nexit 1\n")
-    for tool in ("sbatch", "srun"):
-        (bin_ / tool).chmod(0o755)
-    env = {**env, "PATH": f"{bin_}{os.pathsep}{env['PATH']}", "SCRIPTS": str(scripts)}
-    log = run([sys.executable, "-m", "lib.sweep", "01_flexrel_accuracy_vs_pruning", "--profile", "default", "--executor",
-               "slurm", "--no-wait", "--workers", "4", "--slurm-partition", "cpu"], repo, env)
-    jobs = [(scripts / f"{n}.sh").read_text() for n in (100, 101, 102)]
-    assert not (scripts / "103.sh").exists() and "queued, not waiting" in log, log
-    assert "--dependency" not in jobs[0]
-    assert "#SBATCH --dependency=afterok:100" in jobs[1] and "#SBATCH --dependency=afterok:101" in jobs[2]
-    assert all("#SBATCH --partition=cpu" in job and "#SBATCH --array=0-3%4" in job for job in jobs)

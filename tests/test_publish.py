@@ -63,6 +63,8 @@ def pulled(smoke_copy, tmp_path_factory) -> Path:
     """The smoke copy's results committed and pushed to a local-folder DVC remote, then a fresh git clone that
     pulls them: what a reader of a profile they cannot run gets."""
     repo, env, _, _ = smoke_copy
+    status = run(["dvc", "status"], repo, env)
+    assert "up to date" in status, f"a test before this one left the smoke copy out of date with dvc.lock:\n{status}"
     remote, clone = tmp_path_factory.mktemp("remote"), tmp_path_factory.mktemp("clone") / "repo"
     run(["dvc", "remote", "add", "-f", "-d", "local", str(remote)], repo, env)
     run([*GIT, "add", "-A"], repo, env)
