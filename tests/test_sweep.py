@@ -73,7 +73,6 @@ def test_sweep_jobs_fill_the_store_and_the_notebook_assembles_the_serial_numbers
     log = run([*sweep, "--workers", "2", "--threads", str(torch.get_num_threads())], repo, env)
     phases = [line for line in log.splitlines() if line.strip().endswith(" s") and "job(s), processes" in line]
     assert len(phases) == 3 and all(len(line.split("processes [")[1].split("]")[0].split(",")) == 2 for line in phases), log
-    assert all(line.endswith("0 missing") for line in run([*sweep, "--dry-run"], repo, env).splitlines()), "runs left"
     entries = sorted(store.glob("*/*"))
     run(["dvc", "repro", "-f", "-s", "01_flexrel_accuracy_vs_pruning"], repo, env)
     assert sorted(store.glob("*/*")) == entries, "the notebook computed runs the sweep should have"
