@@ -55,7 +55,8 @@ def provenance(root: Path = ROOT) -> dict:
     """What the pages are built from: commit, profile, and per stage the hash of the parameters it read and
     the checksum of its executed notebook (both from ``dvc.lock``) and what ``dvc status`` says of it."""
     lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]
-    proc = subprocess.run(["dvc", "status", "--json"], cwd=root, capture_output=True, text=True)
+    dvc = shutil.which("dvc") or str(Path(sys.executable).parent / "dvc")  # the venv's, also when it is not activated
+    proc = subprocess.run([dvc, "status", "--json"], cwd=root, capture_output=True, text=True)
     status = json.loads(proc.stdout or "{}") if proc.returncode == 0 else None
     out = {"commit": plotting.git_commit(root), "profile": config.active_profile(root / "params.yaml"), "stages": {}}
     for stage in stages(root):
