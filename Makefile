@@ -7,7 +7,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 
-.PHONY: reproduce test bench data venv params clean-venv site site-check
+.PHONY: reproduce test test-fast bench data venv params clean-venv site site-check
 
 ## reproduce: create .venv, fetch the data, run every stage of dvc.yaml at the profile params.yaml names (default)
 reproduce: params data
@@ -17,13 +17,17 @@ reproduce: params data
 test: $(STAMP)
 	python -m pytest
 
+## test-fast: the suite without the slow end-to-end tests (the smoke pipeline, DDP, the site): about a minute and a half
+test-fast: $(STAMP)
+	python -m pytest -m "not slow"
+
 ## site: build the reproduction's website into site/ from the executed notebooks (offline; run `make reproduce` or `dvc pull` first)
 site: $(STAMP)
-	python -m lib.site build
+	python -m lib.publish.site build
 
 ## site-check: open every page of site/ in headless Chromium (Debian's chromium + chromium-driver), screenshots in site-screenshots/
 site-check: $(STAMP)
-	python -m lib.site check
+	python -m lib.publish.site check
 
 ## bench: measure this machine (training vs attainable GFLOP/s, pruned speed vs MACs, relevance, stage resources)
 bench: $(STAMP)
@@ -31,11 +35,11 @@ bench: $(STAMP)
 
 ## data: fetch the datasets of the active profile into data/ (from $$DATA_MIRROR if set, else download)
 data: $(STAMP)
-	python -m lib.data
+	python -m lib.core.data
 
 ## params: check params.yaml (unknown keys, profiles, datasets) before any work
 params: $(STAMP)
-	python -m lib.config
+	python -m lib.params
 
 venv: $(STAMP)
 

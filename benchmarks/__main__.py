@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from lib import resources
+from lib.store import machine
 
 HERE = Path(__file__).resolve().parent
 #: Every benchmark, in the order of the report: a module of this folder with ``run(quick) -> DataFrame``.
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds[name] = time.perf_counter() - start
     args.out.mkdir(parents=True, exist_ok=True)
     pd.concat([f.assign(benchmark=n) for n, f in frames.items()]).to_csv(args.out / "results.csv", index=False)
-    (args.out / "results.md").write_text(report(frames, seconds, resources.machine()))
+    (args.out / "results.md").write_text(report(frames, seconds, machine.machine()))
     print(f"wrote {args.out / 'results.md'} and results.csv ({sum(seconds.values()):.0f} s)")
     return 0
 

@@ -14,18 +14,21 @@ import pandas as pd
 import torch
 
 from benchmarks import profile
-from lib import base, bench, config, scores
+from lib.core import timing
+from lib.criteria import filters
+from lib.params import profiles
+from lib.protocols import base_networks
 
 
 def run(quick: bool = False) -> pd.DataFrame:
-    p = config.load("flexrel", profile(quick))
-    model = base.place(base.build(p, 0), torch.device("cpu"))
+    p = profiles.load("flexrel", profile(quick))
+    model = base_networks.place(base_networks.build(p, 0), torch.device("cpu"))
     x = torch.randn(p.relevance_images, 1, p.image_size, p.image_size).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (p.relevance_images,))
-    step = bench.train_step_seconds(model, x[: p.batch_size], y[: p.batch_size], repeats=3 if quick else 5)
+    step = timing.train_step_seconds(model, x[: p.batch_size], y[: p.batch_size], repeats=3 if quick else 5)
     epoch = step * -(-p.train_subset // p.batch_size)
     start = time.perf_counter()
-    scores.relevance(model, x, y, unfolded_input=p.unfolded_input)
+    filters.relevance(model, x, y, unfolded_input=p.unfolded_input)
     relevance = time.perf_counter() - start
     return pd.DataFrame([{"network": f"vgg16_bn x{p.width:g}", "reference_images": p.relevance_images,
                           "relevance_s": relevance, "epoch_images": p.train_subset, "epoch_s": epoch,

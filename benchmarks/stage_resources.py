@@ -1,6 +1,6 @@
 """Wall time and peak memory of every pipeline stage, as the last ``dvc repro`` recorded them.
 
-Each stage runs through :mod:`lib.resources`, which writes ``results/<stage>/resources.json``; a stage that has
+Each stage runs through :mod:`lib.store.machine`, which writes ``results/<stage>/resources.json``; a stage that has
 not run here is listed as such.
 
     .venv/bin/python -m benchmarks.stage_resources
@@ -13,7 +13,7 @@ import json
 import pandas as pd
 import yaml
 
-from lib.config import RESULTS, ROOT
+from lib.params.paths import RESULTS, ROOT
 
 
 def run(quick: bool = False) -> pd.DataFrame:

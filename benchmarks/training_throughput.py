@@ -18,34 +18,36 @@ import pandas as pd
 import torch
 
 from benchmarks import profile
-from lib import base, bench, config, rank, vae
+from lib.core import timing
+from lib.params import profiles
+from lib.protocols import base_networks, train_time, train_time_vae
 
 
 def cases(name: str) -> list[tuple[str, torch.nn.Module, torch.Tensor, torch.Tensor, object]]:
     """``(name, network, batch x, batch y, loss or None)`` of every protocol's network in profile ``name``."""
-    fp, rp, vp = (config.load(s, name) for s in ("flexrel", "rank", "vae"))
+    fp, rp, vp = (profiles.load(s, name) for s in ("flexrel", "rank", "vae"))
     x = torch.randn(fp.batch_size, 1, fp.image_size, fp.image_size)
     y = torch.randint(0, 10, (fp.batch_size,))
-    vgg = base.build(fp, 0)
-    net = rank.build(rp, "MNIST", 0)
-    v = vae.build(vp, vp.hidden, 0)
+    vgg = base_networks.build(fp, 0)
+    net = train_time.build(rp, "MNIST", 0)
+    v = train_time_vae.build(vp, vp.hidden, 0)
     xv = torch.rand(vp.batch_size, 1, vp.image_size, vp.image_size)
     return [
-        (f"vgg16_bn x{fp.width:g} channels_last", base.place(vgg, torch.device("cpu")),
+        (f"vgg16_bn x{fp.width:g} channels_last", base_networks.place(vgg, torch.device("cpu")),
          x.contiguous(memory_format=torch.channels_last), y, None),
-        (f"vgg16_bn x{fp.width:g} contiguous", base.build(fp, 0), x, y, None),
+        (f"vgg16_bn x{fp.width:g} contiguous", base_networks.build(fp, 0), x, y, None),
         ("mlp 784-50-30-10", net, torch.randn(rp.batch_size, 784), torch.randint(0, 10, (rp.batch_size,)), None),
-        (f"vae {vp.channels}/{vp.hidden}", v, xv, torch.zeros(vp.batch_size), lambda m, a, b: vae.loss(m, a, vp.beta)),
+        (f"vae {vp.channels}/{vp.hidden}", v, xv, torch.zeros(vp.batch_size), lambda m, a, b: train_time_vae.loss(m, a, vp.beta)),
     ]
 
 
 def run(quick: bool = False) -> pd.DataFrame:
     repeats = 2 if quick else 10
-    limits = bench.attainable_gflops(512 if quick else 2048)
+    limits = timing.attainable_gflops(512 if quick else 2048)
     rows = []
     for name, net, x, y, loss in cases(profile(quick)):
-        step = bench.train_step_seconds(net, x, y, repeats=repeats, loss=loss)
-        gflop = 3 * bench.forward_flop(net, x[:1]) / 1e9
+        step = timing.train_step_seconds(net, x, y, repeats=repeats, loss=loss)
+        gflop = 3 * timing.forward_flop(net, x[:1]) / 1e9
         rows.append({"network": name, "batch": len(x), "step_s": step, "images_per_s": len(x) / step,
                      "gflops": gflop * len(x) / step, "matmul_gflops": limits["matmul"],
                      "conv_gemm_gflops": limits["conv_gemm"], "attainable_gflops": max(limits.values())})

@@ -1,1 +1,22 @@
-"""Small library behind the notebooks: config, data, scores, pruning, models, training, split-learning cost, plotting."""
+"""The library behind the notebooks, in layers: each imports only from the layers above it in this list
+(``tests/test_layers.py`` fails otherwise, and on any import cycle).
+
+===========  =====================================================================================================
+params/      ``params.yaml``: one pydantic schema per section, the profiles, the choice lists, the paths (no torch)
+core/        data, networks, training loops, physical pruning, interval statistics, timing
+criteria/    what a unit is worth: magnitude, LRP relevance, FlexRel's mix, torch-pruning's importances,
+             the rank paper's contribution
+store/       the run store (a run's key: its parameters, its code, the libraries) and the machine's description
+protocols/   the papers' experiments as stored runs: FlexRel's base networks and pruning runs, train-time pruning
+             of MLPs and a VAE, the split-learning cost model, the studies beyond the papers
+verdicts/    the verdict engine (rules, gates, intervals) and each figure's claims judged with it
+scale/       a stage's runs as local or Slurm jobs, and what a profile costs
+publish/     figures, the reproduction report, the website, exported networks
+===========  =====================================================================================================
+
+A notebook reads like the paper section it reproduces: :func:`lib.publish.notebook.setup`, a few protocol
+calls, the figure (:mod:`lib.publish.plotting`), the claims (:mod:`lib.verdicts`).
+"""
+
+#: The layers, lowest first: a module may import from its own layer and the ones before it.
+LAYERS = ("params", "core", "criteria", "store", "protocols", "verdicts", "scale", "publish")

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import yaml
 
-from lib.config import ROOT, validate
+from lib.params.paths import ROOT
+from lib.params.profiles import validate
 
 
 def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> None:
@@ -91,7 +92,7 @@ def smoke_copy(tmp_path_factory) -> tuple[Path, dict[str, str], float, str]:
     params["profile"] = "smoke"
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     if mirror() is not None:  # the real archives: data/ must then match the recorded data.dvc
-        run([sys.executable, "-m", "lib.data", "--mirror", str(mirror())], repo, env)
+        run([sys.executable, "-m", "lib.core.data", "--mirror", str(mirror())], repo, env)
     else:  # synthetic stand-ins in the real format: record them instead
         for name in validate(params)["smoke"]["data"].datasets:
             write_mnist_like(repo / "data", name, n_train=600, n_test=200)
@@ -103,3 +104,13 @@ def smoke_copy(tmp_path_factory) -> tuple[Path, dict[str, str], float, str]:
     start = time.perf_counter()
     log = run(["dvc", "repro"], repo, env)
     return repo, env, time.perf_counter() - start, log
+
+
+@pytest.fixture
+def own_smoke_copy(smoke_copy, tmp_path) -> tuple[Path, dict[str, str], float, str]:
+    """A copy of ``smoke_copy`` of the test's own, for a test that changes files, the store or the git history: the
+    shared copy stays as `dvc repro` left it, whatever order the tests run in."""
+    repo, env, seconds, log = smoke_copy
+    own = tmp_path / "repo"
+    shutil.copytree(repo, own, symlinks=True)
+    return own, env, seconds, log

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torchvision
 
-from lib import data
+from lib.core import data
 from tests.conftest import mirror, write_mnist_like
 
 

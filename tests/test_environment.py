@@ -5,7 +5,7 @@ from importlib.metadata import version
 
 import yaml
 
-from lib.config import ROOT
+from lib.params.paths import ROOT
 
 REQUIRED = {"torch", "torchvision", "zennit", "torch-pruning", "papermill", "ipykernel", "jupyterlab",
             "matplotlib", "seaborn", "dvc", "pandas", "tqdm", "pytest"}

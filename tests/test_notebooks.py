@@ -6,8 +6,9 @@ import json
 import pytest
 import yaml
 
-from lib import config, runs
-from lib.config import ROOT
+from lib.params import profiles
+from lib.store import runs
+from lib.params.paths import ROOT
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
@@ -36,28 +37,29 @@ def test_every_notebook_has_a_papermill_stage(path):
 
 
 def _lib_imports(path) -> set[str]:
-    """The lib modules a notebook's code cells import (``from lib import a, b``)."""
-    found = {"lib.config", "lib.resources"}  # every stage checks params.yaml first, and runs through lib.resources
+    """The lib modules a notebook's code cells import, and the two every stage's command runs."""
+    found = {"lib.params.profiles", "lib.store.machine"}  # `python -m lib.params`, then the notebook through lib.store.machine
     for cell in json.loads(path.read_text())["cells"]:
         if cell["cell_type"] == "code":
-            for node in ast.walk(ast.parse("".join(cell["source"]))):
-                if isinstance(node, ast.ImportFrom) and node.module == "lib":
-                    found |= {f"lib.{a.name}" for a in node.names}
+            found |= runs.lib_imports("".join(cell["source"]))
     return found
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_a_stage_depends_on_exactly_the_lib_modules_its_notebook_runs(path):
-    closure = set().union(*(runs.closure(m) for m in _lib_imports(path)))
-    declared = {d for d in STAGES[path.stem]["deps"] if d.startswith("lib/")}
-    assert declared == {m.replace("lib.", "lib/") + ".py" for m in closure}
-    assert STAGES[path.stem]["cmd"].startswith("python -m lib.config && ")
-    assert f"python -m lib.resources results/{path.stem}/resources.json papermill" in STAGES[path.stem]["cmd"]
+    closure = set().union(*(runs.closure(m, every=True) for m in _lib_imports(path)))
+    declared = {d for d in STAGES[path.stem]["deps"] if d.startswith("lib/") and d.endswith(".py")}
+    wanted = {m.replace(".", "/") + ".py" for m in closure}
+    assert declared == wanted, f"dvc.yaml {path.stem}: add {sorted(wanted - declared)}, remove {sorted(declared - wanted)}"
+    if "lib.publish.report" in closure:  # the report's prose is a template the stage reads too
+        assert "lib/publish/templates/REPRODUCTION.md.j2" in STAGES[path.stem]["deps"]
+    assert STAGES[path.stem]["cmd"].startswith("python -m lib.params && ")
+    assert f"python -m lib.store.machine results/{path.stem}/resources.json papermill" in STAGES[path.stem]["cmd"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_a_stage_tracks_its_sections_in_the_active_profile_only(path):
     params = STAGES[path.stem]["params"]
-    sections = [p for p in params if p in config.SECTIONS]
-    every = ["profiles"] if "lib.sizing" in _lib_imports(path) else []  # the sizing table reads every profile
+    sections = [p for p in params if p in profiles.SECTIONS]
+    every = ["profiles"] if "lib.scale.sizing" in _lib_imports(path) else []  # the sizing table reads every profile
     assert sections and params == ["profile", "seed"] + [x for s in sections for x in (s, f"profiles.${{profile}}.{s}")] + every

@@ -12,8 +12,8 @@ import pytest
 import torch
 from torch import nn
 
-from lib import data, train
-from lib.config import ROOT
+from lib.core import data, train
+from lib.params.paths import ROOT
 
 
 def train_small(out: str | None = None) -> dict:

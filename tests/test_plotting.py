@@ -5,8 +5,8 @@ import json
 import matplotlib.pyplot as plt
 from PIL import Image
 
-from lib import plotting
-from lib.config import config_hash
+from lib.publish import plotting
+from lib.store.runs import config_hash
 
 
 def test_saved_figures_carry_provenance(tmp_path):

@@ -6,7 +6,11 @@ import pandas as pd
 import pytest
 import torch
 
-from lib import base, config, contribution, data, flexrel, models, prune, rank, runs, split, train, vae
+from lib.core import data, models, prune, train
+from lib.criteria import contribution
+from lib.params import profiles
+from lib.protocols import flexrel, base_networks, split_learning, train_time, train_time_vae
+from lib.store import runs
 from tests.conftest import write_mnist_like
 
 
@@ -17,16 +21,16 @@ def sandbox(tmp_path, monkeypatch):
     write_mnist_like(tmp_path / "data", "MNIST", n_train=192, n_test=64, seed=2)
     monkeypatch.setattr(data, "DATA_ROOT", tmp_path / "data")
     monkeypatch.setattr(runs, "RUNS", tmp_path / "runs")
-    base._LOADED.clear()
+    base_networks._LOADED.clear()
     yield tmp_path
 
 
 def smoke(section):
-    return config.load(section, "smoke")
+    return profiles.load(section, "smoke")
 
 
 def _tiny(**kw):
-    return dataclasses.replace(smoke("flexrel"), train_subset=128, test_subset=64, relevance_images=16, post_subset=64, **kw)
+    return smoke("flexrel").replace(train_subset=128, test_subset=64, relevance_images=16, post_subset=64, **kw)
 
 
 def test_flexrel_runs_are_deterministic_and_cached(sandbox):
@@ -54,7 +58,7 @@ def test_flexrel_delta_extremes_are_the_pure_method_runs(sandbox):
         flexrel.retention(p, 0, "flexrel", 0.5)
     with pytest.raises(ValueError, match="allowed"):
         flexrel.retention(p, 0, "obd", 0.5)
-    g = dataclasses.replace(p, scope="global")
+    g = p.replace(scope="global")
     assert flexrel.canonical(g, "flexrel", 0.0) == ("flexrel", 0.0)
 
 
@@ -71,9 +75,9 @@ def test_flexrel_sweep_pairs_methods_on_the_same_base_networks(sandbox):
 
 def test_time_to_target_uses_the_first_crossing(sandbox):
     p = _tiny()
-    sp = config.load("split", "smoke")
+    sp = profiles.load("split_learning", "smoke")
     frame = pd.DataFrame({"seed": 0, "method": ["m"] * 4, "factor": [0.0, 0.3, 0.6, 0.8], "test_acc": [0.9, 0.88, 0.7, 0.89]})
-    t = split.time_to_target(p, sp, frame, [0.95, 0.5]).set_index("target_rel")
+    t = split_learning.time_to_target(p, sp, frame, [0.95, 0.5]).set_index("target_rel")
     # 0.95 × 0.9 = 0.855 is crossed between 0.3 (0.88) and 0.6 (0.7); 0.8 reaches it again, but after a fall: not counted
     assert t.factor[0.95] == pytest.approx(0.3 + (0.88 - 0.855) / (0.88 - 0.7) * 0.3) and t.factor[0.5] == 0.8
     assert t.total_s[0.95] > t.total_s[0.5] and t.bytes[0.95] > t.bytes[0.5]
@@ -81,17 +85,17 @@ def test_time_to_target_uses_the_first_crossing(sandbox):
 
 def test_rounds_needed_matches_the_pruning_arithmetic():
     # 50 → 45 → 40 → 36 → 32 → 28 → 25 → 22 → 19 → 17 → 15 and 30 → 27 → … → 9 → 8: 57 of 80 gone (71 %) after 10
-    assert rank.rounds_needed([50, 30], 0.1, 0.7) == 10
-    assert rank.rounds_needed([10], 0.5, 0.5) == 1
-    assert rank.rounds_needed([10], 0.1, 0.0) == 0
+    assert train_time.rounds_needed([50, 30], 0.1, 0.7) == 10
+    assert train_time.rounds_needed([10], 0.5, 0.5) == 1
+    assert train_time.rounds_needed([10], 0.1, 0.0) == 0
 
 
 @pytest.mark.parametrize("method", ["rank", "worst", "random", "none"])
 def test_rank_protocol_schedule(sandbox, method):
-    p = dataclasses.replace(smoke("rank"), train_subset=128, prune_fraction=0.3, target_removed=0.5)
-    rows = pd.DataFrame(rank.run(p, "MNIST", method, "paper", 0))
+    p = smoke("rank").replace(train_subset=128, prune_fraction=0.3, target_removed=0.5)
+    rows = pd.DataFrame(train_time.run(p, "MNIST", method, "paper", 0))
     trained = rows[rows.stage == "trained"]
-    n_rounds = rank.rounds_needed([50, 30], 0.3, 0.5)
+    n_rounds = train_time.rounds_needed([50, 30], 0.3, 0.5)
     assert len(trained) == p.initial_epochs + n_rounds * p.recovery_epochs + p.final_epochs
     assert set(rows.reading) == ({"paper"} if method in ("rank", "worst") else {"-"})
     if method == "none":
@@ -105,7 +109,7 @@ def test_rank_and_worst_remove_opposite_ends(sandbox):
     torch.manual_seed(0)
     net = models.mlp([784, 50, 30, 10])
     x = torch.rand(64, 1, 28, 28)
-    s = rank.scorer("paper")(net, [x])
+    s = train_time.scorer("paper")(net, [x])
     best = prune.prune(net, s, 0.5, example_inputs=x[:1])
     worst = prune.prune(net, s, 0.5, example_inputs=x[:1], worst=True)
     kept_best = set(torch.topk(s["1"], 25).indices.tolist())
@@ -118,20 +122,20 @@ def test_cifar_cnn_code_path_on_synthetic_tensors(sandbox, monkeypatch):
     x = torch.randint(0, 256, (96, 3, 32, 32), dtype=torch.uint8)
     y = torch.arange(96) % 10
     monkeypatch.setattr(data, "splits", lambda dataset, **kw: (data.prepare(x, dataset), y, data.prepare(x[:32], dataset), y[:32]))
-    p = dataclasses.replace(smoke("rank"), prune_fraction=0.5, target_removed=0.4)
-    rows = pd.DataFrame(rank.run(p, "CIFAR10", "rank", "original_code", 0))
+    p = smoke("rank").replace(prune_fraction=0.5, target_removed=0.4)
+    rows = pd.DataFrame(train_time.run(p, "CIFAR10", "rank", "original_code", 0))
     assert rows.removed.max() >= 0.4 and rows.test_acc.notna().all()
-    widths = rank.width(rank.build(p, "CIFAR10", 0), ["7", "9", "11"])
+    widths = train_time.width(train_time.build(p, "CIFAR10", 0), ["7", "9", "11"])
     assert widths == 1024 + 512 + 256
 
 
 def test_vae_pruned_unpruned_scratch(sandbox):
-    p = dataclasses.replace(smoke("vae"), train_subset=128, test_subset=32, n_images=4, prune_fraction=0.3, target_removed=0.3,
+    p = smoke("vae").replace(train_subset=128, test_subset=32, n_images=4, prune_fraction=0.3, target_removed=0.3,
                             seeds=[0, 1])
-    frame, first = vae.sweep(p)
-    assert sorted(set(zip(frame.seed, frame.kind))) == [(s, k) for s in (0, 1) for k in sorted(vae.KINDS)]
-    assert first["pruned"] == vae.run(p, "pruned", 0) != vae.run(p, "pruned", 1)
-    pruned, unpruned, scratch = (first[k] for k in vae.KINDS)
+    frame, first = train_time_vae.sweep(p)
+    assert sorted(set(zip(frame.seed, frame.kind))) == [(s, k) for s in (0, 1) for k in sorted(train_time_vae.KINDS)]
+    assert first["pruned"] == train_time_vae.run(p, "pruned", 0) != train_time_vae.run(p, "pruned", 1)
+    pruned, unpruned, scratch = (first[k] for k in train_time_vae.KINDS)
     assert pruned["hidden"] == scratch["hidden"] and pruned["hidden"][0] < p.hidden[0]
     assert len(pruned["images"]["end"]) == 4 and "before_pruning" in pruned["images"]
     last = lambda r: r["rows"][-1]  # noqa: E731
@@ -144,14 +148,14 @@ DEVICES = ["cpu", "auto"] + (["cuda"] if torch.cuda.is_available() else [])
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_rank_and_vae_run_on_the_profile_device_and_record_it(sandbox, device):
-    """Every protocol resolves ``device`` alike (:func:`lib.train.device`) and keys a run by the device it used."""
+    """Every protocol resolves ``device`` alike (:func:`lib.core.train.device`) and keys a run by the device it used."""
     used = str(train.device(device))
-    r = dataclasses.replace(smoke("rank"), train_subset=128, prune_fraction=0.3, target_removed=0.3, device=device)
-    v = dataclasses.replace(smoke("vae"), train_subset=64, test_subset=32, n_images=2, prune_fraction=0.3,
+    r = smoke("rank").replace(train_subset=128, prune_fraction=0.3, target_removed=0.3, device=device)
+    v = smoke("vae").replace(train_subset=64, test_subset=32, n_images=2, prune_fraction=0.3,
                             target_removed=0.3, seeds=[0], device=device)
-    rows = pd.DataFrame(rank.run(r, "MNIST", "rank", "paper", 0))
+    rows = pd.DataFrame(train_time.run(r, "MNIST", "rank", "paper", 0))
     assert rows.test_acc.notna().all() and rows.removed.max() >= 0.3
-    assert vae.run(v, "pruned", 0)["rows"][-1]["test_loss"] > 0
+    assert train_time_vae.run(v, "pruned", 0)["rows"][-1]["test_loss"] > 0
     stored = [runs._read(path)[0]["run"]["device"] for path in runs.entries()]
     assert stored == [used, used]
 
@@ -173,7 +177,7 @@ def test_vae_at_celeba_size_prunes_hidden_layers_only():
     assert set(s) == {"enc_fc.0", "enc_fc.2", "dec_fc.0", "dec_fc.2"}
     pv = prune.prune(v, s, 0.5, example_inputs=x[:1])
     assert pv.mu.out_features == 8 and pv.dec_in.out_features == v.dec_in.out_features and pv.enc_fc[0].out_features == 32
-    assert vae.loss(pv.train(), x, 1.0).isfinite()
+    assert train_time_vae.loss(pv.train(), x, 1.0).isfinite()
 
 
 def _fake(name, size, classes):
@@ -190,11 +194,11 @@ def _fake(name, size, classes):
 def test_flexrel_paper_profile_code_path_on_fake_imagenet(sandbox, monkeypatch):
     monkeypatch.setattr(data, "open_dataset", _fake("ImageNet", (3, 256, 256), 1000))
     monkeypatch.setattr(data, "loader", lambda *a, **k: _no_workers(*a, **k))
-    p = dataclasses.replace(config.load("flexrel", "paper"), width=0.03125, batch_size=8, epochs_pre=1, epochs_post=1,
+    p = profiles.load("flexrel", "paper").replace(width=0.03125, batch_size=8, epochs_pre=1, epochs_post=1,
                             relevance_images=8, bn_batches=1, device="cpu", post_subset=8)
     rows = flexrel.recovery(p, 0, "flexrel", 0.5, 0.5)
     assert [r["stage"] for r in rows] == ["recovery"] and rows[0]["params"] > 0
-    assert isinstance(base.build(p, 0).features[0], torch.nn.Conv2d) and p.model == "vgg16" and p.lr == 0.05
+    assert isinstance(base_networks.build(p, 0).features[0], torch.nn.Conv2d) and p.model == "vgg16" and p.lr == 0.05
 
 
 _real_loader = data.loader
@@ -213,7 +217,7 @@ def test_flexrel_cifar_profile_code_path_on_synthetic_cifar(sandbox, monkeypatch
     monkeypatch.setattr(cls, "train_list", [[f, None] for f, _ in cls.train_list])
     monkeypatch.setattr(cls, "test_list", [[f, None] for f, _ in cls.test_list])
     monkeypatch.setitem(cls.meta, "md5", None)
-    p = dataclasses.replace(config.load("flexrel", "cifar"), width=0.0625, epochs_pre=1, epochs_post=1, seeds=[0],
+    p = profiles.load("flexrel", "cifar").replace(width=0.0625, epochs_pre=1, epochs_post=1, seeds=[0],
                             relevance_images=16, bn_batches=1, test_subset=16, train_subset=64, device="cpu")
     row = flexrel.retention(p, 0, "relevance", 0.5)["row"]
     assert row["params"] > 0 and 0 <= row["test_acc"] <= 1
@@ -223,9 +227,9 @@ def test_vae_celeba_code_path_on_fake_celeba(sandbox, monkeypatch):
     monkeypatch.setattr(data, "open_dataset", _fake("CelebA", (3, 218, 178), 0))
     x, y = data.tensors("CelebA", True)
     assert x.shape == (24, 3, 64, 64) and x.dtype == torch.uint8 and y.eq(0).all()
-    p = dataclasses.replace(config.load("vae", "paper"), hidden=[32, 16], latent=4, batch_size=8, initial_epochs=1,
+    p = profiles.load("vae", "paper").replace(hidden=[32, 16], latent=4, batch_size=8, initial_epochs=1,
                             recovery_epochs=1, final_epochs=0, train_subset=24, test_subset=8, n_images=2, prune_fraction=0.3)
-    out = vae.run(p, "pruned", 0)
+    out = train_time_vae.run(p, "pruned", 0)
     assert out["hidden"][0] < 32 and len(out["images"]["end"][0]) == 3
 
 
@@ -234,18 +238,18 @@ def test_beyond_settings_change_exactly_what_they_name(sandbox):
     partner makes FlexRel at δ = 0 the Taylor run."""
     p = _tiny()
     one = flexrel.retention(p, 0, "flexrel", 0.5, 0.5)["row"]
-    steps = flexrel.retention(dataclasses.replace(p, prune_steps=2), 0, "flexrel", 0.5, 0.5)["row"]
+    steps = flexrel.retention(p.replace(prune_steps=2), 0, "flexrel", 0.5, 0.5)["row"]
     assert steps["params"] == one["params"] and steps["relevance_seconds"] > one["relevance_seconds"]
-    shifted = flexrel.retention(dataclasses.replace(p, test_shift="noise"), 0, "flexrel", 0.5, 0.5)["row"]
+    shifted = flexrel.retention(p.replace(test_shift="noise"), 0, "flexrel", 0.5, 0.5)["row"]
     assert shifted["params"] == one["params"] and shifted["test_loss"] != one["test_loss"]
-    t = dataclasses.replace(p, partner="taylor")
+    t = p.replace(partner="taylor")
     assert flexrel.canonical(t, "flexrel", 0.0) == ("taylor", None)
     assert flexrel.retention(t, 0, "flexrel", 0.5, 0.0) == flexrel.retention(p, 0, "taylor", 0.5)
 
 
 def test_criterion_scores_read_images_only_for_criteria_that_need_them(monkeypatch):
     p = _tiny()
-    model = base.build(p, 0).eval()
+    model = base_networks.build(p, 0).eval()
     state = {k: v.clone() for k, v in model.state_dict().items()}
     monkeypatch.setattr(flexrel, "reference_images", lambda q: (_ for _ in ()).throw(AssertionError("images read")))
     found, seconds = flexrel.criterion_scores(p, model, ["magnitude", "magnitude_bn"])

@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from lib import models, prune, scores
+from lib.core import models, prune
+from lib.criteria import filters
 
 
 def small_vgg() -> nn.Sequential:
@@ -46,7 +47,7 @@ def zeroed_reference(net: nn.Module, removed: dict[str, torch.Tensor]) -> torch.
 
 def test_amount_zero_keeps_the_function():
     net = small_vgg()
-    pruned = prune.prune(net, scores.magnitude(net), 0.0, example_inputs=X[:1])
+    pruned = prune.prune(net, filters.magnitude(net), 0.0, example_inputs=X[:1])
     assert pruned is not net
     with torch.no_grad():
         assert torch.equal(pruned(X), net(X))
@@ -77,7 +78,7 @@ def test_only_scored_layers_are_pruned_and_global_scope_ranks_across_layers():
 
 def test_bad_arguments_are_rejected_before_any_work():
     net = small_vgg()
-    s = scores.magnitude(net)
+    s = filters.magnitude(net)
     for amount in (-0.1, 1.0, 1.5):
         with pytest.raises(ValueError, match="amount"):
             prune.prune(net, s, amount, example_inputs=X[:1])
@@ -92,7 +93,7 @@ def test_bad_arguments_are_rejected_before_any_work():
 def test_half_of_vgg16_filters_cut_macs_by_about_three_quarters():
     net = models.vgg16(10, 1, width=0.25, image_size=32).eval()
     x = torch.randn(1, 1, 32, 32)
-    conv = {n: s for n, s in scores.magnitude(net).items() if isinstance(dict(net.named_modules())[n], nn.Conv2d)}
+    conv = {n: s for n, s in filters.magnitude(net).items() if isinstance(dict(net.named_modules())[n], nn.Conv2d)}
     assert len(conv) == 13
     before = prune.count(net, x)
     after = prune.count(prune.prune(net, conv, 0.5, example_inputs=x), x)

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lib import site
+from lib.core import data
+from lib.publish import export, site
 from tests.conftest import run
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
@@ -45,7 +46,7 @@ def test_executed_notebooks_carry_no_warning_and_progress_bars_are_widgets(smoke
 @pytest.mark.slow
 def test_the_site_builds_offline_and_every_page_reads_in_a_browser(smoke_copy, tmp_path):
     repo, env, _, _ = smoke_copy
-    run([sys.executable, "-m", "lib.site", "build", "--site", str(tmp_path / "site")], repo, env)
+    run([sys.executable, "-m", "lib.publish.site", "build", "--site", str(tmp_path / "site")], repo, env)
     index = (tmp_path / "site/index.html").read_text()
     assert "unpkg.com" not in index and "THEBE" not in index and "Provenance" in (tmp_path / "site/notebooks/01_flexrel_accuracy_vs_pruning.html").read_text()
     why = site.browser_missing()
@@ -61,8 +62,10 @@ def test_the_site_builds_offline_and_every_page_reads_in_a_browser(smoke_copy, t
 @pytest.fixture(scope="module")
 def pulled(smoke_copy, tmp_path_factory) -> Path:
     """The smoke copy's results committed and pushed to a local-folder DVC remote, then a fresh git clone that
-    pulls them: what a reader of a profile they cannot run gets."""
-    repo, env, _, _ = smoke_copy
+    pulls them: what a reader of a profile they cannot run gets (from a copy of the smoke copy: this commits)."""
+    shared, env, _, _ = smoke_copy
+    repo = tmp_path_factory.mktemp("origin") / "repo"
+    shutil.copytree(shared, repo, symlinks=True)
     status = run(["dvc", "status"], repo, env)
     assert "up to date" in status, f"a test before this one left the smoke copy out of date with dvc.lock:\n{status}"
     remote, clone = tmp_path_factory.mktemp("remote"), tmp_path_factory.mktemp("clone") / "repo"
@@ -96,7 +99,7 @@ def test_dvc_exp_what_if_queued_sweep_show_and_plots_diff(smoke_copy, pulled):
     """The README's dvc exp recipe on stage 02 (seconds in smoke): a what-if, a queued experiment, the metrics
     table and the figures of two experiments side by side."""
     env = smoke_copy[1]
-    stage, param, metric = "02_flexrel_time_breakdown", "split.uplink_mbps", "modelled_relevance_share"
+    stage, param, metric = "02_flexrel_time_breakdown", "split_learning.uplink_mbps", "modelled_relevance_share"
     run(["dvc", "exp", "run", stage, "-S", f"{param}=10", "-n", "slow-uplink", "-q"], pulled, env)
     run(["dvc", "exp", "run", "--queue", stage, "-S", f"{param}=1000", "-n", "fast-uplink", "-q"], pulled, env)
     run(["dvc", "queue", "start", "-j", "1"], pulled, env)
@@ -108,7 +111,7 @@ def test_dvc_exp_what_if_queued_sweep_show_and_plots_diff(smoke_copy, pulled):
     table = _json(["dvc", "exp", "show", "--json"], pulled, env)
     exps = {r["name"]: r["data"] for x in table for e in (x.get("experiments") or []) for r in e["revs"]}
     for name, value in (("slow-uplink", 10), ("fast-uplink", 1000)):
-        assert exps[name]["params"]["params.yaml"]["data"]["split"]["uplink_mbps"] == value
+        assert exps[name]["params"]["params.yaml"]["data"]["split_learning"]["uplink_mbps"] == value
         metrics = exps[name]["metrics"]
         assert 0 < metrics[f"results/{stage}/metrics.json"]["data"][metric] < 1  # the headline numbers, per experiment
         assert metrics["results/99_reproduction_report/metrics.json"]["data"]["verdicts"]
@@ -123,7 +126,7 @@ def test_an_exported_network_reloads_in_plain_pytorch_and_scores_its_recorded_ac
     p = yaml.safe_load((repo / "params.yaml").read_text())["profiles"]["smoke"]["flexrel"]
     factor = p["recovery_factors"][0]
     out = tmp_path / "export"
-    run([sys.executable, "-m", "lib.export", "--method", "flexrel", "--factor", str(factor), "--seed", "1", "--stage",
+    run([sys.executable, "-m", "lib.publish.export", "--method", "flexrel", "--factor", str(factor), "--seed", "1", "--stage",
          "recovery", "--out", str(out)], repo, env)
     record = json.loads((out / "record.json").read_text())
     assert (out / "model.pt2").stat().st_size < (out / "state_dict.pt").stat().st_size + 2**20  # weights and graph, no test images
@@ -170,7 +173,6 @@ def test_a_notebook_page_gets_provenance_anchors_and_its_progress_bars_as_text()
 def test_the_exported_module_prepares_images_as_the_pipeline_does():
     import torch
 
-    from lib import data, export
 
     x = torch.randint(0, 256, (3, 1, 28, 28), dtype=torch.uint8)
     wrapped = export.Prepared(torch.nn.Identity(), "FashionMNIST", 32)

@@ -3,7 +3,6 @@ damaged entry is recomputed, never loaded."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -15,8 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from lib import base, config, flexrel, runs
-from lib.config import ROOT
+from lib.params import profiles
+from lib.protocols import flexrel, base_networks, train_time
+from lib.store import machine, runs
+from lib.params.paths import ROOT
 from tests.conftest import write_mnist_like
 
 
@@ -37,7 +38,7 @@ def store(tmp_path, monkeypatch):
 
 
 def test_a_run_is_computed_once_and_keyed_by_its_coordinates(store):
-    view = runs.View(config.load("data", "smoke"))
+    view = runs.View(profiles.load("data", "smoke"))
     compute, calls = counting({"acc": 0.5})
     assert runs.cached("k", view, {"seed": 0}, compute) == {"acc": 0.5}
     assert runs.cached("k", view, {"seed": 0}, compute) == {"acc": 0.5} and len(calls) == 1
@@ -46,7 +47,7 @@ def test_a_run_is_computed_once_and_keyed_by_its_coordinates(store):
 
 
 def test_an_entry_records_what_its_computation_cost_outside_its_key(store):
-    view = runs.View(config.load("data", "smoke"))
+    view = runs.View(profiles.load("data", "smoke"))
     runs.cached("k", view, {"seed": 0}, lambda q: sum(range(10**6)))
     (path, header, error), = runs.records()
     assert error is None and header["seconds"] > 0 and header["cpu"]
@@ -56,44 +57,79 @@ def test_an_entry_records_what_its_computation_cost_outside_its_key(store):
 
 
 def test_a_parameter_a_run_does_not_read_leaves_its_key_and_cannot_be_read():
-    p = config.load("flexrel", "smoke")
-    other = dataclasses.replace(p, lr_post=0.5, post_subset=7, seeds=[5, 6], factors=[0.2])
+    p = profiles.load("flexrel", "smoke")
+    other = p.replace(lr_post=0.5, post_subset=7, seeds=[5, 6], factors=[0.2])
     assert flexrel.view(p, "flexrel-retention").params() == flexrel.view(other, "flexrel-retention").params()
     assert flexrel.view(p, "flexrel-recovery").params() != flexrel.view(other, "flexrel-recovery").params()
-    bn = dataclasses.replace(p, bn_batches=3)
-    assert runs.View(p, base.GRID + base.NOT_READ).params() == runs.View(bn, base.GRID + base.NOT_READ).params()
+    bn = p.replace(bn_batches=3)
+    assert runs.View(p, base_networks.GRID + base_networks.NOT_READ).params() == runs.View(bn, base_networks.GRID + base_networks.NOT_READ).params()
     with pytest.raises(AttributeError, match="flexrel.lr_post is not in this run's key"):
         flexrel.view(p, "flexrel-retention").lr_post
     with pytest.raises(ValueError, match="not fields"):
         runs.View(p, ("no_such_field",))
 
 
-def test_editing_a_module_changes_the_code_key_of_exactly_the_runs_that_import_it(tmp_path):
+PROTOCOLS = ("lib.protocols.base_networks", "lib.protocols.flexrel", "lib.protocols.train_time", "lib.protocols.train_time_vae")
+
+
+def _edit(lib: Path, module: str, old: str, new: str) -> dict[str, dict[str, str]]:
+    """Replace ``old`` by ``new`` in ``module``'s source under ``lib``; every protocol's code key after the edit."""
+    path = lib.joinpath(*module.split(".")[1:]).with_suffix(".py")
+    source = path.read_text()
+    assert old in source, (module, old)
+    path.write_text(source.replace(old, new, 1))
+    return {m: runs.code(m, lib) for m in PROTOCOLS}
+
+
+def _changed(before: dict, after: dict) -> set[str]:
+    return {m for m in PROTOCOLS if before[m] != after[m]}
+
+
+def test_editing_a_module_changes_the_code_key_of_exactly_the_runs_that_execute_it(tmp_path):
     lib = shutil.copytree(runs.LIB, tmp_path / "lib")
-    protocols = ("lib.base", "lib.flexrel", "lib.rank", "lib.vae")
-    before = {m: runs.code(m, lib) for m in protocols}
-    assert before == {m: runs.code(m) for m in protocols}
-    assert "lib.scores" in before["lib.flexrel"] and "lib.scores" not in before["lib.base"]
-    assert "lib.runs" not in before["lib.flexrel"]  # the store's own code is not part of a result
-    source = (lib / "scores.py").read_text()
-    (lib / "scores.py").write_text(source.replace("abs().flatten(1).mean(1)", "abs().flatten(1).amax(1)"))
-    after = {m: runs.code(m, lib) for m in protocols}
-    assert after["lib.flexrel"] != before["lib.flexrel"]
-    assert {m: after[m] for m in ("lib.base", "lib.rank", "lib.vae")} == {m: before[m] for m in ("lib.base", "lib.rank", "lib.vae")}
-    (lib / "contribution.py").write_text((lib / "contribution.py").read_text() + "\n# edited\n")
-    again = {m: runs.code(m, lib) for m in protocols}
-    assert again["lib.rank"] != after["lib.rank"] and again["lib.vae"] != after["lib.vae"]
-    assert again["lib.flexrel"] == after["lib.flexrel"] and again["lib.base"] == after["lib.base"]
+    before = {m: runs.code(m, lib) for m in PROTOCOLS}
+    assert before == {m: runs.code(m) for m in PROTOCOLS}
+    assert "lib.criteria.filters" in before["lib.protocols.flexrel"] and "lib.criteria.filters" not in before["lib.protocols.base_networks"]
+    assert "lib.store.runs" not in before["lib.protocols.flexrel"]  # the store's own code is not part of a result
+    after = _edit(lib, "lib.criteria.filters", "abs().flatten(1).mean(1)", "abs().flatten(1).amax(1)")
+    assert _changed(before, after) == {"lib.protocols.flexrel"}
+    again = _edit(lib, "lib.criteria.contribution", "import math", "import math\nFLOOR = 0.0")
+    assert _changed(after, again) == {"lib.protocols.train_time", "lib.protocols.train_time_vae"}
+
+
+@pytest.mark.parametrize("module, old, new", [
+    ("lib.params.flexrel", "Section ``flexrel``", "Section ``flexrel`` (edited)"),  # a docstring
+    ("lib.core.train", "from __future__ import annotations", "from __future__ import annotations  # a comment"),
+    ("lib.core.prune", "\n\n\ndef ", "\n\n\n\ndef "),  # formatting
+    ("lib.params.studies", '"images=128": {"flexrel": {"relevance_images": 128}},', '"images=64": {"flexrel": {"relevance_images": 64}},'),
+    ("lib.params.profiles", 'PROFILES = ("smoke", "default", "paper", "cifar")', 'PROFILES = ("smoke", "default", "paper", "cifar", "mine")'),
+    ("lib.verdicts.rules", "def judge(", "def judge_edited(")])
+def test_an_edit_that_cannot_change_a_result_rekeys_no_run(tmp_path, module, old, new):
+    """Docstrings, comments and formatting are not code; notebook 07's table, the loader of params.yaml and the
+    verdict rules are code of no stored run."""
+    lib = shutil.copytree(runs.LIB, tmp_path / "lib")
+    before = {m: runs.code(m, lib) for m in PROTOCOLS}
+    assert _changed(before, _edit(lib, module, old, new)) == set()
+
+
+def test_editing_a_sections_schema_rekeys_only_the_runs_that_read_it(tmp_path):
+    lib = shutil.copytree(runs.LIB, tmp_path / "lib")
+    before = {m: runs.code(m, lib) for m in PROTOCOLS}
+    after = _edit(lib, "lib.params.flexrel", 'COMPOSITE_NAMES = ("EpsilonPlusFlat",', 'COMPOSITE_NAMES = ("EpsilonPlus", "EpsilonPlusFlat",')
+    assert _changed(before, after) == {"lib.protocols.flexrel"}  # not the base networks, nor the rank paper's runs
+    again = _edit(lib, "lib.params.rank", 'RANK_METHODS = ("rank",', 'RANK_METHODS = ("rank", "other",')
+    assert _changed(after, again) == {"lib.protocols.train_time", "lib.protocols.train_time_vae"}
 
 
 SCRIPT = """
-import dataclasses, json
-from lib import config, flexrel, rank
-p = dataclasses.replace(config.load("flexrel", "smoke"), seeds=[0], train_subset=128, test_subset=64, relevance_images=16,
+import json
+from lib.params import profiles
+from lib.protocols import flexrel, train_time
+p = profiles.load("flexrel", "smoke").replace(seeds=[0], train_subset=128, test_subset=64, relevance_images=16,
                         bn_batches=1, device="cpu")
 out = {m: flexrel.retention(p, 0, m, 0.5)["row"] for m in ("magnitude", "random")}
-r = dataclasses.replace(config.load("rank", "smoke"), train_subset=128, seeds=[0])
-out["rank"] = rank.run(r, "MNIST", "rank", "paper", 0)[-1]
+r = profiles.load("rank", "smoke").replace(train_subset=128, seeds=[0])
+out["rank"] = train_time.run(r, "MNIST", "rank", "paper", 0)[-1]
 print(json.dumps(out))
 """
 
@@ -120,11 +156,11 @@ def test_editing_a_scoring_function_recomputes_the_runs_it_affects_and_nothing_e
 
     first, stored = run(), _stored(repo)
     assert run() == first and _stored(repo) == stored  # a rerun reads everything back
-    source = (repo / "lib" / "scores.py").read_text()
+    source = (repo / "lib" / "criteria" / "filters.py").read_text()
     edited = source.replace("return {name: m.weight.detach().abs().flatten(1).mean(1)",
                             "return {name: -m.weight.detach().abs().flatten(1).mean(1)")
     assert edited != source
-    (repo / "lib" / "scores.py").write_text(edited)
+    (repo / "lib" / "criteria" / "filters.py").write_text(edited)
     second, now = run(), _stored(repo)
     new = sorted(k for k in now if k not in stored)
     assert {k.split("/")[0] for k in new} == {"flexrel-scores", "flexrel-retention"}, new
@@ -134,7 +170,7 @@ def test_editing_a_scoring_function_recomputes_the_runs_it_affects_and_nothing_e
 
 
 def test_a_damaged_entry_is_reported_and_recomputed_never_loaded(store):
-    view = runs.View(config.load("data", "smoke"))
+    view = runs.View(profiles.load("data", "smoke"))
     compute, calls = counting([1, 2, 3])
     runs.cached("k", view, {"seed": 0}, compute)
     (path,) = runs.entries()
@@ -151,7 +187,7 @@ def test_a_damaged_entry_is_reported_and_recomputed_never_loaded(store):
 
 
 def test_a_damaged_model_is_retrained(store):
-    view = runs.View(config.load("data", "smoke"))
+    view = runs.View(profiles.load("data", "smoke"))
     trained = []
 
     def fit(q, model):
@@ -175,9 +211,9 @@ def test_a_damaged_model_is_retrained(store):
 
 
 def test_the_command_line_lists_explains_and_prunes_stale_entries(store, capsys):
-    smoke = config.load("data", "smoke")
+    smoke = profiles.load("data", "smoke")
     runs.cached("k", runs.View(smoke), {"seed": 0}, counting(1)[0])
-    runs.cached("k", runs.View(dataclasses.replace(smoke, grid=999)), {"seed": 0}, counting(2)[0])
+    runs.cached("k", runs.View(smoke.replace(grid=999)), {"seed": 0}, counting(2)[0])
     assert runs.main(["list"]) == 0
     assert "k" in capsys.readouterr().out
     current, stale = sorted(runs.entries(), key=lambda p: json.loads(p.read_text())["result"])
@@ -190,8 +226,8 @@ def test_the_command_line_lists_explains_and_prunes_stale_entries(store, capsys)
 
 
 def test_a_study_variant_of_a_profiles_section_is_current_and_another_value_is_stale():
-    """Notebooks 07-08 store runs on variants of section flexrel (lib.config.STUDY_FIELDS): `prune --stale` keeps them."""
-    p = dataclasses.asdict(config.load("flexrel", "default"))
-    header = {"module": "lib.stats", "code": runs.code("lib.stats"), "versions": runs.versions(), "section": "flexrel"}
+    """Notebooks 07-08 store runs on variants of section flexrel (lib.params.studies.STUDY_FIELDS): `prune --stale` keeps them."""
+    p = profiles.load("flexrel", "default").model_dump()
+    header = {"module": "lib.core.stats", "code": runs.code("lib.core.stats"), "versions": machine.versions(), "section": "flexrel"}
     assert runs.why_stale({**header, "params": {**p, "composite": "EpsilonGammaBox", "model": "lenet300"}}) == []
     assert runs.why_stale({**header, "params": {**p, "lr": 0.123}}) == ["parameters match no profile's section 'flexrel'"]

@@ -1,5 +1,5 @@
-"""lib.sweep's choices before any job starts, lib.sizing's count of a profile's runs, and (slow, on conftest's
-`smoke_copy`, after the tests that need it as `dvc repro` left it) a stage's runs as jobs."""
+"""lib.scale.sweep's choices before any job starts, lib.scale.sizing's count of a profile's runs, and (slow, on a copy of
+conftest's `smoke_copy` of their own) a stage's runs as jobs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import sys
 import pytest
 import yaml
 
-from lib import data, sizing, sweep
+from lib.core import data
+from lib.scale import sizing, sweep
 from tests.conftest import run
 
 
@@ -57,19 +58,19 @@ def test_sizing_counts_every_listed_run_once():
 
 
 @pytest.mark.slow
-def test_sweep_jobs_fill_the_store_and_the_notebook_assembles_the_serial_numbers(smoke_copy):
+def test_sweep_jobs_fill_the_store_and_the_notebook_assembles_the_serial_numbers(own_smoke_copy):
     """Stage 01's runs as two submitit jobs (local executor: separate processes), then the notebook: it
     computes nothing and its tables equal the serial run's (same thread count, so bit for bit)."""
     import pandas as pd
     import torch
 
-    repo, env, _, _ = smoke_copy
+    repo, env, _, _ = own_smoke_copy
     out = repo / "results/01_flexrel_accuracy_vs_pruning"
     serial = {name: pd.read_csv(out / name) for name in ("pretraining.csv", "retention.csv", "recovery.csv")}
     store = repo / "cache/runs"
     for kind in ("flexrel-pre", "flexrel-scores", "flexrel-retention", "flexrel-recovery"):
         shutil.rmtree(store / kind)
-    sweep = [sys.executable, "-m", "lib.sweep", "01_flexrel_accuracy_vs_pruning"]
+    sweep = [sys.executable, "-m", "lib.scale.sweep", "01_flexrel_accuracy_vs_pruning"]
     log = run([*sweep, "--workers", "2", "--threads", str(torch.get_num_threads())], repo, env)
     phases = [line for line in log.splitlines() if line.strip().endswith(" s") and "job(s), processes" in line]
     assert len(phases) == 3 and all(len(line.split("processes [")[1].split("]")[0].split(",")) == 2 for line in phases), log
@@ -83,11 +84,11 @@ def test_sweep_jobs_fill_the_store_and_the_notebook_assembles_the_serial_numbers
 
 
 @pytest.mark.slow
-def test_slurm_no_wait_queues_each_phase_after_the_one_before(smoke_copy, tmp_path):
+def test_slurm_no_wait_queues_each_phase_after_the_one_before(own_smoke_copy, tmp_path):
     """Slurm stood in for by an `sbatch` that records each job script and answers as Slurm does: every phase of
     stage 01 for four seeds the smoke copy has not run (nothing of them is stored; on LeNet-300-100) is queued at once, each array
     waiting for the one before to succeed, and the command returns without waiting."""
-    repo, env, _, _ = smoke_copy
+    repo, env, _, _ = own_smoke_copy
     bin_, scripts = tmp_path / "bin", tmp_path / "scripts"
     bin_.mkdir(), scripts.mkdir()
     (bin_ / "sbatch").write_text('#!/bin/sh\nn=$((100 + $(ls "$SCRIPTS" | wc -l)))\ncp "$1" "$SCRIPTS/$n.sh"\n'
@@ -100,12 +101,12 @@ def test_slurm_no_wait_queues_each_phase_after_the_one_before(smoke_copy, tmp_pa
     original = params.read_text()
     raw = yaml.safe_load(original)
     # four seeds not run, on LeNet-300-100: only the job scripts matter here, and a VGG takes ~1 s to build (torchvision's
-    # builder initialises a 25088×4096 classifier before lib.models replaces it)
+    # builder initialises a 25088×4096 classifier before lib.core.models replaces it)
     raw["profiles"]["smoke"]["flexrel"].update(seeds=[2, 3, 4, 5], model="lenet300", prune_linear=True,
                                                baselines=[b for b in raw["flexrel"]["baselines"] if b != "bn_scale"])
     params.write_text(yaml.safe_dump(raw, sort_keys=False))
     try:
-        log = run([sys.executable, "-m", "lib.sweep", "01_flexrel_accuracy_vs_pruning", "--profile", "smoke", "--executor",
+        log = run([sys.executable, "-m", "lib.scale.sweep", "01_flexrel_accuracy_vs_pruning", "--profile", "smoke", "--executor",
                    "slurm", "--no-wait", "--workers", "4", "--slurm-partition", "cpu"], repo, env)
     finally:
         params.write_text(original)

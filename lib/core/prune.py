@@ -1,0 +1,130 @@
+"""Physical structured pruning with torch-pruning's dependency graph, driven by our scores.
+
+:func:`prune` removes whole filters / neurons: the returned model is smaller (fewer channels, parameters
+and MACs) and every consumer — BatchNorm, the next convolution or linear layer, a flatten — is sliced
+consistently by torch-pruning. Our scores enter as a torch-pruning ``Importance``. Pruning creates new
+parameter tensors: build the optimizer *after* pruning.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch_pruning as tp
+from torch import nn
+
+from lib.params.schema import SCOPES
+
+#: Scores: one importance per output unit of each prunable layer (higher = more important), keyed by
+#: the layer's qualified name in ``model.named_modules()``.
+Scores = dict[str, torch.Tensor]
+PRUNABLE = (nn.Conv2d, nn.Linear)
+
+
+def prunable_layers(model: nn.Module) -> dict[str, nn.Module]:
+    """Every ``nn.Conv2d`` and ``nn.Linear`` of ``model`` in definition order, except the last one (the
+    output layer, whose units are the classes)."""
+    layers = {name: m for name, m in model.named_modules() if isinstance(m, PRUNABLE)}
+    if len(layers) < 2:
+        raise ValueError("the model needs at least one prunable layer before its output layer")
+    return dict(list(layers.items())[:-1])
+
+
+def random_scores(model: nn.Module, seed: int) -> Scores:
+    """Independent uniform scores for every unit (a control: what a criterion must beat)."""
+    gen = torch.Generator().manual_seed(seed)
+    return {name: torch.rand(m.weight.shape[0], generator=gen) for name, m in prunable_layers(model).items()}
+
+
+class ScoreImportance(tp.importance.Importance):
+    """A torch-pruning ``Importance`` that reads precomputed per-unit scores of each group's root layer."""
+
+    def __init__(self, scores: dict[nn.Module, torch.Tensor]):
+        self.scores = scores
+
+    @torch.no_grad()
+    def __call__(self, group: tp.Group) -> torch.Tensor | None:
+        for dep, idxs in group:
+            layer, handler = dep.target.module, dep.handler
+            if layer in self.scores and handler in (tp.prune_conv_out_channels, tp.prune_linear_out_channels):
+                return self.scores[layer][torch.as_tensor(idxs)].float()
+        return None
+
+
+def prune(
+    model: nn.Module,
+    scores: Scores,
+    amount: float | dict[str, float],
+    scope: str = "layer",
+    example_inputs: torch.Tensor | None = None,
+    worst: bool = False,
+    round_to: int | None = None,
+) -> nn.Module:
+    """A pruned copy of ``model`` without the ``amount`` fraction of lowest-score units.
+
+    Parameters
+    ----------
+    model
+        The network; it is not modified.
+    scores
+        ``{layer name: one score per output unit}``; only these layers are pruned.
+    amount
+        Fraction of units to remove, in ``[0, 1)``: per scored layer (``scope="layer"``, keeping
+        ``⌊(1 − amount)·n⌋`` of its ``n`` units) or over all scored units at once (``scope="global"``; compare
+        scores across layers only when they are on one scale, e.g. normalised); or one fraction per scored
+        layer name (``scope="layer"`` only).
+    scope
+        ``"layer"`` or ``"global"``.
+    example_inputs
+        A batch the model accepts, to trace the dependency graph.
+    worst
+        Remove the *highest*-score units instead (anti-ranked; what the rank paper's code called "random").
+    round_to
+        Keep a multiple of this many units per layer (torch-pruning's ``round_to``: channel counts that CPU and
+        GPU kernels handle well); ``None``: exactly ``⌊(1 − amount)·n⌋``.
+    """
+    amounts = amount if isinstance(amount, dict) else {n: amount for n in scores}
+    if set(amounts) != set(scores):
+        raise ValueError(f"amounts for layers {sorted(amounts)}, scores for {sorted(scores)}")
+    for a in amounts.values():
+        if not 0.0 <= a < 1.0:
+            raise ValueError(f"amount must be in [0, 1), got {a!r}")
+    if scope not in SCOPES:
+        raise ValueError(f"scope={scope!r}; allowed: {list(SCOPES)}")
+    if isinstance(amount, dict) and scope != "layer":
+        raise ValueError("per-layer amounts need scope 'layer'")
+    if example_inputs is None:
+        raise ValueError("prune needs example_inputs to trace the model")
+    layers = prunable_layers(model)
+    unknown = set(scores) - set(layers)
+    if unknown:
+        raise ValueError(f"scores for layers that are not prunable: {sorted(unknown)}; prunable: {list(layers)}")
+    for name, s in scores.items():
+        if s.shape != (layers[name].weight.shape[0],):
+            raise ValueError(f"layer {name}: {tuple(s.shape)} scores for {layers[name].weight.shape[0]} units")
+    pruned = copy.deepcopy(model)
+    if not any(amounts.values()):
+        return pruned
+    modules = dict(pruned.named_modules())
+    importance = ScoreImportance({modules[n]: (-s if worst else s).detach().cpu() for n, s in scores.items()})
+    ignored = [m for n, m in modules.items() if isinstance(m, (nn.Conv2d, nn.Linear)) and n not in scores]
+    was_training = pruned.training
+    pruned.eval()
+    ratios = {modules[n]: a for n, a in amounts.items()} if isinstance(amount, dict) else None
+    pruner = tp.pruner.BasePruner(
+        pruned, example_inputs, importance=importance, pruning_ratio=0.0 if ratios else amount, pruning_ratio_dict=ratios,
+        global_pruning=scope == "global", ignored_layers=ignored, round_to=round_to,
+    )
+    pruner.step()
+    pruned.train(was_training)
+    return pruned
+
+
+def count(model: nn.Module, example_inputs: torch.Tensor) -> dict[str, int]:
+    """``{"params": parameters, "macs": multiply-accumulates of one forward pass of example_inputs}``."""
+    was_training = model.training
+    model.eval()
+    macs, params = tp.utils.count_ops_and_params(model, example_inputs)
+    model.train(was_training)
+    return {"params": int(params), "macs": int(macs)}

@@ -1,0 +1,2 @@
+"""Layer 2 — criteria: one score per filter or neuron. :mod:`.filters`: magnitude, LRP relevance (zennit),
+FlexRel's mix and torch-pruning's importances; :mod:`.contribution`: the rank paper's neuron contribution."""

@@ -1,0 +1,357 @@
+"""FlexRel's pruning criteria (Chiasserini et al., IEEE Network 2026): one score per convolution filter
+or linear neuron, as :data:`lib.core.prune.Scores` (higher = more important).
+
+- :func:`magnitude` — mean ``|w|`` over each unit's weights ("lowest average magnitude"), raw or with the
+  following BatchNorm folded in.
+- :func:`parameter_relevance` — eq. (1), ``rel(w_kj) = Σ_i [rel(a_ik) + rel(b_ij)]`` on the layer's
+  fully-connected form: ``i`` runs over the samples and, for a convolution, over every output position of
+  its unfolded (im2col) form, ``k`` over the unfolded input (``c_in × kh × kw``), ``j`` over output units.
+  ``rel`` is LRP relevance from zennit, started at the output as the logit of the target class.
+- :func:`relevance` — per-unit relevance, the sum of eq. (1) over the unit's weights.
+- :func:`flexrel` — ``s = (1 − δ)·M̂ + δ·R̂`` on per-layer min-max normalised magnitude ``M̂`` and relevance
+  ``R̂`` (or normalised over the whole network, :data:`lib.params.flexrel.NORMALISATIONS`).
+
+Baselines beside the paper's: :func:`library_scores` (torch-pruning's first-order Taylor, LAMP and
+BatchNorm-scale importances, :data:`LIBRARY`) and :func:`filter_contribution` (the rank paper's contribution,
+read on filters). The LRP rules come from :data:`COMPOSITES`, one place that lists the choices.
+
+**Consequence of eq. (1) at filter granularity.** For unit ``j`` the sum over its weights is
+``Σ_k rel(w_kj) = K·Σ_i rel(b_ij) + Σ_k Σ_i rel(a_ik)`` with ``K`` its number of weights. The second term
+does not depend on ``j``: it is the same for every filter of a layer. Per-unit relevance is therefore an
+increasing affine function of the output channel's summed relevance ``Σ_i rel(b_ij)``, and after per-layer
+min-max normalisation the two are *identical*: the input relevance has no influence on which filters are
+pruned. ``tests/test_criteria.py`` checks this numerically.
+
+The random control is :func:`lib.core.prune.random_scores`; the rank paper's criterion is :mod:`lib.criteria.contribution`.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+import torch_pruning as tp
+from torch import nn
+from torch.nn.grad import conv2d_weight
+from zennit.canonizers import SequentialMergeBatchNorm
+from zennit.composites import EpsilonAlpha2Beta1, EpsilonGammaBox, EpsilonPlusFlat
+from zennit.core import Composite
+
+from lib.params.flexrel import NORMALISATIONS, UNFOLDED_INPUTS
+from lib.core.prune import PRUNABLE, Scores, prunable_layers
+
+
+def magnitude(model: nn.Module, fold_batchnorm: bool = False) -> Scores:
+    """Mean absolute weight of each output unit (filter or neuron).
+
+    With ``fold_batchnorm`` the weights are first merged with the BatchNorm that follows each layer
+    (zennit's ``SequentialMergeBatchNorm``: ``w·γ/√(σ² + ε)``), i.e. the magnitude of the weights the
+    network effectively applies in eval mode. Behind BatchNorm a filter's raw ``|w|`` is scale-free (the
+    normalisation divides it out); the paper's VGG16 has no BatchNorm, where both variants coincide.
+
+    >>> net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(), nn.Linear(2, 3), nn.Linear(3, 2))
+    >>> sorted(magnitude(net, fold_batchnorm=True)) == sorted(magnitude(net))
+    True
+    """
+    if not fold_batchnorm:
+        return {name: m.weight.detach().abs().flatten(1).mean(1) for name, m in prunable_layers(model).items()}
+    merged = copy.deepcopy(model).eval()
+    SequentialMergeBatchNorm().apply(merged)  # merges in place; the copy is thrown away, nothing to undo
+    return magnitude(merged)
+
+
+#: zennit's composites by name, each built for reference inputs ``x`` and with BatchNorm merged into the preceding
+#: layer: ``EpsilonPlusFlat`` (ε for dense layers, z⁺ for convolutions, flat for the first layer; the default),
+#: ``EpsilonGammaBox`` (γ = 0.25 for convolutions, zᴮ for the first layer bounded by ``x``'s range),
+#: ``EpsilonAlpha2Beta1`` (α = 2, β = 1 for convolutions).
+COMPOSITES: dict[str, Callable[[torch.Tensor], Composite]] = {
+    "EpsilonPlusFlat": lambda x: EpsilonPlusFlat(canonizers=[SequentialMergeBatchNorm()]),
+    "EpsilonGammaBox": lambda x: EpsilonGammaBox(low=float(x.min()), high=float(x.max()),
+                                                 canonizers=[SequentialMergeBatchNorm()]),
+    "EpsilonAlpha2Beta1": lambda x: EpsilonAlpha2Beta1(canonizers=[SequentialMergeBatchNorm()]),
+}
+
+
+def default_composite() -> Composite:
+    """zennit's ``EpsilonPlusFlat`` with BatchNorm merged into the preceding layer (:data:`COMPOSITES`)."""
+    return COMPOSITES["EpsilonPlusFlat"](torch.zeros(1))
+
+
+def _unfolded_input_sum(layer: nn.Module, rel_a: torch.Tensor, out_shape: torch.Size, unfolded_input: str) -> torch.Tensor:
+    """``Σ_i rel(a_ik)`` for every column ``k`` of the layer's fully-connected form, shaped like one unit's weights.
+
+    For a convolution the unfolded input repeats each input element once per output position whose receptive
+    field covers it. ``unfolded_input="copy"`` gives every copy the element's full relevance (the unfolded
+    relevance map); ``"share"`` divides it among the copies, so the unfolded form conserves relevance.
+    The sum over rows is a convolution weight-gradient with an all-ones output gradient (no im2col matrix).
+    """
+    if isinstance(layer, nn.Linear):
+        return rel_a.reshape(-1, rel_a.shape[-1]).sum(0)
+    if layer.groups != 1:
+        raise NotImplementedError("grouped convolutions are not supported")
+    rel_a = rel_a.sum(0, keepdim=True)  # the row sum is linear: sum the samples first
+    if unfolded_input == "share":
+        geometry = dict(kernel_size=layer.kernel_size, dilation=layer.dilation, padding=layer.padding, stride=layer.stride)
+        ones = torch.ones(1, 1, *rel_a.shape[2:], dtype=rel_a.dtype, device=rel_a.device)
+        cover = F.fold(F.unfold(ones, **geometry), rel_a.shape[2:], **geometry)  # copies of each input element
+        rel_a = rel_a / cover.clamp(min=1)
+    grad_out = torch.ones(1, 1, *out_shape[2:], dtype=rel_a.dtype, device=rel_a.device)
+    return conv2d_weight(rel_a, (1, *layer.weight.shape[1:]), grad_out, layer.stride, layer.padding, layer.dilation)[0]
+
+
+def _target(logits: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    """Output relevance: the target class's logit, all other outputs 0 (``y=None``: predicted class)."""
+    y = logits.argmax(1) if y is None else y
+    mask = torch.zeros_like(logits).scatter_(1, y.view(-1, 1), 1.0)
+    return logits.detach() * mask
+
+
+def layer_relevance(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor | None = None,
+    composite: Composite | None = None,
+    batch_size: int = 256,
+    unfolded_input: str = "copy",
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """The two sums of eq. (1) for every prunable layer: ``(Σ_i rel(a_ik), Σ_i rel(b_ij))``.
+
+    The first is shaped like one unit's weights (``in_features`` or ``c_in × kh × kw``), the second has one
+    entry per output unit. ``rel`` is the LRP relevance zennit propagates: the modified gradient arriving at
+    the layer's output (``b``) and leaving towards its input (``a``). Parameters as in
+    :func:`parameter_relevance`.
+    """
+    if unfolded_input not in UNFOLDED_INPUTS:
+        raise ValueError(f"unfolded_input={unfolded_input!r}; allowed: {list(UNFOLDED_INPUTS)}")
+    layers = prunable_layers(model)
+    sums: dict[str, list] = {name: [0.0, 0.0] for name in layers}
+    captured: dict[str, dict] = {name: {} for name in layers}
+    handles = []
+    for name, layer in layers.items():
+        def pre(module, args, name=name):
+            args[0].register_hook(lambda g: captured[name].__setitem__("a", g))
+
+        def post(module, args, out, name=name):
+            captured[name]["out_shape"] = out.shape
+            out.register_hook(lambda g: captured[name].__setitem__("b", g))
+
+        # prepend: run before zennit's own hooks, so the hooks see the layer's true input and output tensors
+        handles += [layer.register_forward_pre_hook(pre, prepend=True), layer.register_forward_hook(post, prepend=True)]
+    was_training = model.training
+    model.eval()
+    composite = composite or default_composite()
+    try:
+        with composite.context(model) as modified:
+            for start in range(0, len(x), batch_size):
+                xb = x[start : start + batch_size].detach().clone().requires_grad_(True)
+                yb = None if y is None else y[start : start + batch_size]
+                logits = modified(xb)
+                torch.autograd.backward(logits, _target(logits, yb))
+                for name, layer in layers.items():
+                    c = captured[name]
+                    sums[name][0] = sums[name][0] + _unfolded_input_sum(layer, c["a"], c["out_shape"], unfolded_input)
+                    sums[name][1] = sums[name][1] + c["b"].transpose(0, 1).reshape(c["b"].shape[1], -1).sum(1)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return {name: (a.detach(), b.detach()) for name, (a, b) in sums.items()}
+
+
+def parameter_relevance(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None,
+                        composite: Composite | None = None, **options: Any) -> dict[str, torch.Tensor]:
+    """FlexRel eq. (1) for every weight of every prunable layer, shaped like ``layer.weight``.
+
+    Parameters
+    ----------
+    model
+        The network; it is put in eval mode for the pass and restored afterwards.
+    x, y
+        Reference inputs and their target classes (``y=None``: the predicted class).
+    composite
+        zennit composite giving the LRP rules; default :func:`default_composite`.
+    options
+        Of :func:`layer_relevance`: ``batch_size`` (default 256), the chunk size (eq. (1) sums over samples, so
+        chunking changes nothing but memory), and ``unfolded_input``, how a convolution's input relevance enters
+        the unfolded form: ``"copy"`` (default; every unfolded copy of an input element carries its relevance,
+        the literal unfolded relevance map) or ``"share"`` (divided among the copies, so the unfolded form
+        conserves relevance). The paper does not say.
+
+    Returns
+    -------
+    dict
+        ``{layer name: tensor shaped like layer.weight}`` with ``rel(w)[j, k] = Σ_i rel(a_ik) + Σ_i rel(b_ij)``.
+    """
+    sums = layer_relevance(model, x, y, composite, **options)
+    out = {}
+    for name, layer in prunable_layers(model).items():
+        a, b = sums[name]
+        shape = layer.weight.shape
+        out[name] = (b.view(-1, *([1] * (len(shape) - 1))) + a.unsqueeze(0)).expand(shape).clone()
+    return out
+
+
+def relevance(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor | None = None,
+    composite: Composite | None = None,
+    **kwargs,
+) -> Scores:
+    """Per-unit relevance: the sum of :func:`parameter_relevance` over each unit's weights."""
+    return {name: r.flatten(1).sum(1) for name, r in parameter_relevance(model, x, y, composite, **kwargs).items()}
+
+
+def normalize(scores: Scores, over: str = "layer") -> Scores:
+    """Min-max map scores to ``[0, 1]``: each layer on its own (``over="layer"``; a layer whose scores are all
+    equal maps to 0), or all layers on one scale (``"network"``).
+
+    >>> normalize({"a": torch.tensor([1.0, 3.0]), "b": torch.tensor([2.0, 5.0])}, over="network")["b"]
+    tensor([0.2500, 1.0000])
+    """
+    if over not in ("layer", "network"):
+        raise ValueError(f"normalize over={over!r}; allowed: 'layer', 'network'")
+    if over == "network" and scores:
+        every = torch.cat([s.flatten() for s in scores.values()])
+        low, span = every.min(), every.max() - every.min()
+        return {n: (s - low) / span if span > 0 else torch.zeros_like(s) for n, s in scores.items()}
+    out = {}
+    for name, s in scores.items():
+        span = s.max() - s.min()
+        out[name] = (s - s.min()) / span if span > 0 else torch.zeros_like(s)
+    return out
+
+
+def flexrel(magnitude_scores: Scores, relevance_scores: Scores, delta: float, normalisation: str = "layer",
+            sizes: dict[str, int] | None = None) -> Scores:
+    """FlexRel score ``s = (1 − δ)·M̂ + δ·R̂`` with per-layer min-max normalised magnitude and relevance.
+
+    **Normalisation** (unstated in the paper; :data:`lib.params.flexrel.NORMALISATIONS`). ``layer``: min-max within each
+    layer — per filter or per parameter give the same, as a layer's filters have equally many weights.
+    ``network_total`` / ``network_mean``: one min-max over the whole network, of per-filter totals
+    (magnitude × weights per unit ``sizes``, relevance as given) or of per-parameter means (magnitude as given,
+    relevance ÷ ``sizes``); then a layer's mix of the two depends on its place in the network's range.
+    ``magnitude_scores`` are per-parameter means (:func:`magnitude`), ``relevance_scores`` per-unit totals
+    (:func:`relevance`).
+
+    **Orientation of δ.** The paper contradicts itself: Table I writes ``s ← δM + (1−δ)R``, while the text
+    says a low-magnitude, high-relevance parameter scores "close to δ", and the Fig. 4 discussion calls
+    ``δ = 0`` "magnitude alone" and ``δ = 1`` "relevance alone". Three statements against one: here δ
+    weights **relevance** — ``δ = 0`` is magnitude pruning, ``δ = 1`` relevance pruning — and every figure
+    labels its axis "δ (0 = magnitude only, 1 = relevance only)". Table I's reading is ``1 − δ`` here.
+
+    Raises
+    ------
+    ValueError
+        If δ is NaN or outside ``[0, 1]``, or the two score dicts cover different layers or shapes.
+    """
+    if not isinstance(delta, (int, float)) or math.isnan(delta) or not 0.0 <= delta <= 1.0:
+        raise ValueError(f"delta must be a number in [0, 1] (0 = magnitude only, 1 = relevance only), got {delta!r}")
+    if magnitude_scores.keys() != relevance_scores.keys():
+        raise ValueError(f"layers differ: {sorted(magnitude_scores)} vs {sorted(relevance_scores)}")
+    if normalisation not in NORMALISATIONS:
+        raise ValueError(f"normalisation={normalisation!r}; allowed: {list(NORMALISATIONS)}")
+    m, r = magnitude_scores, relevance_scores
+    if normalisation != "layer":
+        if sizes is None or set(sizes) < set(m):
+            raise ValueError(f"normalisation {normalisation!r} needs the weights per unit of every layer (sizes)")
+        if normalisation == "network_total":
+            m = {n: v * sizes[n] for n, v in m.items()}
+        else:
+            r = {n: v / sizes[n] for n, v in r.items()}
+    over = "layer" if normalisation == "layer" else "network"
+    m, r = normalize(m, over), normalize(r, over)
+    for name in m:
+        if m[name].shape != r[name].shape:
+            raise ValueError(f"layer {name}: {tuple(m[name].shape)} magnitude vs {tuple(r[name].shape)} relevance scores")
+    return {name: (1.0 - delta) * m[name] + delta * r[name] for name in m}
+
+
+def weights_per_unit(model: nn.Module) -> dict[str, int]:
+    """Weights of one output unit (filter or neuron) of each prunable layer."""
+    return {name: m.weight[0].numel() for name, m in prunable_layers(model).items()}
+
+
+#: torch-pruning's importance criteria, by name: first-order Taylor ``|w·∂L/∂w|`` (Molchanov et al. 2019),
+#: LAMP (Lee et al. 2021; per layer it ranks like the L2 magnitude) and BatchNorm scale ``|γ|`` (Liu et al. 2017).
+LIBRARY: dict[str, Callable[[], tp.importance.Importance]] = {
+    "taylor": tp.importance.TaylorImportance,
+    "lamp": tp.importance.LAMPImportance,
+    "bn_scale": tp.importance.BNScaleImportance,
+}
+
+
+def library_scores(model: nn.Module, name: str, x: torch.Tensor, y: torch.Tensor, layers: list[str] | None = None,
+                   batch_size: int = 256) -> Scores:
+    """Per-unit scores of torch-pruning's criterion ``name`` (:data:`LIBRARY`) for the prunable ``layers``
+    (default: all).
+
+    Each layer's score is torch-pruning's importance of the group that removing its units prunes (the layer,
+    its BatchNorm and the next layer's inputs), so the scores enter :func:`lib.core.prune.prune` like ours. Taylor
+    reads the gradient of the summed cross-entropy of ``(x, y)`` (eval mode; the model is not modified).
+    """
+    if name not in LIBRARY:
+        raise ValueError(f"criterion {name!r}; allowed: {list(LIBRARY)}")
+    net = copy.deepcopy(model).eval()
+    if name == "taylor":
+        net.zero_grad()
+        for start in range(0, len(x), batch_size):
+            F.cross_entropy(net(x[start : start + batch_size]), y[start : start + batch_size], reduction="sum").backward()
+    graph = tp.DependencyGraph().build_dependency(net, example_inputs=x[:1])
+    importance = LIBRARY[name]()
+    modules = dict(net.named_modules())
+    out = {}
+    for layer_name in prunable_layers(model) if layers is None else layers:
+        layer = modules[layer_name]
+        fn = tp.prune_conv_out_channels if isinstance(layer, nn.Conv2d) else tp.prune_linear_out_channels
+        group = graph.get_pruning_group(layer, fn, idxs=list(range(layer.weight.shape[0])))
+        found = importance(group)
+        if found is None:
+            raise ValueError(f"{name} gives no score for layer {layer_name} (e.g. bn_scale on a layer without BatchNorm)")
+        out[layer_name] = found.detach().float().cpu()
+    return out
+
+
+@torch.no_grad()
+def filter_contribution(model: nn.Module, x: torch.Tensor, lam_avg: float = 0.5, lam_max: float = 0.5,
+                        batch_size: int = 256) -> Scores:
+    """The rank paper's contribution ``λ1·C_avg + λ2·C_max`` (:func:`lib.criteria.contribution.contribution`) read on
+    filters and neurons: unit ``k`` feeds each unit ``j`` of the next prunable layer with ``u_k·w_jk``, where
+    ``u_k`` is the summed ``|activation|`` of its output channel over positions and ``w_jk`` the summed ``|weight|``
+    linking them (for a convolution, exact up to the image border); ``r = u_k·w_jk / Σ_i u_i·w_ji`` per image,
+    averaged (C_avg) and maximised (C_max) over images and ``j``. Absolute values, as the channel sums are.
+    """
+    chain = [n for n, m in model.named_modules() if isinstance(m, PRUNABLE)]
+    modules = dict(model.named_modules())
+    following = {a: modules[b] for a, b in zip(chain[:-1], chain[1:])}
+    inputs: dict[str, torch.Tensor] = {}
+    handles = [nxt.register_forward_pre_hook(lambda m, a, name=name: inputs.__setitem__(name, a[0]))
+               for name, nxt in following.items()]
+    total = {n: 0.0 for n in following}
+    peak = {n: torch.full((modules[n].weight.shape[0],), -math.inf) for n in following}
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, len(x), batch_size):
+            model(x[start : start + batch_size])
+            for name, nxt in following.items():
+                units = modules[name].weight.shape[0]
+                a = inputs[name].abs().double()
+                w = nxt.weight.abs().double()
+                if isinstance(nxt, nn.Conv2d):
+                    u, w = a.flatten(2).sum(2), w.flatten(2).sum(2)  # (N, units), (M, units)
+                    c = u[:, :, None] * w.T[None]  # (N, units, M)
+                else:
+                    c = torch.einsum("nkp,mkp->nkm", a.reshape(len(a), units, -1), w.reshape(len(w), units, -1))
+                r = c / c.sum(1, keepdim=True).clamp_min(1e-12)
+                total[name] = total[name] + r.mean(2).sum(0).cpu()
+                peak[name] = torch.maximum(peak[name], r.amax(dim=(0, 2)).float().cpu())
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return {n: (lam_avg * total[n] / len(x) + lam_max * peak[n]).float() for n in prunable_layers(model)}

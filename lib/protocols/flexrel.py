@@ -1,0 +1,332 @@
+"""The FlexRel protocol (§IV): train, score once, prune whole filters, measure — cached per run.
+
+Every seed trains one pre-pruning network (shared by notebooks 01-03). From it, each pruning run (seed,
+method, pruning level, δ, random draw) prunes whole filters physically and takes two measurements:
+
+- **retention** — held-out test accuracy after re-estimating BatchNorm statistics on ``bn_batches`` training
+  batches, with no weight update (forward passes only: cheap, so a fine grid of levels and several random
+  draws) — what a criterion alone preserves;
+- **recovery** — test accuracy after ``epochs_post`` fine-tuning epochs with a learning rate decaying from
+  ``lr_post`` to 0 (at the few ``recovery_factors``) — what survives training on.
+
+Both go against the fraction of parameters (and MACs) removed: the per-layer filter fraction is the run's
+setting, not its x-axis. Rows are tidy dicts for ``pandas.DataFrame``.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Iterable
+
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from lib.core import data, prune, train
+from lib.criteria import filters
+from lib.protocols import base_networks
+from lib.store import runs
+from lib.params.flexrel import BASELINES, FLEXREL_METHODS, FlexRelParams
+from lib.protocols.base_networks import batches, build, device, example_input, pretrained
+
+METHODS = FLEXREL_METHODS + BASELINES
+#: Fields a kind of pruning run never reads, beyond :data:`lib.protocols.base_networks.GRID`, also left out of its key (a run sees
+#: its section through a :class:`lib.store.runs.View` that raises on them): scores are computed before the pruning
+#: and BatchNorm settings matter, retention before recovery's.
+RECOVERY = ("epochs_post", "lr_post", "post_subset")
+NOT_READ = {"flexrel-scores": ("scope", "bn_batches", "normalisation", "partner", "prune_steps", "test_shift", *RECOVERY),
+            "flexrel-retention": RECOVERY,
+            "flexrel-recovery": ()}
+
+
+def view(p: FlexRelParams, kind: str) -> runs.View:
+    """The fields of ``p`` that a run of ``kind`` reads (and that its key covers)."""
+    return runs.View(p, base_networks.GRID + NOT_READ[kind])
+
+
+def criterion_scores(q, model: nn.Module, names: Iterable[str] | None = None) -> tuple[dict[str, prune.Scores], float]:
+    """The scores of ``model`` on the layers the protocol prunes by each criterion of ``names`` (default: every
+    one that applies — magnitude raw and BatchNorm-folded, relevance, and the baselines of
+    :data:`lib.params.flexrel.BASELINES`, BatchNorm scale only with BatchNorm), and the relevance time in seconds.
+    Relevance, Taylor and contribution read the reference images (:func:`reference_images`, loaded once and only
+    if one of them is asked for)."""
+    dev = next(model.parameters()).device
+    images = functools.cache(lambda: tuple(t.to(dev) for t in reference_images(q)))
+    has_bn = any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    layers = [n for n, m in prune.prunable_layers(model).items() if q.prune_linear or isinstance(m, nn.Conv2d)]
+
+    def relevance() -> prune.Scores:
+        x, y = images()
+        return filters.relevance(model, x, y if q.relevance_target == "label" else None, filters.COMPOSITES[q.composite](x),
+                                unfolded_input=q.unfolded_input)
+
+    every = {"magnitude": lambda: filters.magnitude(model), "magnitude_bn": lambda: filters.magnitude(model, fold_batchnorm=True),
+             "relevance": relevance, "contribution": lambda: filters.filter_contribution(model, images()[0]),
+             **{n: functools.partial(lambda n: filters.library_scores(model, n, *images(), layers), n)
+                for n in filters.LIBRARY if n != "bn_scale" or has_bn}}
+    found, seconds = {}, 0.0
+    for name in every if names is None else names:
+        if name == "relevance":
+            images()  # the relevance time is the LRP pass only, as before (Fig. 3)
+        start = time.perf_counter()
+        found[name] = {n: v.cpu() for n, v in every[name]().items() if n in layers}
+        if name == "relevance":
+            seconds = time.perf_counter() - start
+    return found, seconds
+
+
+def unit_scores(p: FlexRelParams, seed: int, model: nn.Module, names: Iterable[str],
+                dev: torch.device) -> tuple[dict[str, prune.Scores], float]:
+    """:func:`criterion_scores` of the pre-pruning ``model`` of ``seed`` (on ``dev``) by each criterion of ``names``,
+    each computed once per seed and cached; and the relevance time in seconds (0 without relevance)."""
+    found, seconds = {}, 0.0
+    for name in names:
+
+        def compute(q: runs.View, name: str = name) -> dict:
+            s, sec = criterion_scores(q, model, [name])
+            return {"seconds": sec, "scores": {n: v.tolist() for n, v in s[name].items()}}
+
+        run = {"seed": seed, "criterion": name, "device": str(dev)}
+        out = runs.cached("flexrel-scores", view(p, "flexrel-scores"), run, compute)
+        found[name] = {n: torch.tensor(v) for n, v in out["scores"].items()}
+        seconds += out["seconds"]
+    return found, seconds
+
+
+def needs(p: FlexRelParams, method: str) -> list[str]:
+    """The criteria whose scores ``method`` reads (FlexRel: its partner and relevance; random: none)."""
+    return {"flexrel": [p.partner, "relevance"], "random": []}.get(method, [method])
+
+
+def reference_images(p: FlexRelParams) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``relevance_images`` reference images and labels (relevance, Taylor and contribution are computed on
+    them): the first training images (``relevance_split: train``) or the training-split images right after
+    ``train_subset`` (``unseen``, never trained on), under ``relevance_shift``."""
+    if p.relevance_split == "unseen":
+        if not data.SPECS[p.dataset].in_memory:
+            raise NotImplementedError(f"relevance_split 'unseen' is implemented for in-memory datasets, not {p.dataset}")
+        x, y = data.splits(p.dataset, p.image_size, p.train_subset + p.relevance_images, 1, channels_last=True)[:2]
+        x, y = x[p.train_subset :], y[p.train_subset :]
+    else:
+        xs, ys, n = [], [], 0
+        for xb, yb in batches(p, "train", shuffle=False):
+            xs.append(xb)
+            ys.append(yb)
+            n += len(yb)
+            if n >= p.relevance_images:
+                break
+        x, y = torch.cat(xs)[: p.relevance_images], torch.cat(ys)[: p.relevance_images]
+    return data.shift(x, p.dataset, p.relevance_shift), y
+
+
+def _prunable(p: FlexRelParams, model: nn.Module, s: prune.Scores) -> prune.Scores:
+    """The scores of the layers the protocol prunes: convolution filters (and hidden neurons if ``prune_linear``)."""
+    layers = prune.prunable_layers(model)
+    return {n: v.cpu() for n, v in s.items() if p.prune_linear or isinstance(layers[n], nn.Conv2d)}
+
+
+def canonical(p: FlexRelParams, method: str, delta: float | None) -> tuple[str, float | None]:
+    """The run a (method, δ) pair really is. With per-layer pruning FlexRel at δ = 0 ranks every layer
+    exactly like its partner (magnitude unless ``partner`` says otherwise) and at δ = 1 exactly like relevance
+    (min-max normalisation, per layer or over the network, keeps a layer's order), so those are the same
+    runs. δ means something for FlexRel only."""
+    if method not in METHODS:
+        raise ValueError(f"method {method!r}; allowed: {list(METHODS)}")
+    if method != "flexrel":
+        return method, None
+    if delta is None:
+        raise ValueError("method 'flexrel' needs a delta in [0, 1]")
+    if p.scope == "layer" and delta in (0.0, 1.0):
+        return (p.partner if delta == 0.0 else "relevance"), None
+    return method, float(delta)
+
+
+def _combine(p, found: dict[str, prune.Scores], model: nn.Module, method: str, delta: float | None) -> prune.Scores:
+    """A method's scores from every criterion's (:func:`criterion_scores`): FlexRel mixes relevance with its partner."""
+    if method == "flexrel":
+        return filters.flexrel(found[p.partner], found["relevance"], delta, p.normalisation, filters.weights_per_unit(model))
+    return found[method]
+
+
+def _scores(p: FlexRelParams, seed: int, model: nn.Module, method: str, delta: float | None, draw: int,
+            dev: torch.device) -> tuple[prune.Scores, float]:
+    """The pruning scores of a method and the relevance time it needed (``draw``: which random draw)."""
+    if method == "random":
+        return _prunable(p, model, prune.random_scores(model, 1000 * seed + draw)), 0.0
+    found, seconds = unit_scores(p, seed, model, needs(p, method), dev)
+    return _combine(p, found, model, method, delta), seconds
+
+
+def _pruned(p: FlexRelParams, q: runs.View, seed: int, method: str, factor: float, delta: float | None, draw: int,
+            dev: torch.device):
+    """The pruned network of a run after BatchNorm re-estimation, and its common row fields (``p`` finds the
+    stored base network and scores, ``q`` is what the run reads; both on ``dev``). With ``prune_steps`` > 1 (not
+    random) the network is pruned in steps to the one-shot widths (:func:`step_widths`), every score recomputed on
+    the network of the step before, BatchNorm re-estimated after each step."""
+    net, _ = pretrained(p, seed, dev=dev)
+    s, rel_seconds = _scores(p, seed, net, method, delta, draw, dev)
+    x0 = example_input(q).to(dev)
+    steps = 1 if method == "random" else q.prune_steps
+    layers = prune.prunable_layers(net)
+    plan = step_widths({n: layers[n].weight.shape[0] for n in s}, factor, steps)
+    model = net
+    for step, widths in enumerate(plan):
+        if step:
+            found, seconds = criterion_scores(q, model, needs(q, method))
+            s, rel_seconds = _combine(q, found, model, method, delta), rel_seconds + seconds
+        current = prune.prunable_layers(model)
+        amount = factor if steps == 1 else {n: max(0.0, 1 - (k + 0.5) / current[n].weight.shape[0]) for n, k in widths.items()}
+        model = base_networks.place(prune.prune(model, s, amount, q.scope, x0), dev)
+        train.recalibrate_batchnorm(model, batches(q, "train", seed, dev=dev), q.bn_batches)
+    common = {"method": method, "factor": factor, "delta": delta, "draw": draw, "seed": seed, **prune.count(model, x0),
+              "relevance_seconds": rel_seconds}
+    return model, common
+
+
+def step_widths(widths: dict[str, int], factor: float, steps: int) -> list[dict[str, int]]:
+    """Per step, the units each layer keeps when pruning ``factor`` of ``widths`` in ``steps`` steps: about
+    ``n·(1 − factor)^(s/steps)`` after step ``s``, ending exactly at one shot's ``⌊(1 − factor)·n⌋``.
+
+    >>> step_widths({"a": 64}, 0.5, 3)
+    [{'a': 51}, {'a': 40}, {'a': 32}]
+    """
+    final = {n: int(w * (1 - factor)) for n, w in widths.items()}
+    return [{n: max(final[n], round(w * (1 - factor) ** (s / steps))) if s < steps else final[n] for n, w in widths.items()}
+            for s in range(1, steps + 1)]
+
+
+def coordinates(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None, draw: int = 0) -> dict:
+    """A pruning run's coordinates, canonical (see :func:`canonical`; ``draw`` counts for random only), with the
+    device it runs on (resolved here, once per run, and handed down): two calls of :func:`retention` (or
+    :func:`recovery`) with equal coordinates are the same stored run."""
+    method, delta = canonical(p, method, delta)
+    if not 0.0 < factor < 1.0:
+        raise ValueError(f"a pruning run needs a factor in (0, 1), got {factor!r}")
+    return {"seed": seed, "method": method, "factor": factor, "delta": delta, "draw": draw if method == "random" else 0,
+            "device": str(device(p))}
+
+
+def retention(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None, draw: int = 0) -> dict:
+    """One retention measurement (cached): ``{"row": {...}}`` with the test accuracy and loss after pruning and
+    BatchNorm re-estimation (no weight update), parameters and MACs."""
+    run = coordinates(p, seed, method, factor, delta, draw)
+    return runs.cached("flexrel-retention", view(p, "flexrel-retention"), run,
+                       lambda q: {"row": network(p, q, run, "retention")[1][0]})
+
+
+def recovery(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None, draw: int = 0) -> list[dict]:
+    """One recovery run (cached): the pruned, BatchNorm-re-estimated network fine-tuned ``epochs_post`` epochs
+    on ``post_subset`` training images with a cosine learning rate from ``lr_post`` to 0; one row per epoch."""
+    run = coordinates(p, seed, method, factor, delta, draw)
+    return runs.cached("flexrel-recovery", view(p, "flexrel-recovery"), run, lambda q: network(p, q, run, "recovery")[1])
+
+
+def network(p: FlexRelParams, q, run: dict, stage: str) -> tuple[nn.Module, list[dict]]:
+    """The network of the pruning run at coordinates ``run`` (:func:`coordinates`) and its rows, as :func:`retention`
+    (``stage`` ``retention``: pruned, BatchNorm re-estimated, one row) or :func:`recovery` (``recovery``: then
+    fine-tuned, one row per epoch) compute them; ``q`` is what the run reads (:func:`view`). The store keeps the
+    rows, not the network: :mod:`lib.publish.export` rebuilds it here."""
+    if stage not in ("retention", "recovery"):
+        raise ValueError(f"stage {stage!r}; allowed: ['retention', 'recovery']")
+    dev = torch.device(run["device"])
+    model, common = _pruned(p, q, run["seed"], run["method"], run["factor"], run["delta"], run["draw"], dev)
+    if stage == "retention":
+        return model, [{**common, "stage": "retention", **base_networks.evaluate(model, q, dev, q.test_shift)}]
+    rows = base_networks.fit(model, q, run["seed"], q.epochs_post, q.lr_post, "cosine", q.post_subset, dev)
+    return model, [{**common, "stage": "recovery", "epoch": e, **r} for e, r in enumerate(rows, 1)]
+
+
+Plan = list[tuple[str, float, float | None, int]]
+
+
+def fig2_plan(p: FlexRelParams, factors: list[float], draws: int = 1, baselines: bool = False) -> Plan:
+    """Every method at every factor (FlexRel at ``p.delta``; ``draws`` independent draws of random), and the
+    ``baselines`` if asked."""
+    methods = [*p.methods, *(p.baselines if baselines else [])]
+    return [(m, f, p.delta if m == "flexrel" else None, d) for m in methods for f in factors
+            for d in (range(draws) if m == "random" else [0])]
+
+
+def fig2_plans(p: FlexRelParams) -> tuple[Plan, Plan]:
+    """Fig. 2's runs, listed once for notebook 01, :mod:`lib.scale.sweep` and :mod:`lib.scale.sizing`: retention
+    of every method and baseline at every factor (``random_draws`` draws of random), and recovery of every method
+    at the ``recovery_factors``."""
+    return fig2_plan(p, p.factors, p.random_draws, baselines=True), fig2_plan(p, p.recovery_factors)
+
+
+def fig4_plan(p: FlexRelParams) -> Plan:
+    """FlexRel at every δ of the sweep and every factor of ``delta_factors``."""
+    return [("flexrel", f, d, 0) for f in p.delta_factors for d in p.deltas]
+
+
+def _unpruned_rows(p: FlexRelParams, methods: Iterable[str]) -> list[dict]:
+    """The pre-trained network of every seed as factor 0 of every method (each curve starts there)."""
+    x0 = example_input(p).to(device(p))
+    rows = []
+    for seed in p.seeds:
+        model, pre = pretrained(p, seed)
+        size = prune.count(model, x0)
+        last = pre[-1]
+        rows += [{"method": m, "factor": 0.0, "delta": None, "draw": 0, "seed": seed, **size, "relevance_seconds": 0.0,
+                  "stage": "unpruned", "test_acc": last["test_acc"], "test_loss": last["test_loss"]} for m in methods]
+    return rows
+
+
+def sweep_retention(p: FlexRelParams, plan: Plan) -> pd.DataFrame:
+    """Retention rows of every seed and planned ``(method, factor, δ, draw)``, plus each seed's unpruned
+    network as factor 0 of every method, with ``params_removed`` and ``macs_removed``. Finished runs are
+    read from the cache, the others run (with a progress bar)."""
+    jobs = [(seed, *job) for seed in p.seeds for job in plan]
+    rows = _unpruned_rows(p, sorted({m for m, *_ in plan}))
+    for seed, method, factor, delta, draw in tqdm(jobs, desc="retention"):
+        rows.append({**retention(p, seed, method, factor, delta, draw)["row"], "requested_delta": delta})
+    return _tidy(p, rows)
+
+
+def sweep_recovery(p: FlexRelParams, plan: Plan) -> pd.DataFrame:
+    """Recovery rows (every epoch) of every seed and planned run, with the unpruned networks as factor 0."""
+    jobs = [(seed, *job) for seed in p.seeds for job in plan]
+    rows = [{**r, "epoch": p.epochs_post} for r in _unpruned_rows(p, sorted({m for m, *_ in plan}))]
+    for seed, method, factor, delta, draw in tqdm(jobs, desc="recovery"):
+        rows += [{**r, "requested_delta": delta} for r in recovery(p, seed, method, factor, delta, draw)]
+    return _tidy(p, rows)
+
+
+def _tidy(p: FlexRelParams, rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    full = frame[frame.factor == 0].groupby("seed")[["params", "macs"]].first()
+    frame["params_removed"] = 1 - frame.params / frame.seed.map(full.params)
+    frame["macs_removed"] = 1 - frame.macs / frame.seed.map(full.macs)
+    frame["dataset"] = p.dataset
+    return frame
+
+
+def pretraining(p: FlexRelParams) -> pd.DataFrame:
+    """Every seed's pre-training rows (one per epoch): the base networks' learning curves."""
+    return pd.DataFrame([r for seed in p.seeds for r in pretrained(p, seed)[1]])
+
+
+def final_epoch(frame: pd.DataFrame) -> pd.DataFrame:
+    """The last recovery epoch of every run (and the unpruned rows)."""
+    return frame[frame.epoch == frame.epoch.max()]
+
+
+def samples_per_epoch(p: FlexRelParams, limit: int | None = None) -> int:
+    """Training images per epoch (the subset, or the whole training split; at most ``limit``)."""
+    n = p.train_subset if p.train_subset is not None else len(data.labels(p.dataset, True))
+    return n if limit is None else min(n, limit)
+
+
+def pruned_networks(p: FlexRelParams, factors: list[float], round_to: int | None = None) -> dict[float, nn.Module]:
+    """Per factor, an untrained network pruned at it as the protocol prunes (factor 0: unpruned), placed as it
+    trains. With per-layer pruning every method and seed gives the same shape, so pruning at random shows it.
+    ``round_to``: keep channel counts a multiple of it (:func:`lib.core.prune.prune`; the protocol does not)."""
+    if p.scope != "layer":
+        raise NotImplementedError("the pruned shape depends on the scores when scope is 'global'")
+    model = build(p, 0).eval()
+    x0 = example_input(p)
+    s = _prunable(p, model, prune.random_scores(model, 0))
+    return {f: base_networks.place(prune.prune(model, s, f, p.scope, x0, round_to=round_to) if f else model, torch.device("cpu"))
+            for f in factors}

@@ -1,0 +1,136 @@
+"""Beyond the papers (notebooks 07 and 08), the runs: FlexRel's unstated choices, the open questions its paper
+lists, today's criteria beside it, and the two papers crossed. Their verdicts are :mod:`lib.verdicts.studies`.
+
+Everything runs on section ``flexrel``'s base networks and protocol (retention: pruned, BatchNorm
+re-estimated, no weight update) at section ``studies``'s pruning levels. An **arm** is one (parameters, method,
+δ) whose retention runs are stored like notebook 01's (:func:`lib.protocols.flexrel.retention`): an arm that 01
+already ran is read back, not rerun.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+import pandas as pd
+import torch
+
+from lib.core import train
+from lib.criteria import filters
+from lib.params.flexrel import FlexRelParams
+from lib.params.rank import RankParams
+from lib.params.studies import VARIANTS, StudiesParams
+from lib.protocols import flexrel, train_time
+from lib.store import runs
+
+
+@dataclasses.dataclass(frozen=True)
+class Arm:
+    """A labelled set of retention runs: ``method`` (FlexRel at ``delta``) under parameters ``p``."""
+
+    label: str
+    p: FlexRelParams
+    method: str
+    delta: float | None = None
+
+
+def variant(p: FlexRelParams, name: str) -> tuple[Arm, Arm]:
+    """FlexRel's arm and its comparison's arm for a row of :data:`lib.params.studies.VARIANTS` (raises
+    :class:`lib.params.schema.ParamsError` if the overrides do not apply to ``p``, e.g. unseen images without a
+    ``train_subset``)."""
+    spec = VARIANTS[name]
+    return (Arm(name, p.replace(**spec.get("flexrel", {})), "flexrel", p.delta),
+            Arm(f"{name} · baseline", p.replace(**spec.get("baseline", {})), spec.get("method", "magnitude")))
+
+
+def plan(arm: Arm, factors: list[float]) -> flexrel.Plan:
+    """An arm's retention runs at ``factors`` (random: every draw), for each seed of its parameters."""
+    draws = arm.p.random_draws if arm.method == "random" else 1
+    return [(arm.method, f, arm.delta, d) for f in factors for d in range(draws)]
+
+
+def retention(arms: Iterable[Arm], factors: list[float]) -> pd.DataFrame:
+    """Retention rows of every arm at every factor and seed of its parameters (random: every draw), with
+    ``params_removed`` and the arm's label in ``arm``; stored runs are read back."""
+    frames = []
+    for arm in arms:
+        frame = flexrel.sweep_retention(arm.p, plan(arm, factors))
+        frames.append(frame[frame.factor > 0].assign(arm=arm.label))
+    return pd.concat(frames, ignore_index=True)
+
+
+def sensitivity_arms(p: FlexRelParams, b: StudiesParams) -> list[Arm]:
+    """Notebook 07's arms: the default FlexRel, magnitude, random and today's criteria (notebook 01's runs),
+    then every variant's FlexRel and comparison arm (an arm equal to a default one is listed once)."""
+    arms = [Arm("flexrel", p, "flexrel", p.delta), Arm("magnitude", p, "magnitude"), Arm("random", p, "random"),
+            *(Arm(m, p, m) for m in p.baselines)]
+    for name in b.variants:
+        ours, theirs = variant(p, name)
+        arms.append(ours)
+        if (theirs.p, theirs.method) != (p, "magnitude"):
+            arms.append(theirs)
+    return arms
+
+
+def baseline_of(p: FlexRelParams, name: str) -> str:
+    """The arm a variant's FlexRel is compared with (see :func:`sensitivity_arms`)."""
+    ours, theirs = variant(p, name)
+    return "magnitude" if (theirs.p, theirs.method) == (p, "magnitude") else theirs.label
+
+
+def second_model(p: FlexRelParams, b: StudiesParams) -> FlexRelParams:
+    """Section ``flexrel`` on ``studies.second_model`` (same data and training; a network without convolutions
+    prunes its hidden neurons; baselines it has nothing for are dropped)."""
+    no_bn = b.second_model != "vgg16_bn"
+    return p.replace(model=b.second_model, prune_linear=p.prune_linear or b.second_model == "lenet300",
+                               baselines=[m for m in p.baselines if not (no_bn and m == "bn_scale")])
+
+
+def delta_arms(p: FlexRelParams) -> list[Arm]:
+    """Fig. 4's δ sweep as arms (``delta=<δ>``; δ = 0 and 1 are the partner and relevance runs), with random."""
+    return [*(Arm(f"delta={d:g}", p, "flexrel", d) for d in p.deltas), Arm("random", p, "random")]
+
+
+def open_arms(p: FlexRelParams, b: StudiesParams) -> list[Arm]:
+    """Notebook 08's arms on the default network: each shift (magnitude and FlexRel measured on shifted images,
+    FlexRel with relevance on shifted images measured on shifted and on clean ones), relevance combined with
+    Taylor, and dynamic relevance; with the default FlexRel, magnitude, Taylor, contribution and random."""
+    arms = [Arm("flexrel", p, "flexrel", p.delta), Arm("magnitude", p, "magnitude"), Arm("random", p, "random"),
+            Arm("contribution", p, "contribution"), Arm("taylor", p, "taylor")]
+    for s in b.shifts:
+        on_shifted, rel_shifted = p.replace(test_shift=s), p.replace(relevance_shift=s)
+        arms += [Arm(f"{s}: magnitude", on_shifted, "magnitude"), Arm(f"{s}: flexrel", on_shifted, "flexrel", p.delta),
+                 Arm(f"{s}: flexrel, matched relevance", on_shifted.replace(relevance_shift=s), "flexrel", p.delta),
+                 Arm(f"{s} relevance: flexrel on clean", rel_shifted, "flexrel", p.delta)]
+    arms += [Arm("flexrel with taylor", p.replace(partner="taylor"), "flexrel", p.delta),
+             Arm("dynamic flexrel", p.replace(prune_steps=b.prune_steps), "flexrel", p.delta)]
+    return arms
+
+
+#: The papers crossed: FlexRel's LRP relevance (eq. 1 per neuron, true-class logits, every training image) as the
+#: score of the rank paper's train-time schedule, in place of the contribution.
+RELEVANCE = "relevance"
+
+
+#: The crossed runs' ``(method, reading)``: the rank schedule scored by relevance, by the contribution, and random.
+CROSSED = (("rank", RELEVANCE), ("rank", "paper"), ("random", "-"))
+
+
+def crossed(r: RankParams, dataset: str, method: str, reading: str, seed: int) -> list[dict]:
+    """One train-time run of the rank paper's schedule (cached): scored by relevance (``reading`` =
+    :data:`RELEVANCE`) or as :func:`lib.protocols.train_time.run` scores it."""
+    if reading != RELEVANCE:
+        return train_time.run(r, dataset, method, reading, seed)
+
+    def compute(q: runs.View) -> list[dict]:
+        score = lambda model, batches: filters.relevance(model, *(torch.cat(t) for t in zip(*batches)))  # noqa: E731
+        return train_time.train_time(q, train.device(r.device), dataset, method, RELEVANCE, seed, score)
+
+    where = {**train_time.coordinates(r, dataset, method, "-", seed), "reading": RELEVANCE}
+    return runs.cached("rank-run", runs.View(r, train_time.GRID), where, compute)
+
+
+def crossed_runs(r: RankParams, dataset: str) -> pd.DataFrame:
+    """The rank paper's train-time schedule on ``dataset`` scored by FlexRel's relevance, by the paper's
+    contribution, and pruned at random (every seed; runs notebook 04 made are read back)."""
+    return pd.DataFrame([x for seed in r.seeds for method, reading in CROSSED for x in crossed(r, dataset, method, reading, seed)])

@@ -1,0 +1,97 @@
+"""Train-time pruning of a convolutional VAE (rank paper, Fig. 2), cached.
+
+Per seed, three runs share one schedule: the VAE pruned by contribution in rounds (latent and output
+widths protected), the same VAE unpruned, and a VAE trained from scratch at the pruned network's size.
+Each records train and test loss (BCE + β·KLD per image) per epoch and reconstructions of fixed test images.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from lib.core import data, models, train
+from lib.protocols import train_time
+from lib.store import runs
+from lib.params.vae import VaeParams
+
+KINDS = ("pruned", "unpruned", "scratch")
+#: Fields of section ``vae`` in no run's key: they only choose which runs exist. ``device`` is replaced by the
+#: device a run actually used.
+GRID = ("seeds", "device")
+
+
+def loss(model: nn.Module, x: torch.Tensor, beta: float) -> torch.Tensor:
+    """Per-image VAE loss: Bernoulli reconstruction (BCE, summed over pixels) + β·KL(q(z|x) ‖ N(0, I))."""
+    recon, mu, logvar = model(x)
+    bce = F.binary_cross_entropy(recon, x, reduction="sum")
+    kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return (bce + beta * kld) / len(x)
+
+
+def objective(beta: float) -> train.Loss:
+    """:func:`loss` as a :data:`lib.core.train.Loss` for :func:`lib.core.train.train_epoch` and :func:`lib.core.train.evaluate`
+    (no accuracy: a VAE has no classes)."""
+    return lambda model, x, y: (loss(model, x, beta), None)
+
+
+def build(p: VaeParams, hidden: list[int], seed: int) -> models.VAE:
+    torch.manual_seed(seed)
+    spec = data.SPECS[p.dataset]
+    return models.VAE(spec.channels, p.image_size, p.channels, hidden, p.latent)
+
+
+def run(p: VaeParams, kind: str, seed: int) -> dict:
+    """``kind``: ``pruned``, ``unpruned`` or ``scratch`` (needs the same seed's pruned run's final widths).
+    Returns ``{"rows": [...], "images": {...}, "hidden": [...]}`` (cached, keyed by the section without its
+    seed list, the kind and ``seed``)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind {kind!r}; allowed: {list(KINDS)}")
+    hidden, dev = list(p.hidden), train.device(p.device)
+    if kind == "scratch":
+        hidden = run(p, "pruned", seed)["hidden"]
+
+    def compute(q: runs.View) -> dict:
+        split = data.splits(q.dataset, None, q.train_subset, q.test_subset, standardize=False)
+        x_tr, y_tr, x_te, y_te = (t.to(dev) for t in split)
+        model = build(q, hidden, seed).to(dev)
+        fixed = x_te[: q.n_images]
+        train_batches = data.TensorLoader(x_tr, y_tr, q.batch_size, shuffle=True, seed=seed)
+        test_batches = data.TensorLoader(x_te, y_te, 512)
+        layers = [a for a, _ in model.hidden_pairs()]
+        score_fn = train_time.scorer(q.reading, pairs=model.hidden_pairs())
+        images: dict[str, list] = {"original": fixed.tolist()}
+        final_hidden: list[int] = []
+
+        def on_event(event: str, m: nn.Module) -> None:
+            m.eval()
+            with torch.no_grad():
+                images[event] = m(fixed)[0].tolist()
+            if event == "end":
+                final_hidden.extend(dict(m.named_modules())[n].out_features for n in layers[: len(q.hidden)])
+
+        torch.manual_seed(seed)
+        rows = train_time.prune_rounds(
+            model, method="rank" if kind == "pruned" else "none", schedule=q.params(), layers=layers,
+            seed=seed, example_input=x_tr[:1],
+            make_optimizer=lambda m: train.make_optimizer(q.optimizer, m.parameters(), q.lr),
+            fit_epoch=lambda m, opt: train.train_epoch(m, train_batches, opt, loss=objective(q.beta), amp=q.amp),
+            evaluate=lambda m: train.evaluate(m, test_batches, loss=objective(q.beta), amp=q.amp),
+            score=lambda m: score_fn(m, data.TensorLoader(x_tr, y_tr, q.batch_size)),
+            on_event=on_event,
+        )
+        return {"rows": [{"kind": kind, "seed": seed, **r} for r in rows], "images": images, "hidden": final_hidden}
+
+    return runs.cached("vae-run", runs.View(p, GRID), {"kind": kind, "seed": seed, "device": str(dev)}, compute)
+
+
+def sweep(p: VaeParams) -> tuple[pd.DataFrame, dict[str, dict]]:
+    """Every seed's three runs: one tidy frame of their rows (with ``dataset``), and the first seed's runs by
+    kind (their reconstructions)."""
+    jobs = [(seed, kind) for seed in p.seeds for kind in KINDS]
+    results = {job: run(p, job[1], job[0]) for job in tqdm(jobs, desc="VAE runs")}
+    frame = pd.DataFrame([r for res in results.values() for r in res["rows"]]).assign(dataset=p.dataset)
+    return frame, {kind: results[(p.seeds[0], kind)] for kind in KINDS}

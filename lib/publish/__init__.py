@@ -1,0 +1,2 @@
+"""Layer 7 — publish: figures with provenance (:mod:`.plotting`), the website (:mod:`.site`) and exported
+networks (:mod:`.export`)."""

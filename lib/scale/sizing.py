@@ -1,0 +1,204 @@
+"""How large each profile is: its runs, what a run took on this machine, and what the large profiles would cost.
+
+- **Runs**: what each stage's notebook asks for (:data:`lib.scale.sweep.STAGES`), per kind of stored run; a run two
+  stages list (notebook 03 reads notebook 01's scores) is counted once, under the first.
+- **Measured**: every stored entry records how long its computation took and on which CPU (:mod:`lib.store.runs`);
+  the median over the current entries of a profile is its time per run here.
+- **Estimated**: profiles that cannot run here (``cifar``, ``paper``: their data and their hours) are sized by
+  their work (:func:`work`): multiply-accumulates (MACs) of one forward pass of the network, times the images
+  each run passes through it, a training image counting as three forward passes (the backward pass costs about
+  two). A FlexRel pruning run counts (1 − f)² of the unpruned network's MACs (filter fraction f); a train-time
+  pruning run counts its unpruned width throughout (an upper bound). Dividing the work by a throughput gives
+  time: this CPU's, measured per kind of run on a profile that ran here (``reference``), or an assumed GPU's
+  (:data:`GPU_TFLOPS`, stated wherever the estimate is shown). Data loading is assumed to keep up.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+
+from lib.core import data, prune
+from lib.criteria import contribution
+from lib.params import profiles
+from lib.protocols import flexrel, base_networks, studies, train_time, train_time_vae
+from lib.scale import sweep
+from lib.store import runs
+from lib.params.flexrel import FlexRelParams
+from lib.params.rank import RankParams
+from lib.params.vae import VaeParams
+
+#: What the estimates assume of a GPU — an assumption, not a measurement (no GPU has run this project yet):
+#: sustained training throughput in TFLOP/s (2 FLOP per MAC), a third of an A100's bfloat16 peak (312). At 32×32
+#: the convolutions are small and a GPU stays further from its peak: the ``cifar`` estimates are lower bounds.
+GPU_TFLOPS = 100.0
+
+
+#: Whose measured throughput estimates a kind's time on this CPU. FlexRel's scoring, retention and recovery runs
+#: are short, and fixed costs (loading, pruning surgery, BatchNorm re-estimation) dominate their time here; scaled
+#: up they are training and inference of the same network, which the base networks' training measures.
+RATE_OF = {"flexrel-scores": "flexrel-pre", "flexrel-retention": "flexrel-pre", "flexrel-recovery": "flexrel-pre"}
+
+
+def _images(dataset: str, subset: int | None, train: bool) -> int:
+    spec = data.SPECS[dataset]
+    full = spec.train if train else spec.test
+    return min(subset, full) if subset else full
+
+
+_NETWORKS: dict[tuple, tuple[int, list[int]]] = {}
+
+
+def _network(build: Callable[..., nn.Module], *args, shape: tuple[int, ...],
+             hidden: Callable[[nn.Module], list[str]] = lambda model: []) -> tuple[int, list[int]]:
+    """MACs of one forward pass of ``build(*args)`` on one input of ``shape``, and the widths of the hidden
+    layers ``hidden`` names (each network built once)."""
+    key = (build.__module__, build.__qualname__, repr(args), shape)
+    if key not in _NETWORKS:
+        model = build(*args).eval()
+        with torch.no_grad():
+            macs = prune.count(model, torch.zeros(shape))["macs"]
+        _NETWORKS[key] = macs, [train_time.width(model, [name]) for name in hidden(model)]
+    return _NETWORKS[key]
+
+
+_FLEXREL_MACS: dict[tuple, int] = {}
+
+
+def _flexrel_macs(p: FlexRelParams) -> int:
+    """MACs of one forward pass of section ``p``'s network (built once per network, whatever else ``p`` sets)."""
+    key = (p.dataset, p.model, p.width, p.image_size)
+    if key not in _FLEXREL_MACS:
+        _FLEXREL_MACS[key] = _network(base_networks.build, p, 0, shape=tuple(base_networks.example_input(p).shape))[0]
+    return _FLEXREL_MACS[key]
+
+
+def _epochs(p: RankParams | VaeParams, widths: list[int]) -> int:
+    """Epochs of a train-time pruning run (the unpruned baseline trains as many)."""
+    return p.initial_epochs + train_time.rounds_needed(widths, p.prune_fraction, p.target_removed) * p.recovery_epochs + p.final_epochs
+
+
+def work(job: functools.partial) -> tuple[str, float]:
+    """``(kind, MACs)`` of one run a stage lists (see the module's documentation for what is counted).
+
+    The default profile's rank run on MNIST: 28 epochs (5 + 10 rounds × 2 + 3) of 20,000 training images and
+    the 10,000 test images through the 784-50-30-10 MLP, 41,170 MACs each (weights 41,000, biases and ReLUs):
+
+    >>> p = profiles.load("rank", "default")
+    >>> kind, macs = work(functools.partial(train_time.run, p, "MNIST", "rank", "paper", 0))
+    >>> kind, macs / (28 * (3 * 20_000 + 10_000))
+    ('rank-run', 41170.0)
+    """
+    p, *args = job.args
+    if job.func is base_networks.pretrained:
+        per_epoch = 3 * _images(p.dataset, p.train_subset, True) + _images(p.dataset, p.test_subset, False)
+        return base_networks.store_kind(p), _flexrel_macs(p) * p.epochs_pre * per_epoch
+    if job.func is sweep.scores:
+        return "flexrel-scores", _flexrel_macs(p) * 3 * p.relevance_images
+    if job.func in (flexrel.retention, flexrel.recovery):
+        kept = (1 - args[2]) ** 2  # a filter fraction f keeps about (1 − f)² of a VGG's MACs
+        test = _images(p.dataset, p.test_subset, False)
+        bn = p.bn_batches * p.batch_size
+        if job.func is flexrel.retention:
+            return "flexrel-retention", _flexrel_macs(p) * kept * (bn + test)
+        per_epoch = 3 * _images(p.dataset, p.post_subset, True) + test
+        return "flexrel-recovery", _flexrel_macs(p) * kept * (bn + p.epochs_post * per_epoch)
+    if job.func in (train_time.run, studies.crossed):
+        dataset, spec = args[0], data.SPECS[args[0]]
+        shape = (1, spec.channels, spec.size, spec.size)
+        macs, widths = _network(train_time.build, p, dataset, 0, shape=shape,
+                                hidden=lambda m: [n for n, _ in contribution.linear_pairs(m, torch.zeros(shape))])
+        return "rank-run", macs * _epochs(p, widths) * (3 * _images(dataset, p.train_subset, True) + _images(dataset, None, False))
+    if job.func is train_time_vae.run:
+        spec = data.SPECS[p.dataset]
+        macs, widths = _network(train_time_vae.build, p, p.hidden, 0, shape=(1, spec.channels, p.image_size, p.image_size),
+                                hidden=lambda m: [a for a, _ in m.hidden_pairs()])
+        per_epoch = 3 * _images(p.dataset, p.train_subset, True) + _images(p.dataset, p.test_subset, False)
+        return "vae-run", macs * _epochs(p, widths) * per_epoch
+    raise ValueError(f"no work model for {job.func.__module__}.{job.func.__qualname__}")
+
+
+def identity(job: functools.partial) -> tuple:
+    """What makes two listed runs the same stored run: the fields in its key and its coordinates (FlexRel's δ = 0
+    and 1 are magnitude and relevance runs; a variant that only changes what a run does not read is that run)."""
+    p, *args = job.args
+    section = repr(p)
+    if job.func in (flexrel.retention, flexrel.recovery, sweep.scores):  # the fields in the stored run's key
+        kind = {flexrel.retention: "flexrel-retention", flexrel.recovery: "flexrel-recovery"}.get(job.func, "flexrel-scores")
+        section = repr(sorted(flexrel.view(p, kind).params().items()))
+    if job.func in (flexrel.retention, flexrel.recovery):
+        args = sorted(flexrel.coordinates(p, *args).items())
+    if job.func is studies.crossed:
+        job = functools.partial(train_time.run, *job.args)  # relevance-scored or not, one rank-run entry per coordinate
+    return job.func.__module__, job.func.__qualname__, section, repr(args)
+
+
+def runs_of(profile: str, stages: Iterable[str] = tuple(sweep.STAGES)) -> pd.DataFrame:
+    """One row per run of ``profile`` (``stage``, ``kind``, ``macs``), as if every dataset were here."""
+    seen, rows = set(), []
+    for stage in stages:
+        for phase in sweep.STAGES[stage](profile, lambda name: None):
+            for job in phase:
+                if (key := identity(job)) not in seen:
+                    seen.add(key)
+                    kind, macs = work(job)
+                    rows.append({"profile": profile, "stage": stage, "kind": kind, "macs": float(macs)})
+    return pd.DataFrame(rows, columns=["profile", "stage", "kind", "macs"])
+
+
+def measured(profile: str, root: Path | None = None) -> pd.DataFrame:
+    """The computation time and CPU of every current stored entry of ``profile`` (``kind``, ``seconds``, ``cpu``);
+    entries stored before runs recorded their time are left out."""
+    sections = {name: [profiles.load(name, profile).model_dump()] for name in profiles.SECTIONS}
+    rows = [{"kind": h["kind"], "seconds": h["seconds"], "cpu": h["cpu"]} for _, h, _ in runs.records(root)
+            if h is not None and "seconds" in h and not runs.why_stale(h, sections)]
+    return pd.DataFrame(rows, columns=["kind", "seconds", "cpu"])
+
+
+def table(profiles: list[str], reference: str = "default", gpu_tflops: float = GPU_TFLOPS,
+          root: Path | None = None) -> pd.DataFrame:
+    """Per profile and kind of run: ``stages`` listing them, ``runs``, ``tmacs`` (their work, 10¹² MACs),
+    ``measured_s`` (median seconds per run, where the profile ran here), ``cpu_hours`` (the work at the
+    throughput ``reference`` reached here on that kind of run, or the one :data:`RATE_OF` names) and
+    ``gpu_hours`` (at ``gpu_tflops``)."""
+    names = list(dict.fromkeys([*profiles, reference]))  # each profile enumerated once, the reference included
+    planned = pd.concat([runs_of(p) for p in names], ignore_index=True)
+    times = {p: measured(p, root) for p in names}
+    ref = planned[planned.profile == reference].groupby("kind").macs.mean() / times[reference].groupby("kind").seconds.median()
+    planned = planned[planned.profile.isin(profiles)]
+    rows = []
+    for (profile, kind), group in planned.groupby(["profile", "kind"], sort=False):
+        mine = times[profile][times[profile].kind == kind].seconds
+        macs = group.macs.sum()
+        rows.append({"profile": profile, "kind": kind, "stages": ", ".join(s[:2] for s in group.stage.unique()),
+                     "runs": len(group), "tmacs": macs / 1e12, "measured_s": mine.median() if len(mine) else float("nan"),
+                     "cpu_hours": macs / ref.get(RATE_OF.get(kind, kind), float("nan")) / 3600,
+                     "gpu_hours": 2 * macs / (gpu_tflops * 1e12) / 3600})
+    return pd.DataFrame(rows)
+
+
+def _fmt(x: float) -> str:
+    return "—" if pd.isna(x) else f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
+
+
+def markdown(sizes: pd.DataFrame, reference: str = "default", gpu_tflops: float = GPU_TFLOPS) -> str:
+    """:func:`table` as README and REPRODUCTION.md show it: one row per profile and kind of run, then its total."""
+    lines = ["| profile | run | stages | runs | measured here [s/run] | estimated, this CPU [h] | estimated, GPU [h] |",
+             "|---|---|---|---|---|---|---|"]
+    for profile, group in sizes.groupby("profile", sort=False):
+        lines += [f"| {profile} | {r.kind} | {r.stages} | {r.runs:,} | {_fmt(r.measured_s)} | {_fmt(r.cpu_hours)} | "
+                  f"{_fmt(r.gpu_hours)} |" for r in group.itertuples()]
+        lines.append(f"| **{profile}** | **all** | | **{group.runs.sum():,}** | | **{_fmt(group.cpu_hours.sum(min_count=len(group)))}** | "
+                     f"**{_fmt(group.gpu_hours.sum())}** |")
+    return "\n".join(lines + ["", f"Measured: median computation time of one stored run here. Estimated: the profile's "
+                              f"work (forward-pass MACs × images passed, `lib.scale.sizing`) at the throughput the `{reference}` "
+                              f"profile reached here on each kind of run (FlexRel's: its base networks' training; fixed "
+                              f"per-run costs are left out, so short runs take longer than estimated), or at an assumed GPU sustaining {gpu_tflops:g} "
+                              "TFLOP/s (an assumption, not a measurement; at 32×32 and for the small MLPs of `rank-run` a "
+                              "GPU stays far below it, so those GPU figures are lower bounds). A run two stages list is "
+                              "counted under the first."])

@@ -1,0 +1,452 @@
+"""The run store: every finished run is kept under ``cache/runs/<kind>/<key>`` and read back instead of rerun.
+
+A stored run must never outlive what made it, so its **key** covers all of it:
+
+- ``params`` — the run's parameter section, every field except those that only choose *which* runs exist
+  (the grid: seeds, methods, levels; each protocol lists them, commented), plus the run's own coordinates
+  (seed, method, level, the device it ran on, ...);
+- ``code`` — per ``lib`` module the computing module imports, directly or not, the hash of its code
+  *normalised*: its syntax tree without docstrings, comments or formatting (:func:`code`). Change a function's
+  body and every run whose code reaches that module recomputes; fix a docstring or a comment and none does.
+  Imports made only for type annotations (``if TYPE_CHECKING:``) are not followed, and neither are the
+  modules that describe rather than compute (:data:`NOT_CODE`: the store, the machine's description and the
+  loader of ``params.yaml``, whose values enter ``params``). A section's schema (:mod:`lib.params`) is code of
+  the runs that import it, so editing the FlexRel section's schema rekeys FlexRel's runs only;
+- ``versions`` — torch, torchvision, zennit, torch-pruning and numpy.
+
+An entry stores its key's parts beside the result and a checksum of the result, so ``python -m lib.store.runs``
+can list, explain, verify and prune the store. A truncated or corrupt entry is reported, removed and
+recomputed — never loaded. A resumed stage reuses every finished run; a changed parameter changes the key
+of exactly the runs that read it.
+
+The protocols hand :func:`cached` a :class:`View` of their section that raises on any field outside the
+key, so a run cannot read a setting its key leaves out.
+
+Several processes may share a store (a sweep's jobs, :mod:`lib.scale.sweep`): entries are written atomically, and
+in a ``torchrun`` launch only rank 0 writes while the others wait for it. :func:`only_stored` asks whether
+a run is stored without computing it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import contextvars
+import hashlib
+import json
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from lib.core.train import world
+from lib.params.paths import RUNS
+from lib.params.profiles import PROFILES, SECTIONS, read, validate
+from lib.params.studies import STUDY_FIELDS
+from lib.store.machine import cpu_name, versions
+
+#: Modules whose code is in no key, and whose imports are not followed: the store itself, the machine's description
+#: (how a result is kept and what it cost, not what it is) and the loader of ``params.yaml`` (a run's parameters
+#: enter its key as values).
+NOT_CODE = ("lib.store.runs", "lib.store.machine", "lib.params.profiles")
+LIB = Path(__file__).resolve().parents[1]
+
+
+class View:
+    """A parameter section that only lets the fields in its key be read.
+
+    >>> from lib.params.data import DataParams
+    >>> v = View(DataParams(datasets=["MNIST"], grid=8), exclude=("grid",))
+    >>> v.datasets
+    ['MNIST']
+    >>> v.grid
+    Traceback (most recent call last):
+    ...
+    AttributeError: data.grid is not in this run's key (excluded: ('grid',)); a run may only read what its key covers
+    """
+
+    def __init__(self, section: Any, exclude: Iterable[str] = ()) -> None:
+        fields = section.model_dump()
+        exclude = tuple(exclude)
+        unknown = [k for k in exclude if k not in fields]
+        if unknown:
+            raise ValueError(f"exclude names {unknown}, which are not fields of {type(section).__name__}")
+        self._name = section.SECTION
+        self._exclude = exclude
+        self._fields = {k: v for k, v in fields.items() if k not in exclude}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in self._fields:
+            return self._fields[name]
+        raise AttributeError(f"{self._name}.{name} is not in this run's key (excluded: {self._exclude}); "
+                             "a run may only read what its key covers")
+
+    @property
+    def section(self) -> str:
+        return self._name
+
+    def params(self) -> dict[str, Any]:
+        """The fields in the key."""
+        return dict(self._fields)
+
+
+def config_hash(obj: Any) -> str:
+    """A short stable hash of a JSON-serialisable configuration (a parameter section allowed).
+
+    >>> config_hash({"x": 1, "y": [1, 2]}) == config_hash({"y": [1, 2], "x": 1})
+    True
+    """
+    if hasattr(obj, "model_dump"):
+        obj = obj.model_dump()
+    text = json.dumps(obj, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _source(module: str, root: Path = LIB) -> Path:
+    """The source file of ``lib`` module ``module`` under ``root`` (a package: its ``__init__.py``)."""
+    path = root.joinpath(*module.split(".")[1:])
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
+def _read_source(path: Path, root: Path = LIB) -> tuple[frozenset[str], str]:
+    """``(lib modules it imports at run time, hash of its normalised code)`` of a source file, parsed once per
+    process and version of the file (its size and modification time): every stored run's key needs them."""
+    stat = path.stat()
+    return _parse(path, root, stat.st_mtime_ns, stat.st_size)
+
+
+def _type_checking(node: ast.AST) -> bool:
+    """Whether ``node`` is ``if TYPE_CHECKING:`` (imports for annotations only, never executed)."""
+    test = getattr(node, "test", None)
+    return isinstance(node, ast.If) and (getattr(test, "id", None) or getattr(test, "attr", None)) == "TYPE_CHECKING"
+
+
+def _imports(tree: ast.AST, root: Path) -> set[str]:
+    """The ``lib`` modules ``tree`` imports outside ``if TYPE_CHECKING:`` blocks (``from lib.core import data``
+    names module ``lib.core.data``; ``from lib.core.data import SPECS`` names ``lib.core.data``)."""
+    found, todo = set(), [tree]
+    while todo:
+        node = todo.pop()
+        if _type_checking(node):
+            todo += node.orelse
+            continue
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "lib":
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                found.add(sub if _source(sub, root).exists() else node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == "lib"}
+        todo += ast.iter_child_nodes(node)
+    return {m for m in found if m != "lib"}
+
+
+def _normalised(tree: ast.Module) -> str:
+    """The code of a module as its syntax tree with every docstring and other bare string statement removed:
+    comments and formatting are not in a syntax tree, so none of the three changes it."""
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list):
+            node.body = [s for s in body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)
+                                                 and isinstance(s.value.value, str))]
+    return ast.dump(tree, annotate_fields=False, include_attributes=False)
+
+
+@cache
+def _parse(path: Path, root: Path, mtime_ns: int, size: int) -> tuple[frozenset[str], str]:
+    tree = ast.parse(path.read_bytes())
+    return frozenset(_imports(tree, root)), hashlib.sha256(_normalised(tree).encode()).hexdigest()[:16]
+
+
+def lib_imports(source: str, root: Path = LIB) -> set[str]:
+    """The ``lib`` modules a piece of source code (a notebook cell, a script) imports at run time."""
+    return _imports(ast.parse(source), root)
+
+
+def closure(module: str, root: Path = LIB, every: bool = False) -> list[str]:
+    """Every ``lib`` module that ``module`` imports at run time, directly or not, itself included (sorted); the
+    imports of :data:`NOT_CODE` modules are followed only with ``every`` (what a process runs, as ``dvc.yaml``'s
+    dependencies list it, rather than what a key covers).
+
+    >>> closure("lib.core.stats")
+    ['lib.core.stats']
+    """
+    seen, todo = set(), [module]
+    while todo:
+        m = todo.pop()
+        if m not in seen:
+            seen.add(m)
+            if every or m not in NOT_CODE or m == module:
+                todo += [i for i in _read_source(_source(m, root), root)[0] if _source(i, root).exists()]
+    return sorted(seen)
+
+
+def code(module: str, root: Path = LIB) -> dict[str, str]:
+    """``{module: hash of its normalised code}`` over :func:`closure` (minus :data:`NOT_CODE`): the code part of a key."""
+    return {m: _read_source(_source(m, root), root)[1] for m in closure(module, root) if m not in NOT_CODE}
+
+
+def _key(header: dict) -> str:
+    return config_hash({k: header[k] for k in ("kind", "section", "params", "run", "code", "versions")})
+
+
+def _checksum(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+class CorruptEntry(Exception):
+    """A stored run that cannot be trusted (unreadable, truncated, or its checksum or key does not match)."""
+
+
+def _read(path: Path) -> tuple[dict, Any]:
+    """``(header, result)`` of an entry, or :class:`CorruptEntry`. JSON entries hold the result; ``.pt``
+    entries hold a model state and a JSON record."""
+    try:
+        if path.suffix == ".json":
+            stored = json.loads(path.read_text())
+            header, body = stored["header"], stored["result"]
+            payload = json.dumps(body, sort_keys=True).encode()
+        else:
+            stored = torch.load(path, weights_only=True)
+            header, body = json.loads(stored["header"]), (stored["state"], json.loads(stored["record"]))
+            payload = _state_bytes(stored["state"]) + stored["record"].encode()
+    except Exception as err:  # noqa: BLE001 - any failure to read means the entry cannot be trusted
+        raise CorruptEntry(f"unreadable ({type(err).__name__}: {err})") from None
+    if _checksum(payload) != header.get("checksum"):
+        raise CorruptEntry("checksum mismatch")
+    if path.stem != _key(header):
+        raise CorruptEntry("stored key does not match its file name")
+    return header, body
+
+
+def _state_bytes(state: dict[str, torch.Tensor]) -> bytes:
+    return b"".join(name.encode() + t.detach().cpu().contiguous().numpy().tobytes() for name, t in sorted(state.items()))
+
+
+def _write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write an entry atomically (a temporary file, then a rename). In a distributed launch only rank 0
+    writes, and every rank waits until it has."""
+    rank, size = world()
+    if rank == 0:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+        write(tmp)
+        tmp.replace(path)
+    if size > 1:
+        torch.distributed.barrier()
+
+
+class NotStored(LookupError):
+    """A run that is not in the store, asked for inside :func:`only_stored`."""
+
+
+_ONLY_STORED = contextvars.ContextVar("only_stored", default=False)
+
+
+@contextlib.contextmanager
+def only_stored() -> Iterator[None]:
+    """Within this context a run that is not stored raises :class:`NotStored` instead of being computed:
+    calling a stage's runs inside it tells which are left to do.
+
+    >>> import tempfile
+    >>> from lib.params.data import DataParams
+    >>> with tempfile.TemporaryDirectory() as root, only_stored():
+    ...     cached("demo", View(DataParams(datasets=["MNIST"], grid=8)), {}, lambda q: 1, root=Path(root))
+    Traceback (most recent call last):
+    ...
+    lib.store.runs.NotStored: demo {} is not stored
+    """
+    token = _ONLY_STORED.set(True)
+    try:
+        yield
+    finally:
+        _ONLY_STORED.reset(token)
+
+
+def _missing(kind: str, run: dict) -> None:
+    if _ONLY_STORED.get():
+        raise NotStored(f"{kind} {run} is not stored")
+
+
+def _header(kind: str, view: View, run: dict, module: str) -> dict:
+    """What makes an entry (the key's parts), what computed it, and in how many processes (outside the key:
+    like the CPU model, a distributed run changes float rounding only)."""
+    return {"kind": kind, "section": view.section, "params": view.params(), "run": run, "code": code(module),
+            "versions": versions(), "module": module, "processes": world()[1]}
+
+
+def _timing(start: float) -> dict:
+    """How long the computation since ``start`` took, and on which CPU (outside the key: what a run cost,
+    not what it is; :mod:`lib.scale.sizing` reads it)."""
+    return {"seconds": round(time.perf_counter() - start, 3), "cpu": cpu_name()}
+
+
+def _lookup(path: Path) -> Any | None:
+    """The stored result at ``path``, or ``None`` if absent; a corrupt entry is reported and removed."""
+    if not path.exists():
+        return None
+    try:
+        return _read(path)[1]
+    except CorruptEntry as err:
+        warnings.warn(f"run store: {path} is corrupt ({err}); removed, recomputing", stacklevel=3)
+        path.unlink()
+        return None
+
+
+def cached(kind: str, view: View, run: dict, compute: Callable[[View], Any], root: Path | None = None) -> Any:
+    """The JSON result of ``compute(view)`` for this key, computed once and then read back (the first call
+    returns it as read back too, so both give equal values). ``run``: the run's coordinates (seed, method, ...);
+    the code part of the key is that of the module defining ``compute``."""
+    header = _header(kind, view, run, compute.__module__)
+    path = (root or RUNS) / kind / f"{_key(header)}.json"
+    found = _lookup(path)
+    if found is not None:
+        return found
+    _missing(kind, run)
+    start = time.perf_counter()
+    result = json.loads(json.dumps(compute(view), default=str))
+    header |= _timing(start)
+    text = json.dumps({"header": header | {"checksum": _checksum(json.dumps(result, sort_keys=True).encode())},
+                       "result": result})
+    _write(path, lambda p: p.write_text(text))
+    return result
+
+
+def cached_model(kind: str, view: View, run: dict, build: Callable[[View], nn.Module],
+                 compute: Callable[[View, nn.Module], Any], root: Path | None = None, train: bool = True,
+                 missing: str = "") -> tuple[nn.Module, Any]:
+    """A model built by ``build(view)`` and trained in place by ``compute(view, model)`` (which returns a
+    JSON-able record), stored once and then loaded: ``(model, record)``. With ``train=False`` a missing entry
+    raises :class:`FileNotFoundError` with ``missing`` (what to run) instead of training."""
+    header = _header(kind, view, run, compute.__module__)
+    path = (root or RUNS) / kind / f"{_key(header)}.pt"
+    model = build(view)
+    found = _lookup(path)
+    if found is not None:
+        state, record = found
+        model.load_state_dict(state)
+        return model, record
+    _missing(kind, run)
+    if not train:
+        raise FileNotFoundError(f"no stored {kind} run for {run} under {path.parent}. {missing}")
+    start = time.perf_counter()
+    record = json.loads(json.dumps(compute(view, model), default=str))
+    header |= _timing(start)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    text = json.dumps(record)
+    stored = {"state": state, "record": text,
+              "header": json.dumps(header | {"checksum": _checksum(_state_bytes(state) + text.encode())})}
+    _write(path, lambda p: torch.save(stored, p))
+    return model, record
+
+
+# --- the command line: list, explain, verify, prune ---------------------------------------------------------------
+
+
+def entries(root: Path | None = None) -> Iterator[Path]:
+    """Every stored entry (``.json`` and ``.pt``) under the store."""
+    base = root or RUNS
+    if base.exists():
+        yield from sorted(p for p in base.glob("*/*") if p.suffix in (".json", ".pt"))
+
+
+def _profile_sections() -> dict[str, list[dict]]:
+    """Per section name, the fields of every profile's section (what current configurations can produce)."""
+    built = validate(read())
+    return {name: [built[profile][name].model_dump() for profile in PROFILES] for name in SECTIONS}
+
+
+def records(root: Path | None = None) -> Iterator[tuple[Path, dict | None, str | None]]:
+    """``(path, header, None)`` for every readable entry of the store, ``(path, None, why)`` for a corrupt one."""
+    for path in entries(root):
+        try:
+            yield path, _read(path)[0], None
+        except CorruptEntry as err:
+            yield path, None, str(err)
+
+
+def why_stale(header: dict, sections: dict[str, list[dict]] | None = None) -> list[str]:
+    """Why no current configuration produces an entry (empty: it is current): its code or library versions
+    differ from today's, or its parameters match no profile of ``params.yaml`` (section ``flexrel``: up to the
+    fields notebooks 07-08 vary, :data:`lib.params.studies.STUDY_FIELDS`)."""
+    reasons = []
+    try:
+        now = code(header["module"])
+    except (KeyError, OSError):  # the module that computed it is gone
+        now = {}
+    changed = sorted(m for m in set(now) | set(header["code"]) if now.get(m) != header["code"].get(m))
+    if changed:
+        reasons.append("code changed: " + ", ".join(changed))
+    if header["versions"] != versions():
+        reasons.append(f"versions {header['versions']} ≠ installed {versions()}")
+    profiles = (sections or _profile_sections()).get(header["section"], [])
+    studied = STUDY_FIELDS if header["section"] == "flexrel" else ()  # notebooks 07-08 vary these on a profile
+    if not any(all(p.get(k) == v for k, v in header["params"].items() if k not in studied) for p in profiles):
+        reasons.append(f"parameters match no profile's section '{header['section']}'")
+    return reasons
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lib.store.runs [list | explain KEY | verify | prune --stale [--dry-run]]`` on the run store."""
+    parser = argparse.ArgumentParser(prog="python -m lib.store.runs", description=main.__doc__)
+    parser.add_argument("--root", type=Path, default=None, help=f"the store (default {RUNS})")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("list", help="entries, size and how many are stale, per kind")
+    explain = sub.add_parser("explain", help="what made an entry, and why it is stale if it is")
+    explain.add_argument("key", help="an entry's key (its file name without suffix), or a prefix of it")
+    sub.add_parser("verify", help="check every entry's checksum and key; exit 1 if one is corrupt")
+    prune = sub.add_parser("prune", help="remove entries")
+    prune.add_argument("--stale", action="store_true", required=True, help="entries no current configuration produces")
+    prune.add_argument("--dry-run", action="store_true", help="only show what would be removed")
+    args = parser.parse_args(argv)
+    command = args.command or "list"
+    sections = _profile_sections()
+    rows = [(path, header, error, why_stale(header, sections) if header else []) for path, header, error in records(args.root)]
+    if command == "list":
+        kinds = sorted({p.parent.name for p, *_ in rows})
+        print(f"{'kind':<20} {'entries':>7} {'MB':>8} {'stale':>6} {'corrupt':>7}")
+        for kind in kinds:
+            group = [r for r in rows if r[0].parent.name == kind]
+            size = sum(r[0].stat().st_size for r in group) / 1e6
+            print(f"{kind:<20} {len(group):>7} {size:>8.1f} {sum(bool(r[3]) for r in group):>6} {sum(r[2] is not None for r in group):>7}")
+        return 0
+    if command == "explain":
+        found = [r for r in rows if r[0].stem.startswith(args.key)]
+        if len(found) != 1:
+            print(f"{len(found)} entries match {args.key!r}; give more of the key", file=sys.stderr)
+            return 2
+        path, header, error, stale = found[0]
+        if error:
+            print(f"{path}: corrupt ({error})")
+            return 1
+        print(json.dumps({k: v for k, v in header.items() if k != "checksum"}, indent=2))
+        print(f"\n{path}: " + ("stale — " + "; ".join(stale) if stale else "current"))
+        return 0
+    if command == "verify":
+        bad = [r for r in rows if r[2] is not None]
+        for path, _, error, _ in bad:
+            print(f"corrupt: {path} ({error})")
+        print(f"{len(rows)} entries, {len(bad)} corrupt")
+        return 1 if bad else 0
+    removed = 0
+    for path, _, error, stale in rows:
+        if error or stale:
+            print(f"{'would remove' if args.dry_run else 'removing'} {path}: {error or '; '.join(stale)}")
+            removed += 1
+            if not args.dry_run:
+                path.unlink()
+    print(f"{removed} of {len(rows)} entries {'would be ' if args.dry_run else ''}removed")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""The library's layers (lib/__init__.py): a module imports only from its own layer and the ones below it, no
+import cycle, and no module outside a layer."""
+
+from __future__ import annotations
+
+import ast
+import graphlib
+from pathlib import Path
+
+import pytest
+
+import lib
+from lib.store import runs
+
+LIB = Path(lib.__file__).parent
+MODULES = sorted("lib." + ".".join(p.relative_to(LIB).with_suffix("").parts) for p in LIB.rglob("*.py")
+                 if p.name not in ("__init__.py", "__main__.py"))
+
+
+def layer(module: str) -> int:
+    return lib.LAYERS.index(module.split(".")[1])
+
+
+def imported(module: str, root: Path = LIB) -> set[str]:
+    """Every lib module ``module`` imports, for annotations too (a layer may not even name a higher one)."""
+    tree = ast.parse(runs._source(module, root).read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lib."):
+            found |= {f"{node.module}.{a.name}" if runs._source(f"{node.module}.{a.name}", root).exists() else node.module
+                      for a in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("lib.")}
+    return found
+
+
+def test_every_module_sits_in_a_layer():
+    assert {m.split(".")[1] for m in MODULES} == set(lib.LAYERS)
+    assert not [p for p in LIB.glob("*.py") if p.name != "__init__.py"], "a module outside the layers"
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_no_module_imports_a_higher_layer(module):
+    higher = sorted(m for m in imported(module) if layer(m) > layer(module))
+    assert not higher, f"{module} (layer {lib.LAYERS[layer(module)]}) imports {higher}"
+
+
+def test_no_import_cycle():
+    graph = {m: {i for i in imported(m) if i in MODULES} for m in MODULES}
+    graphlib.TopologicalSorter(graph).prepare()  # raises CycleError naming the cycle
+
+
+def test_a_lower_layer_importing_a_higher_one_fails(tmp_path):
+    """The check above can fail: a core module that imports a protocol is caught."""
+    fake = tmp_path / "lib"
+    (fake / "core").mkdir(parents=True)
+    (fake / "protocols").mkdir()
+    (fake / "core" / "bad.py").write_text("from lib.protocols import flexrel\n")
+    (fake / "protocols" / "flexrel.py").write_text("")
+    assert [m for m in imported("lib.core.bad", fake) if layer(m) > layer("lib.core.bad")] == ["lib.protocols.flexrel"]
+
+
+def test_package_inits_hold_no_code():
+    """A package's __init__ is its one-paragraph map: importing a module runs no other module's code."""
+    for init in LIB.rglob("__init__.py"):
+        body = ast.parse(init.read_text()).body
+        code = [n for n in body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
+        allowed = init.parent == LIB and all(isinstance(n, ast.Assign) for n in code)  # lib.LAYERS
+        assert not code or allowed, f"{init} has code"
