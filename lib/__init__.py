@@ -1,17 +1,17 @@
-"""The library behind the notebooks, in layers: each imports only from the layers above it in this list
-(``tests/test_layers.py`` fails otherwise, and on any import cycle).
+"""The library behind the notebooks, in layers, lowest first: a module imports only from its own layer and the
+layers listed before it (``tests/test_layers.py`` fails otherwise, and on any import cycle).
 
 ===========  =====================================================================================================
 params/      ``params.yaml``: one pydantic schema per section, the profiles, the choice lists, the paths (no torch)
 core/        data, networks, training loops, physical pruning, interval statistics, timing
 criteria/    what a unit is worth: magnitude, LRP relevance, FlexRel's mix, torch-pruning's importances,
              the rank paper's contribution
-store/       the run store (a run's key: its parameters, its code, the libraries) and the machine's description
+store/       the run store (a run's key: its parameters, its code, the libraries); the machine, and what a stage cost
 protocols/   the papers' experiments as stored runs: FlexRel's base networks and pruning runs, train-time pruning
-             of MLPs and a VAE, the split-learning cost model, the studies beyond the papers
+             of MLPs and a VAE, the split-learning cost model, the studies beyond the papers, the papers crossed
 verdicts/    the verdict engine (rules, gates, intervals) and each figure's claims judged with it
 scale/       a stage's runs as local or Slurm jobs, and what a profile costs
-publish/     figures, the reproduction report, the website, exported networks
+publish/     the notebooks' setup, figures, the reproduction report (a Jinja2 template), the website, exported networks
 ===========  =====================================================================================================
 
 A notebook reads like the paper section it reproduces: :func:`lib.publish.notebook.setup`, a few protocol

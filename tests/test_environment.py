@@ -8,7 +8,7 @@ import yaml
 from lib.params.paths import ROOT
 
 REQUIRED = {"torch", "torchvision", "zennit", "torch-pruning", "papermill", "ipykernel", "jupyterlab",
-            "matplotlib", "seaborn", "dvc", "pandas", "tqdm", "pytest"}
+            "matplotlib", "seaborn", "dvc", "pandas", "tqdm", "pytest", "pydantic", "jinja2", "submitit"}
 
 
 def pins() -> dict[str, str]:

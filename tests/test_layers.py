@@ -22,16 +22,21 @@ def layer(module: str) -> int:
 
 
 def imported(module: str, root: Path = LIB) -> set[str]:
-    """Every lib module ``module`` imports, for annotations too (a layer may not even name a higher one)."""
+    """Every lib module ``module`` imports, for annotations too (a layer may not even name a higher one); relative
+    imports are resolved against the module's package."""
     tree = ast.parse(runs._source(module, root).read_text())
     found = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lib."):
-            found |= {f"{node.module}.{a.name}" if runs._source(f"{node.module}.{a.name}", root).exists() else node.module
-                      for a in node.names}
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                package = module.split(".")[: -node.level]
+                base = ".".join([*package, *([base] if base else [])])
+            if base == "lib" or base.startswith("lib."):
+                found |= {f"{base}.{a.name}" if runs._source(f"{base}.{a.name}", root).exists() else base for a in node.names}
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("lib.")}
-    return found
+    return found - {"lib"}
 
 
 def test_every_module_sits_in_a_layer():
@@ -55,9 +60,12 @@ def test_a_lower_layer_importing_a_higher_one_fails(tmp_path):
     fake = tmp_path / "lib"
     (fake / "core").mkdir(parents=True)
     (fake / "protocols").mkdir()
-    (fake / "core" / "bad.py").write_text("from lib.protocols import flexrel\n")
+    (fake / "core" / "bad.py").write_text("from lib.protocols import flexrel\nfrom ..verdicts import rules\n")
     (fake / "protocols" / "flexrel.py").write_text("")
-    assert [m for m in imported("lib.core.bad", fake) if layer(m) > layer("lib.core.bad")] == ["lib.protocols.flexrel"]
+    (fake / "verdicts").mkdir()
+    (fake / "verdicts" / "rules.py").write_text("")
+    higher = sorted(m for m in imported("lib.core.bad", fake) if layer(m) > layer("lib.core.bad"))
+    assert higher == ["lib.protocols.flexrel", "lib.verdicts.rules"]
 
 
 def test_package_inits_hold_no_code():

@@ -69,7 +69,9 @@ def test_a_parameter_a_run_does_not_read_leaves_its_key_and_cannot_be_read():
         runs.View(p, ("no_such_field",))
 
 
-PROTOCOLS = ("lib.protocols.base_networks", "lib.protocols.flexrel", "lib.protocols.train_time", "lib.protocols.train_time_vae")
+#: Every module that computes stored runs (each stored entry names the module whose code keys it).
+PROTOCOLS = ("lib.protocols.base_networks", "lib.protocols.flexrel", "lib.protocols.train_time", "lib.protocols.train_time_vae",
+             "lib.protocols.crossed")
 
 
 def _edit(lib: Path, module: str, old: str, new: str) -> dict[str, dict[str, str]]:
@@ -92,9 +94,9 @@ def test_editing_a_module_changes_the_code_key_of_exactly_the_runs_that_execute_
     assert "lib.criteria.filters" in before["lib.protocols.flexrel"] and "lib.criteria.filters" not in before["lib.protocols.base_networks"]
     assert "lib.store.runs" not in before["lib.protocols.flexrel"]  # the store's own code is not part of a result
     after = _edit(lib, "lib.criteria.filters", "abs().flatten(1).mean(1)", "abs().flatten(1).amax(1)")
-    assert _changed(before, after) == {"lib.protocols.flexrel"}
+    assert _changed(before, after) == {"lib.protocols.flexrel", "lib.protocols.crossed"}  # crossed scores by relevance
     again = _edit(lib, "lib.criteria.contribution", "import math", "import math\nFLOOR = 0.0")
-    assert _changed(after, again) == {"lib.protocols.train_time", "lib.protocols.train_time_vae"}
+    assert _changed(after, again) == {"lib.protocols.train_time", "lib.protocols.train_time_vae", "lib.protocols.crossed"}
 
 
 @pytest.mark.parametrize("module, old, new", [
@@ -116,9 +118,10 @@ def test_editing_a_sections_schema_rekeys_only_the_runs_that_read_it(tmp_path):
     lib = shutil.copytree(runs.LIB, tmp_path / "lib")
     before = {m: runs.code(m, lib) for m in PROTOCOLS}
     after = _edit(lib, "lib.params.flexrel", 'COMPOSITE_NAMES = ("EpsilonPlusFlat",', 'COMPOSITE_NAMES = ("EpsilonPlus", "EpsilonPlusFlat",')
-    assert _changed(before, after) == {"lib.protocols.flexrel"}  # not the base networks, nor the rank paper's runs
+    # not the base networks, nor the rank paper's runs (the crossed runs score by FlexRel's relevance, whose choices these are)
+    assert _changed(before, after) == {"lib.protocols.flexrel", "lib.protocols.crossed"}
     again = _edit(lib, "lib.params.rank", 'RANK_METHODS = ("rank",', 'RANK_METHODS = ("rank", "other",')
-    assert _changed(after, again) == {"lib.protocols.train_time", "lib.protocols.train_time_vae"}
+    assert _changed(after, again) == {"lib.protocols.train_time", "lib.protocols.train_time_vae", "lib.protocols.crossed"}
 
 
 SCRIPT = """

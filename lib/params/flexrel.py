@@ -42,7 +42,7 @@ class FlexRelParams(OnDevice):
     ----------
     dataset, model, width, image_size, dropout
         Data and network: ``model`` is ``vgg16_bn`` or ``vgg16`` (torchvision's, no BatchNorm) with a width
-        multiplier; small images are zero-padded to ``image_size``; ``dropout`` in the classifier (VGG: 0.5).
+        multiplier, or ``lenet300`` (LeNet-300-100, notebook 08's second architecture); small images are zero-padded to ``image_size``; ``dropout`` in the classifier (VGG: 0.5).
     train_subset, test_subset
         First samples of the official training / held-out test split to use (``null``: all).
     batch_size, optimizer, lr, lr_schedule, momentum, weight_decay

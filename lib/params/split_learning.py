@@ -23,7 +23,7 @@ class SplitLearningParams(Section):
     uplink_mbps, downlink_mbps
         Link rates; the paper: 150 and 20 Mbit/s (5G, OpenSignal 2023).
     bytes_per_value
-        Size of one transmitted activation or gradient value (4 = float32).
+        Size of one transmitted activation or gradient value in bytes, 1 to 16 (4 = float32).
     device_time
         ``measured``: the device's computation time is the forward and backward pass up to the cut, timed on
         this machine's CPU for every pruned network; ``assumed``: modelled from ``device_gmacs`` like the

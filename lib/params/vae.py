@@ -18,7 +18,7 @@ class VaeParams(Schedule, OnDevice):
     Attributes
     ----------
     dataset, image_size
-        ``FashionMNIST`` at 28 (default) or ``CelebA`` at 64 (the paper).
+        ``FashionMNIST`` (default) or ``MNIST`` at 28, or ``CelebA`` at 64 (the paper).
     channels, hidden, latent
         Encoder convolution channels (two blocks, mirrored in the decoder), hidden fully-connected widths
         (mirrored in the decoder) and latent size. Latent and output widths are never pruned.

@@ -1,6 +1,7 @@
 """FlexRel's base networks (§IV): the data they see, how they are built and trained, and where they are stored.
 
-Every seed trains one pre-pruning VGG (shared by notebooks 01-03, trained only by 01). This module is the
+Every seed trains one pre-pruning network (a VGG shared by notebooks 01-03 and trained only by 01; notebook 08
+also trains LeNet-300-100). This module is the
 part of the protocol that happens *before* any pruning setting matters: a run store key covers the source
 of the modules it imports (:func:`lib.store.runs.code`), so editing a pruning criterion never retrains a base
 network.

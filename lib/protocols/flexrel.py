@@ -1,6 +1,7 @@
-"""The FlexRel protocol (§IV): train, score once, prune whole filters, measure — cached per run.
+"""The FlexRel protocol (§IV): score once, prune whole filters, measure — cached per run.
 
-Every seed trains one pre-pruning network (shared by notebooks 01-03). From it, each pruning run (seed,
+Every seed's pre-pruning network (:mod:`lib.protocols.base_networks`, shared by notebooks 01-03) is the start
+of each pruning run (seed,
 method, pruning level, δ, random draw) prunes whole filters physically and takes two measurements:
 
 - **retention** — held-out test accuracy after re-estimating BatchNorm statistics on ``bn_batches`` training

@@ -1,5 +1,6 @@
 """Beyond the papers (notebooks 07 and 08), the runs: FlexRel's unstated choices, the open questions its paper
-lists, today's criteria beside it, and the two papers crossed. Their verdicts are :mod:`lib.verdicts.studies`.
+lists and today's criteria beside it (the two papers crossed: :mod:`lib.protocols.crossed`). Their verdicts are
+:mod:`lib.verdicts.study_claims`.
 
 Everything runs on section ``flexrel``'s base networks and protocol (retention: pruned, BatchNorm
 re-estimated, no weight update) at section ``studies``'s pruning levels. An **arm** is one (parameters, method,
@@ -13,15 +14,10 @@ import dataclasses
 from collections.abc import Iterable
 
 import pandas as pd
-import torch
 
-from lib.core import train
-from lib.criteria import filters
 from lib.params.flexrel import FlexRelParams
-from lib.params.rank import RankParams
 from lib.params.studies import VARIANTS, StudiesParams
-from lib.protocols import flexrel, train_time
-from lib.store import runs
+from lib.protocols import flexrel
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,32 +101,3 @@ def open_arms(p: FlexRelParams, b: StudiesParams) -> list[Arm]:
     arms += [Arm("flexrel with taylor", p.replace(partner="taylor"), "flexrel", p.delta),
              Arm("dynamic flexrel", p.replace(prune_steps=b.prune_steps), "flexrel", p.delta)]
     return arms
-
-
-#: The papers crossed: FlexRel's LRP relevance (eq. 1 per neuron, true-class logits, every training image) as the
-#: score of the rank paper's train-time schedule, in place of the contribution.
-RELEVANCE = "relevance"
-
-
-#: The crossed runs' ``(method, reading)``: the rank schedule scored by relevance, by the contribution, and random.
-CROSSED = (("rank", RELEVANCE), ("rank", "paper"), ("random", "-"))
-
-
-def crossed(r: RankParams, dataset: str, method: str, reading: str, seed: int) -> list[dict]:
-    """One train-time run of the rank paper's schedule (cached): scored by relevance (``reading`` =
-    :data:`RELEVANCE`) or as :func:`lib.protocols.train_time.run` scores it."""
-    if reading != RELEVANCE:
-        return train_time.run(r, dataset, method, reading, seed)
-
-    def compute(q: runs.View) -> list[dict]:
-        score = lambda model, batches: filters.relevance(model, *(torch.cat(t) for t in zip(*batches)))  # noqa: E731
-        return train_time.train_time(q, train.device(r.device), dataset, method, RELEVANCE, seed, score)
-
-    where = {**train_time.coordinates(r, dataset, method, "-", seed), "reading": RELEVANCE}
-    return runs.cached("rank-run", runs.View(r, train_time.GRID), where, compute)
-
-
-def crossed_runs(r: RankParams, dataset: str) -> pd.DataFrame:
-    """The rank paper's train-time schedule on ``dataset`` scored by FlexRel's relevance, by the paper's
-    contribution, and pruned at random (every seed; runs notebook 04 made are read back)."""
-    return pd.DataFrame([x for seed in r.seeds for method, reading in CROSSED for x in crossed(r, dataset, method, reading, seed)])

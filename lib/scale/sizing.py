@@ -26,7 +26,7 @@ from torch import nn
 from lib.core import data, prune
 from lib.criteria import contribution
 from lib.params import profiles
-from lib.protocols import flexrel, base_networks, studies, train_time, train_time_vae
+from lib.protocols import base_networks, crossed, flexrel, studies, train_time, train_time_vae
 from lib.scale import sweep
 from lib.store import runs
 from lib.params.flexrel import FlexRelParams
@@ -108,7 +108,7 @@ def work(job: functools.partial) -> tuple[str, float]:
             return "flexrel-retention", _flexrel_macs(p) * kept * (bn + test)
         per_epoch = 3 * _images(p.dataset, p.post_subset, True) + test
         return "flexrel-recovery", _flexrel_macs(p) * kept * (bn + p.epochs_post * per_epoch)
-    if job.func in (train_time.run, studies.crossed):
+    if job.func in (train_time.run, crossed.crossed):
         dataset, spec = args[0], data.SPECS[args[0]]
         shape = (1, spec.channels, spec.size, spec.size)
         macs, widths = _network(train_time.build, p, dataset, 0, shape=shape,
@@ -133,7 +133,7 @@ def identity(job: functools.partial) -> tuple:
         section = repr(sorted(flexrel.view(p, kind).params().items()))
     if job.func in (flexrel.retention, flexrel.recovery):
         args = sorted(flexrel.coordinates(p, *args).items())
-    if job.func is studies.crossed:
+    if job.func is crossed.crossed:
         job = functools.partial(train_time.run, *job.args)  # relevance-scored or not, one rank-run entry per coordinate
     return job.func.__module__, job.func.__qualname__, section, repr(args)
 

@@ -36,7 +36,7 @@ import torch
 
 from lib.core import data, train
 from lib.params import paths, profiles
-from lib.protocols import flexrel, base_networks, studies, train_time, train_time_vae
+from lib.protocols import base_networks, crossed, flexrel, studies, train_time, train_time_vae
 from lib.store import runs
 from lib.params.flexrel import FlexRelParams
 
@@ -134,10 +134,10 @@ def flexrel_open(profile: str, absent: Absent = data.absent) -> list[Phase]:
     p2 = studies.second_model(p, b)
     second_scores, second_runs = _arms(studies.delta_arms(p2), b.factors)
     own_scores, own_runs = _arms(studies.open_arms(p, b), b.factors)
-    crossed = [functools.partial(studies.crossed, r, b.cross_dataset, m, reading, seed) for seed in r.seeds
-               for m, reading in studies.CROSSED]
+    crossed_runs = [functools.partial(crossed.crossed, r, b.cross_dataset, m, reading, seed) for seed in r.seeds
+               for m, reading in crossed.CROSSED]
     return [[functools.partial(base_networks.pretrained, p2, seed) for seed in p2.seeds], second_scores + own_scores,
-            second_runs + own_runs + crossed]
+            second_runs + own_runs + crossed_runs]
 
 
 #: The stages whose notebooks ask for stored runs, and how to list them (the other stages only read results).

@@ -1,2 +1,3 @@
-"""Layer 3 — store: the run store, each run keyed by what can change it (:mod:`.runs`), and the description
-of the machine a run or stage ran on (:mod:`.machine`)."""
+"""Layer 3 — store: the run store, each run keyed by what can change it (:mod:`.runs`), and the machine
+(:mod:`.machine`): its description, the library versions that key every run, and the wrapper every stage runs
+through, which records the stage's wall time and peak memory (REPRODUCTION.md's compute section reads them)."""

@@ -106,9 +106,8 @@ def config_hash(obj: Any) -> str:
     >>> config_hash({"x": 1, "y": [1, 2]}) == config_hash({"y": [1, 2], "x": 1})
     True
     """
-    if hasattr(obj, "model_dump"):
-        obj = obj.model_dump()
-    text = json.dumps(obj, sort_keys=True, default=str)
+    dump = lambda o: o.model_dump() if hasattr(o, "model_dump") else str(o)  # noqa: E731 - sections, also nested
+    text = json.dumps(dump(obj) if hasattr(obj, "model_dump") else obj, sort_keys=True, default=dump)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

@@ -15,7 +15,8 @@ import pandas as pd
 from lib.core import stats
 from lib.params.flexrel import FlexRelParams
 from lib.params.studies import VARIANTS, StudiesParams
-from lib.protocols.studies import RELEVANCE, baseline_of
+from lib.protocols.crossed import RELEVANCE
+from lib.protocols.studies import baseline_of
 from lib.verdicts import rules
 
 
