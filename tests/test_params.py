@@ -107,10 +107,10 @@ def test_registries_match_their_implementations():
     assert set(BASELINES) == {"contribution"} | set(filters.LIBRARY)
     assert set(PARTNERS) <= set(FLEXREL_METHODS) | set(BASELINES)
     weight = [torch.nn.Parameter(torch.zeros(1))]
-    for o in OPTIMIZERS:
-        opt = train.make_optimizer(o, weight, 0.1)
-    for s in SCHEDULES:
-        train.make_scheduler(s, opt, 10)
+    assert {o: type(train.make_optimizer(o, weight, 0.1)).__name__ for o in OPTIMIZERS} == {"sgd": "SGD", "adam": "Adam"}
+    opt = train.make_optimizer("sgd", weight, 0.1)
+    assert {s: type(train.make_scheduler(s, opt, 10)).__name__ for s in SCHEDULES} == {
+        "constant": "NoneType", "cosine": "CosineAnnealingLR", "onecycle": "OneCycleLR"}
     with pytest.raises(ValueError):
         train.make_optimizer("lbfgs", weight, 0.1)
     assert {train.device(d).type for d in DEVICES if d != "cuda"} <= {"cpu", "cuda"}
@@ -118,9 +118,12 @@ def test_registries_match_their_implementations():
     assert all(data.shift(x, "MNIST", s).shape == x.shape for s in SHIFTS)
     scores = {"a": torch.tensor([1.0, 2.0]), "b": torch.tensor([3.0, 5.0])}
     assert all(set(filters.flexrel(scores, scores, 0.5, n, {"a": 1, "b": 1})) == {"a", "b"} for n in NORMALISATIONS)
+    kinds = {}
     for name in FLEXREL_MODELS:
         model = base_networks.build(profiles.load("flexrel", "smoke").replace(model=name, prune_linear=True, baselines=[]), 0)
-        assert isinstance(model, torch.nn.Module)
+        kinds[name] = (any(isinstance(m, torch.nn.Conv2d) for m in model.modules()),
+                       any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()))
+    assert kinds == {"vgg16_bn": (True, True), "vgg16": (True, False), "lenet300": (False, False)}
     mlp = models.mlp([8, 6, 4, 2])
     s = prune.random_scores(mlp, 0)
     for scope in SCOPES:
