@@ -18,6 +18,7 @@ import resource
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def cpu_name() -> str:
 
 def machine() -> dict:
     """The machine, its thread count as torch sees it, its accelerator and the versions that key stored runs."""
-    import torch  # after the measured command: the wrapper's own memory is not the stage's
+    import torch  # in the wrapper's own process: its memory is not the stage's (only the command's children count)
 
     return {"cpu": cpu_name(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
@@ -97,10 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m lib.store.machine OUT.json COMMAND [ARG ...]", file=sys.stderr)
         return 2
     out, command = Path(args[0]), args[1:]
-    status, used = measure(command)
-    if status == 0:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({**used, "machine": machine()}, indent=1) + "\n")
+    with ThreadPoolExecutor(1) as pool:  # describe the machine (importing torch: seconds) while the command runs
+        described = pool.submit(machine)
+        status, used = measure(command)
+        if status == 0:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps({**used, "machine": described.result()}, indent=1) + "\n")
     return status
 
 
