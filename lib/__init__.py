@@ -9,7 +9,8 @@ criteria/    what a unit is worth: magnitude, LRP relevance, FlexRel's mix, torc
 store/       the run store (a run's key: its parameters, its code, the libraries); the machine, and what a stage cost
 protocols/   the papers' experiments as stored runs: FlexRel's base networks and pruning runs, train-time pruning
              of MLPs and a VAE, the split-learning cost model, the studies beyond the papers, the papers crossed
-verdicts/    the verdict engine (rules, gates, intervals) and each figure's claims judged with it
+verdicts/    the verdict engine (rules), what it measures (measures), the papers' numbers, primary endpoints
+             and claim families (papers), the studies' rows (study_claims)
 scale/       a stage's runs as local or Slurm jobs, and what a profile costs
 publish/     the notebooks' setup, figures, the reproduction report (a Jinja2 template), the website, exported networks
 ===========  =====================================================================================================

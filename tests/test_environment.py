@@ -7,7 +7,7 @@ import yaml
 
 from lib.params.paths import ROOT
 
-REQUIRED = {"torch", "torchvision", "zennit", "torch-pruning", "papermill", "ipykernel", "jupyterlab",
+REQUIRED = {"torch", "torchvision", "zennit", "torch-pruning", "papermill", "ipykernel", "jupyterlab", "scipy", "statsmodels",
             "matplotlib", "seaborn", "dvc", "pandas", "tqdm", "pytest", "pydantic", "jinja2", "submitit"}
 
 

@@ -8,6 +8,7 @@ import sys
 import pytest
 import yaml
 
+from lib.verdicts import rules
 from tests.conftest import declared_outputs, run
 
 
@@ -49,19 +50,23 @@ def test_report_has_a_row_for_every_claim(smoke_copy):
 
     repo = smoke_copy[0]
     text = (repo / "REPRODUCTION.md").read_text()
-    for claim in ("How to read a verdict", "Controls: can each regime discriminate?", "FlexRel beats magnitude",
+    for claim in ("How to read a verdict", "Gates: can each regime discriminate?", "## Primary claims", "FlexRel beats magnitude",
                   "relevance alone substantially worse", "border of the flat region", "removes more parameters than magnitude",
                   "relevance computation time almost negligible", "substantially less learning time", "bandwidth saved",
                   "the best δ is intermediate", "near-perfect recovery", "rank-based beats random", "Table 1: MNIST",
                   "Table 1: CIFAR10", "Table 1: CIFAR100", "≈ 40 % of neurons", "VAE", "Table I writes", "Adam with learning rate 0.05",
                   "code vs its text", "Signed contribution ratios", "Determinism", "## Beyond the papers",
-                  "FlexRel beats magnitude with composite=EpsilonGammaBox", "FlexRel beats taylor", "second architecture (lenet300)",
-                  "rotate: FlexRel beats magnitude on shifted test images", "dynamic relevance", "papers crossed"):
+                  "does composite=EpsilonGammaBox change FlexRel − magnitude?", "FlexRel beats taylor", "second architecture (lenet300)",
+                  "rotate: FlexRel beats magnitude on shifted test images", "dynamic relevance", "papers crossed", "sign-flip 95 % CI",
+                  "MDE", "tested against"):
         assert claim in text, claim
     claims = pd.read_csv(repo / "results/99_reproduction_report/claims.csv")
-    assert set(claims.verdict) <= {"reproduced", "contradicted", "inconclusive", "not run", "passed", "failed"}
-    judged = claims[(claims.paper != "control") & (claims.verdict != "not run")]
+    assert set(claims.verdict) <= {*rules.VERDICTS, *rules.GATE_VERDICTS}
+    judged = claims[(claims.paper != "control") & ~claims.verdict.isin(["not run", "not testable in this regime"])]
     assert (judged.n >= 1).all() and (claims[claims.verdict == "not run"].n == 0).all(), claims[["claim", "n", "verdict"]]
+    primary = claims[claims.primary]
+    assert primary.paper.isin(["FlexRel", "Rank"]).all() and len(primary) >= 10
+    assert primary.groupby(["paper", "dataset"]).claim.apply(lambda c: c.is_unique).all()  # one endpoint per claim
     assert (claims.paper == "control").sum() >= 2
 
 
@@ -112,20 +117,21 @@ def test_the_sizing_table_lists_the_runs_the_notebooks_stored(smoke_copy):
 
 @pytest.mark.slow
 def test_a_docstring_or_comment_edit_in_every_lib_module_recomputes_no_stored_run(own_smoke_copy):
-    """Every lib module gets a comment and an edited docstring: DVC reruns every stage (their code changed), and each
-    assembles its results from the store — no run is computed, no number moves."""
-    import time
-
+    """Every lib module gets a comment and an edited docstring: DVC sees every stage's code change, yet every stored
+    run's recorded code is still today's (no key moved: nothing would be recomputed), and a stage DVC reruns
+    assembles its results from the store — no run computed, no number moved. (The whole `dvc repro` after such
+    an edit is timed in the closing notes, not here: it reruns every notebook, minutes of kernel start-up.)"""
     repo, env, _, _ = own_smoke_copy
     store = {p: p.stat().st_mtime_ns for p in (repo / "cache" / "runs").glob("*/*")}
-    tables = {p: p.read_bytes() for p in (repo / "results").glob("0[0-8]_*/*.csv")}
+    table = repo / "results" / "03_flexrel_delta_sweep" / "03_flexrel_delta_sweep.csv"
+    before = table.read_bytes()
     for path in (repo / "lib").rglob("*.py"):
         text = path.read_text()
         path.write_text("# a comment\n" + text.replace('"""', '"""Edited: ', 1))
-    start = time.perf_counter()
-    log = run(["dvc", "repro"], repo, env)
-    print(f"dvc repro after the edit: {time.perf_counter() - start:.0f} s")
-    assert log.count("Running stage") == len(yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]), log
+    status = run(["dvc", "status"], repo, env)
+    assert all(f"{stage}:" in status for stage in yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]), status
+    stale = run([sys.executable, "-m", "lib.store.runs", "prune", "--stale", "--dry-run"], repo, env)
+    assert f"0 of {len(store)} entries would be removed" in stale, stale
+    run(["dvc", "repro", "--single-item", "03_flexrel_delta_sweep"], repo, env)
     assert {p: p.stat().st_mtime_ns for p in (repo / "cache" / "runs").glob("*/*")} == store, "a stored run was computed"
-    moved = [str(p.relative_to(repo)) for p, b in tables.items() if p.read_bytes() != b]
-    assert not [m for m in moved if "02_flexrel_time_breakdown" not in m], moved  # 02 times the device anew on each run
+    assert table.read_bytes() == before

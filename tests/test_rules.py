@@ -1,4 +1,5 @@
-"""The verdict engine on small synthetic frames: every verdict, the gate, the intervals, the claim families."""
+"""The verdict engine on small synthetic frames: every verdict, both kinds of gate, the testability rule, the
+multiplicity corrections, the intervals and the claim families of both papers."""
 
 import math
 
@@ -6,11 +7,26 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as sps
+from statsmodels.stats.multitest import multipletests
 
 from lib.core import stats
-from lib.verdicts import rules
+from lib.verdicts import measures, papers, rules
+from lib.verdicts.rules import Rule
 
 CTX = rules.Context("Fig. X", "Synthetic", "none")
+
+
+def _claim(values, rule=Rule(), comparative=False, primary=True):
+    return rules.claim("P", "c", "v", "q", values, rule, CTX, primary=primary, comparative=comparative)
+
+
+def _around(mean: float, sd: float = 0.01, n: int = 10, seed: int = 0) -> np.ndarray:
+    """``n`` values with exactly this mean and sample sd."""
+    z = np.random.default_rng(seed).standard_normal(n)
+    return mean + sd * (z - z.mean()) / z.std(ddof=1)
+
+
+# --- intervals ---------------------------------------------------------------------------------------------------------
 
 
 def test_interval_is_student_t_with_ddof_1():
@@ -25,69 +41,164 @@ def test_interval_is_student_t_with_ddof_1():
         stats.interval(v, level=95)
 
 
-@pytest.mark.parametrize("values, side, threshold, verdict", [
-    ([0.02, 0.03, 0.025, 0.035], "above", 0.0, "reproduced"),
-    ([-0.02, -0.03, -0.025, -0.035], "above", 0.0, "contradicted"),
-    ([0.05, -0.04, 0.01, -0.02], "above", 0.0, "inconclusive"),
-    ([0.01, 0.012, 0.011], "below", 0.05, "reproduced"),
-    ([0.40, 0.42, 0.41], "above", 0.35, "reproduced"),
-    ([0.30, 0.32, 0.31], "above", 0.35, "contradicted"),
-    ([-0.005, -0.004, -0.006], "above", -0.01, "reproduced"),  # non-inferiority within 1 point
-    ([0.1], "above", 0.0, "inconclusive"),  # one seed: no interval
+def test_the_signflip_interval_inverts_scipys_permutation_test():
+    assert stats.signflip_interval([0.1, 0.2, 0.3, 0.2, 0.25]) == (-math.inf, math.inf)  # 5 seeds: p ≥ 1/16
+    v = _around(0.02, 0.02, n=10)
+    low, high = stats.signflip_interval(v)
+    p = lambda theta: sps.permutation_test((v - theta,), np.mean, permutation_type="samples").pvalue  # noqa: E731
+    assert p(low + 1e-3) > 0.05 > p(low - 2e-3) and p(high - 1e-3) > 0.05 > p(high + 2e-3)
+    t = stats.interval(v)
+    assert abs(low - t.low) < 0.01 and abs(high - t.high) < 0.01
+
+
+def test_the_minimum_detectable_effect_shrinks_with_the_square_root_of_n():
+    assert stats.detectable(2.0, 20) == pytest.approx(2 * stats.detectable(1.0, 20))
+    assert stats.detectable(1.0, 80) < stats.detectable(1.0, 20) / 1.8
+    assert math.isnan(stats.detectable(1.0, 1))
+
+
+# --- every verdict -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mean, sd, rule, verdict, reason", [
+    (0.03, 0.01, Rule(), "reproduced", "CI above 0"),
+    (-0.03, 0.01, Rule(), "contradicted", "CI below 0"),
+    (0.20, 0.01, Rule(needed=0.35), "contradicted", "the size the claim needs"),
+    (0.40, 0.01, Rule(needed=0.35), "reproduced", "CI above 0.35"),
+    (0.002, 0.004, Rule(margin=0.01), "no meaningful difference", "TOST"),
+    (0.03, 0.01, Rule(size=0.25), "smaller than claimed", "right direction"),
+    (-0.003, 0.02, Rule(size=0.25, margin=0.005), "smaller than claimed", "direction undetermined"),
+    (0.15, 0.05, Rule(size=0.25), "reproduced", "CI above 0"),
+    (0.01, 0.05, Rule(margin=0.005), "inconclusive", "CI contains 0"),
+    (-0.003, 0.002, Rule(needed=-0.01, margin=0.01), "reproduced", "CI above -0.01"),  # non-inferiority
+    (0.01, 0.002, Rule(side="below", needed=0.05), "reproduced", "CI below 0.05"),
+    (0.001, 0.004, Rule(two_sided=True, margin=0.01), "matches", "within ±0.01 of the paper"),
+    (0.03, 0.004, Rule(two_sided=True, margin=0.01), "exceeds", "above the paper"),
+    (-0.03, 0.004, Rule(two_sided=True, margin=0.01), "falls short", "below the paper"),
+    (0.0, 0.05, Rule(two_sided=True, margin=0.01), "inconclusive", "contains the paper's value"),
 ])
-def test_every_verdict(values, side, threshold, verdict):
-    c = rules.claim("P", "c", "v", "q", values, side, threshold, comparative=False, source="s", dataset="d")
-    assert c.verdict == verdict and c.n == len(values)
+def test_every_verdict(mean, sd, rule, verdict, reason):
+    c = _claim(_around(mean, sd), rule)
+    assert (c.verdict, c.n) == (verdict, 10) and reason in c.reason
+    assert c.mde == pytest.approx(stats.detectable(sd, 10))
 
 
-def test_a_mean_beyond_the_threshold_is_not_enough():
-    # mean +0.5 points, but the interval spans 0: the old "mean gap > 0" rule would have said reproduced
-    c = rules.claim("P", "c", "v", "q", [0.03, -0.02, 0.01, 0.0], "above", comparative=True, source="s", dataset="d")
-    assert c.estimate > 0 and c.verdict == "inconclusive"
+def test_stated_verdicts_and_one_seed():
+    assert _claim([0.1]).verdict == "inconclusive"
+    for verdict in ("not run", "not testable in this regime"):
+        assert rules.stated("P", "c", "v", verdict, "why", CTX, primary=True).verdict == verdict
+    with pytest.raises(ValueError, match="allowed"):
+        rules.stated("P", "c", "v", "reproduced", "why", CTX, primary=True)
 
 
-def _retention(gap: float, noise: float = 0.005, seeds: int = 5) -> pd.DataFrame:
-    """Retention curves where magnitude beats random by ``gap`` at factor 0.5 (paired per seed)."""
+def test_a_verdict_only_normal_theory_reaches_says_so():
+    five = _claim(_around(0.03, 0.01, n=5))
+    assert five.verdict == "reproduced" and rules.NORMAL_ONLY in five.reason and math.isinf(five.flip_low)
+    ten = _claim(_around(0.03, 0.01, n=10))
+    assert ten.verdict == "reproduced" and rules.NORMAL_ONLY not in ten.reason and ten.flip_low > 0
+
+
+def test_every_level_is_an_intersection_union_test():
+    up, flat, down = (_claim(_around(m, 0.01), Rule(margin=0.02)) for m in (0.03, 0.0, -0.03))
+    assert rules.every([up, up], "t", "q").verdict == "reproduced"
+    both = rules.every([up, flat], "t", "q")
+    assert both.verdict == "inconclusive" and both.estimate == pytest.approx(0.0, abs=1e-12)  # the least favourable level
+    assert rules.every([up, down], "t", "q").verdict == "contradicted"
+    assert rules.every([flat, flat], "t", "q").verdict == "no meaningful difference"
+
+
+def test_holm_family_uses_statsmodels_and_undecides_what_the_scan_cannot_carry():
+    rows = [_claim(_around(0.009, 0.01, seed=s)) for s in range(13)]
+    assert rows[0].verdict == "reproduced"
+    adjusted = rules.holm_family(rows)
+    assert [r.p for r in adjusted] == pytest.approx(list(multipletests([r.p for r in rows], method="holm")[1]))
+    assert all(r.verdict == "inconclusive" and "Holm" in r.reason for r in adjusted)
+    strong = rules.holm_family([_claim(_around(0.05, 0.01))] * 3)
+    assert all(r.verdict == "reproduced" for r in strong)
+
+
+def test_a_failed_gate_makes_comparative_claims_inconclusive_and_keeps_their_verdict():
+    strong, own = _claim(_around(0.1, 0.01), comparative=True), _claim(_around(0.1, 0.01))
+    gated = rules.gate([strong, own], passed=False)
+    assert gated[0].verdict == "inconclusive" and gated[0].reason.startswith(rules.CANNOT_DISCRIMINATE)
+    assert "ungated: reproduced" in gated[0].reason and gated[1].verdict == "reproduced"
+    assert rules.gate([strong], passed=True)[0].verdict == "reproduced"
+
+
+# --- FlexRel -----------------------------------------------------------------------------------------------------------
+
+
+LEVELS = ((0.0, 0.0), (0.3, 0.5), (0.5, 0.75), (0.7, 0.9))  # (factor, fraction of parameters removed); 0.7: the floor
+
+
+def _retention(gap: float, flexrel: float = 0.0, noise: float = 0.005, seeds: int = 10) -> pd.DataFrame:
+    """Retention curves: the criteria beat random by ``gap`` at the informative levels, FlexRel beats magnitude by
+    ``flexrel``; at factor 0.7 every method is at chance (0.1)."""
     rng = np.random.default_rng(0)
     rows = []
     for seed in range(seeds):
-        base = 0.9 + rng.normal(0, 0.02)
-        for factor, removed in ((0.0, 0.0), (0.5, 0.7)):
+        base = 0.9 + rng.normal(0, 0.003)
+        for factor, removed in LEVELS:
             for method in ("magnitude", "relevance", "flexrel", "random"):
-                draws = range(3) if method == "random" else [0]
-                for draw in draws:
-                    acc = base if factor == 0 else base - 0.3 + (gap if method != "random" else 0) + rng.normal(0, noise)
+                for draw in range(4 if method == "random" else 1):
+                    if factor == 0:
+                        acc = base
+                    elif factor == 0.7:
+                        acc = 0.1 + abs(rng.normal(0, 0.01))
+                    else:
+                        acc = base - factor + (gap if method != "random" else 0) + (flexrel if method == "flexrel" else 0)
+                        acc += rng.normal(0, noise)
                     rows.append({"seed": seed, "method": method, "factor": factor, "draw": draw, "params_removed": removed,
                                  "test_acc": acc})
     return pd.DataFrame(rows)
 
 
-def test_control_passes_only_when_a_criterion_beats_random():
-    assert rules.control(_retention(0.05), ["magnitude", "relevance"]).passed
-    failed = rules.control(_retention(0.0), ["magnitude", "relevance"])
-    assert not failed.passed and failed.params_removed == pytest.approx(0.7)
-    passed = rules.control(_retention(0.05), ["magnitude", "relevance", "flexrel"])
-    assert passed.candidates == 3 and passed.corrected_low < passed.interval.low
+def test_floor_levels_are_not_informative_and_the_gate_pools_the_papers_criteria():
+    f = _retention(0.05)
+    assert measures.informative(f, 0.1) == [0.3, 0.5]
+    stat = measures.against_random(f, list(papers.CRITERIA), [0.3, 0.5])
+    assert len(stat) == 10 and stat.mean() == pytest.approx(0.05, abs=0.003)
+    row, passed, levels = papers.fig2_gate(f, "retention", 0.1, CTX)
+    assert passed and row.verdict == "passed" and levels == [0.3, 0.5] and "Holm-corrected: 6 above 0" in row.reason
+    row, passed, _ = papers.fig2_gate(_retention(0.0), "retention", 0.1, CTX)
+    assert not passed and row.verdict == "failed"
 
 
-def test_gate_makes_comparative_claims_inconclusive():
-    kw = dict(source="s", dataset="d")
-    strong = rules.claim("P", "compares", "v", "q", [0.1, 0.11, 0.12], "above", comparative=True, **kw)
-    own = rules.claim("P", "absolute", "v", "q", [0.1, 0.11, 0.12], "above", comparative=False, **kw)
-    gated = rules.gate([strong, own], passed=False)
-    assert gated[0].verdict == "inconclusive" and gated[0].reason == rules.CANNOT_DISCRIMINATE
-    assert gated[1].verdict == "reproduced"
-    assert rules.gate([strong], passed=True)[0].verdict == "reproduced"
+def test_fig2_primary_endpoints_and_gates():
+    claims = rules.table(papers.fig2_claims(_retention(0.05, flexrel=0.02), _retention(0.05), [0.99, 0.95, 0.9], 0.1, 0.01, CTX))
+    controls = claims[claims.paper == "control"]
+    assert list(controls.verdict) == ["passed", "passed"]
+    primary = claims[claims.primary]
+    assert len(primary) == 4 and primary.claim.is_unique
+    verdict = lambda start: primary[primary.claim.str.startswith(start)].verdict.item()  # noqa: E731
+    assert verdict("FlexRel beats magnitude at every pruning factor") == "reproduced"
+    assert verdict("relevance alone substantially worse") in ("smaller than claimed", "no meaningful difference")  # equal here
+    accuracy = claims[claims.claim == "relevance alone substantially worse than magnitude (retention)"].iloc[0]
+    assert not accuracy.primary and accuracy.verdict == "no meaningful difference"  # within ±1 pt
+    every_row = claims[claims.claim.str.startswith("FlexRel beats magnitude at every pruning factor (retention)")].iloc[0]
+    assert every_row.reason == "reproduced at each of 2 levels"
+    assert set(claims.verdict) <= {*rules.GATE_VERDICTS, *rules.VERDICTS}
 
 
-def test_fig2_claims_are_gated_by_the_control():
-    failed = rules.table(rules.fig2_claims(_retention(0.0), _retention(0.0), [0.9], CTX))
-    assert failed.iloc[0].verdict == "failed"
-    comparative = failed[failed.comparative]
-    assert len(comparative) > 0 and (comparative.verdict == "inconclusive").all()
-    passed = rules.table(rules.fig2_claims(_retention(0.05), _retention(0.05), [0.9], CTX))
-    assert passed.iloc[0].verdict == "passed"
-    assert set(passed.verdict) <= {"passed", *rules.VERDICTS}
+def test_fig2_claims_are_gated_by_their_own_measurements_gate():
+    claims = rules.table(papers.fig2_claims(_retention(0.0), _retention(0.05, flexrel=0.02), [0.95], 0.1, 0.004, CTX))
+    assert list(claims[claims.paper == "control"].verdict) == ["failed", "passed"]
+    retention = claims[claims.claim.str.contains(r"\(retention\)") & claims.comparative]
+    recovery = claims[claims.claim.str.contains(r"\(recovery\)") & claims.comparative]
+    assert (retention.verdict == "inconclusive").all() and retention.reason.str.startswith(rules.CANNOT_DISCRIMINATE).all()
+    assert not recovery.reason.str.startswith(rules.CANNOT_DISCRIMINATE).any() and "reproduced" in set(recovery.verdict)
+
+
+def test_reach_uses_each_seeds_own_unpruned_accuracy_and_is_judged_against_the_claimed_size():
+    f = pd.DataFrame({"seed": [0, 0, 1, 1], "method": "m", "factor": [0.0, 0.5] * 2, "params_removed": [0.0, 0.7] * 2,
+                      "test_acc": [0.9, 0.85, 0.8, 0.78]})
+    r = measures.reach(f, 0.95).set_index("seed").params_removed
+    assert r[0] == pytest.approx(0.7 * (0.9 - 0.855) / (0.9 - 0.85)) and r[1] == 0.7
+    claims = rules.table(papers.fig2_claims(_retention(0.05, flexrel=0.0), _retention(0.05), [0.95], 0.1, 0.004, CTX))
+    reach = claims[claims.claim.str.contains("target 95%")].iloc[0]
+    assert reach.primary and reach["size"] == pytest.approx(0.25) and reach.verdict in ("smaller than claimed", "no meaningful difference")
+    border = claims[claims.claim.str.contains("border of the flat region")]
+    assert border.verdict.tolist() == ["not run"]  # 0.99 is not among the targets
 
 
 def test_crossing_interpolates_the_first_fall_and_ignores_later_rises():
@@ -97,30 +208,51 @@ def test_crossing_interpolates_the_first_fall_and_ignores_later_rises():
     assert stats.crossing(curve, 0.95) == 0.0
 
 
-def test_reach_uses_each_seeds_own_unpruned_accuracy():
-    f = pd.DataFrame({"seed": [0, 0, 1, 1], "method": "m", "factor": [0.0, 0.5] * 2, "params_removed": [0.0, 0.7] * 2,
-                      "test_acc": [0.9, 0.85, 0.8, 0.78]})
-    r = rules.reach(f, 0.95).set_index("seed").params_removed
-    assert r[0] == pytest.approx(0.7 * (0.9 - 0.855) / (0.9 - 0.85)) and r[1] == 0.7
-
-
-def test_fig4_widens_the_interval_for_choosing_the_best_delta():
+def _times(post_share: float, saved: float) -> pd.DataFrame:
     rows = []
-    for seed in range(5):
-        for delta, acc in ((0.0, 0.5), (0.5, 0.52 + 0.002 * seed), (0.8, 0.51), (1.0, 0.3)):
-            rows.append({"seed": seed, "factor": 0.5, "delta": delta, "params_removed": 0.7, "test_acc": acc})
-    c = rules.fig4_claims(pd.DataFrame(rows), True, CTX)[0]
-    plain = stats.interval([0.02 + 0.002 * s for s in range(5)])
-    assert c.verdict == "reproduced" and "best interior δ = 0.5" in c.claim
-    assert c.low < plain.low  # Bonferroni over the 2 interior δ
+    for seed in range(8):
+        for method, scale in (("magnitude", 1.0), ("flexrel", 1 - saved + 0.002 * (seed % 3))):
+            total = 100.0 * (1 - post_share + post_share * scale) if method == "flexrel" else 100.0
+            rows.append({"seed": seed, "method": method, "target_rel": 0.95, "relevance_s": 1.0 if method == "flexrel" else 0.0,
+                         "total_s": total, "bytes": total * 1e6, "post_total_s": 100 * post_share * scale,
+                         "post_bytes": 1e8 * post_share * scale})
+    return pd.DataFrame(rows)
 
 
-def _rank_frame(gap: float) -> pd.DataFrame:
-    """Two seeds, one pruning round: rank's trough is ``gap`` above random's."""
+def test_fig3_testability_rule():
+    claims = rules.table(papers.fig3_claims(_times(0.8, 0.6), _times(0.04, 0.6), True, CTX))
+    paper, regime = claims[claims.primary], claims[~claims.primary]
+    assert list(paper.verdict) == ["reproduced", "reproduced", "reproduced"]  # share 1 %; 48 % saved (> 35 %)
+    assert list(regime.verdict) == ["reproduced", "not testable in this regime", "not testable in this regime"]
+    assert "at most 4%" in regime.reason.iloc[1]
+    gated = rules.table(papers.fig3_claims(_times(0.8, 0.6), _times(0.04, 0.6), False, CTX))
+    assert gated.verdict.tolist()[1:3] == ["inconclusive", "inconclusive"] and gated.verdict.iloc[0] == "reproduced"
+
+
+def test_fig4_primary_is_the_papers_delta_against_both_ends_and_the_scan_is_holm_corrected():
     rows = []
-    for seed in range(3):
+    for seed in range(10):
+        for factor in (0.3, 0.4):
+            for delta, acc in ((0.0, 0.5), (0.2, 0.5), (0.5, 0.52 + 0.002 * (seed % 3)), (0.8, 0.51), (1.0, 0.3)):
+                rows.append({"seed": seed, "factor": factor, "delta": delta, "params_removed": 0.6, "test_acc": acc})
+    claims = rules.table(papers.fig4_claims(pd.DataFrame(rows), 0.5, True, CTX))
+    assert claims.primary.tolist() == [True, False, False, False, False]
+    assert claims.verdict.iloc[0] == "reproduced" and claims.reason.iloc[0] == "reproduced at each of 2 levels"
+    scan = claims.iloc[3]
+    assert "best interior δ = 0.5" in scan.claim and scan.p == pytest.approx(
+        multipletests([stats.pvalue(v) for v in ([0.0] * 10, [0.02 + 0.002 * (s % 3) for s in range(10)], [0.01] * 10)],
+                      method="holm")[1][1])
+
+
+# --- rank paper ---------------------------------------------------------------------------------------------------------
+
+
+def _rank_frame(gap: float, worst_gap: float = 0.05, seeds: int = 8) -> pd.DataFrame:
+    """One pruning round: rank's trough is ``gap`` above random's, anti-ranked's ``worst_gap`` below it."""
+    rows = []
+    for seed in range(seeds):
         for method, reading in (("rank", "paper"), ("random", "-"), ("worst", "paper"), ("none", "-")):
-            trough = 0.8 + (gap if method == "rank" else 0) + 0.001 * seed
+            trough = 0.8 + {"rank": gap, "worst": -worst_gap}.get(method, 0.0) + 0.001 * (seed % 3)
             pruned = method != "none"
             rows += [{"dataset": "MNIST", "method": method, "reading": reading, "seed": seed, "stage": "trained", "epoch": 1,
                       "round": 0, "removed": 0.0, "train_acc": 0.95, "test_acc": 0.95}]
@@ -129,41 +261,50 @@ def _rank_frame(gap: float) -> pd.DataFrame:
                              "round": 1, "removed": 0.7, "train_acc": float("nan"), "test_acc": trough})
             rows.append({"dataset": "MNIST", "method": method, "reading": reading, "seed": seed, "stage": "trained", "epoch": 2,
                          "round": 1 if pruned else 0, "removed": 0.7 if pruned else 0.0, "train_acc": trough + 0.1,
-                         "test_acc": 0.95 - (0.002 if pruned else 0) + 0.001 * seed})
+                         "test_acc": 0.95 - (0.002 if pruned else 0) + 0.003 * (seed % 4)})
     return pd.DataFrame(rows)
 
 
 def test_troughs_pair_the_pruned_row_with_the_next_epochs_training_accuracy():
-    t = rules.troughs(_rank_frame(0.05))
+    t = measures.troughs(_rank_frame(0.05))
     rank = t[t.method == "rank"].set_index("seed")
     assert rank.test_acc[0] == pytest.approx(0.85) and rank.train_acc[0] == pytest.approx(0.95)
 
 
-def test_rank_claims_control_gate_and_non_inferiority():
-    ok = rules.table(rules.rank_claims(_rank_frame(0.05), ["paper"], CTX))
-    assert ok.iloc[0].verdict == "passed"
-    trough = ok[ok.quantity.str.contains("rank − random test accuracy in the troughs")]
+def test_rank_gate_is_random_against_anti_ranked_and_no_claim_tests_it():
+    ok = rules.table(papers.rank_claims(_rank_frame(0.05), ["paper"], 10000, CTX))
+    assert ok.iloc[0].verdict == "passed" and "anti-ranked" in ok.iloc[0].claim and not ok.iloc[0].primary
+    assert not ok[ok.paper == "Rank"].quantity.str.startswith("random − anti-ranked").any()
+    trough = ok[ok.primary & ok.quantity.str.contains("rank − random test accuracy in the troughs")]
     assert trough.verdict.tolist() == ["reproduced"]
-    recovery = ok[ok.claim.str.contains("≈ 70 %") & ok.quantity.str.contains("test")]
-    assert recovery.verdict.tolist() == ["reproduced"]  # 0.2 points below unpruned: within the 1-point margin
-    failed = rules.table(rules.rank_claims(_rank_frame(0.0), ["paper"], CTX))
+    recovery = ok[ok.primary & ok.claim.str.contains("≈ 70 %")].iloc[0]
+    assert recovery.verdict == "reproduced" and recovery.needed == -recovery.margin  # 0.2 points below: within the noise
+    assert "at ½ margin:" in recovery.reason and "at 2× margin: reproduced" in recovery.reason
+    failed = rules.table(papers.rank_claims(_rank_frame(0.05, worst_gap=0.0), ["paper"], 10000, CTX))
     assert failed.iloc[0].verdict == "failed"
-    final = failed[failed.claim.str.contains("after the last recovery")]
-    assert len(final) and (final.verdict == "inconclusive").all()
+    assert (failed[failed.comparative].verdict == "inconclusive").all()
 
 
-def test_table1_uses_the_recovery_rule_and_reports_missing_data():
+def test_table1_is_two_sided_with_the_noise_margin_and_reports_missing_data():
     frame = _rank_frame(0.05)
-    claims = rules.table1_claims(frame, {"MNIST": (0.80, 0.68), "CIFAR10": (0.91, 0.41)}, ["paper"],
-                                  {"CIFAR10": "not run: needs CIFAR10"}, CTX)
-    by = {c.dataset: c for c in claims}
-    assert by["CIFAR10"].verdict == "not run" and by["MNIST"].verdict == "reproduced" and by["MNIST"].threshold == -0.01
+    ours = measures.at_round_end(frame[(frame.method == "rank")], 0.68).train_acc.mean()
+    old = dict(papers.TABLE1)
+    try:
+        for paper, verdict in ((ours, "matches"), (ours - 0.05, "exceeds"), (ours + 0.05, "falls short")):
+            papers.TABLE1.clear()
+            papers.TABLE1.update({"MNIST": (paper, 0.68), "CIFAR10": (0.91, 0.41)})
+            by = {c.dataset: c for c in papers.table1_claims(frame, ["paper"], {"CIFAR10": "not run: needs CIFAR10"}, 10000, CTX)}
+            assert by["CIFAR10"].verdict == "not run" and by["MNIST"].verdict == verdict and by["MNIST"].two_sided
+    finally:
+        papers.TABLE1.clear()
+        papers.TABLE1.update(old)
 
 
-def _vae_frame(change: list[float]) -> pd.DataFrame:
+def _vae_frame(change: list[float], spread: float = 0.01) -> pd.DataFrame:
     rows = []
     for seed, c in enumerate(change):
-        for kind, loss, params in (("unpruned", 100.0, 1000), ("pruned", 100.0 * (1 + c), 600), ("scratch", 101.0, 600)):
+        unpruned = 100.0 * (1 + spread * (seed % 3 - 1))
+        for kind, loss, params in (("unpruned", unpruned, 1000), ("pruned", unpruned * (1 + c), 600), ("scratch", 101.0, 600)):
             rows += [{"kind": kind, "seed": seed, "epoch": e, "removed": 0.34 if kind == "pruned" else 0.0, "params": params,
                       "test_loss": loss + (3 - e)} for e in (1, 2, 3)]
     return pd.DataFrame(rows)
@@ -171,22 +312,29 @@ def _vae_frame(change: list[float]) -> pd.DataFrame:
 
 @pytest.mark.parametrize("change, verdict", [([0.001, 0.004, -0.002], "reproduced"), ([0.06, 0.05, 0.07], "contradicted"),
                                              ([0.0, 0.05, 0.02], "inconclusive")])
-def test_vae_claim_is_the_paired_final_loss_change(change, verdict):
-    (c,) = rules.vae_claims(_vae_frame(change), CTX)
+def test_vae_claim_is_non_inferiority_within_the_unpruned_losss_own_spread(change, verdict):
+    (c,) = papers.vae_claims(_vae_frame(change), CTX)
     assert c.verdict == verdict and c.n == 3 and c.estimate == pytest.approx(np.mean(change))
+    assert c.margin == pytest.approx(0.01, rel=1e-6) and c.side == "below"
     assert "34% removed" in c.claim and "1,000 → 600 parameters" in c.claim
 
 
+# --- tables -------------------------------------------------------------------------------------------------------------
+
+
 def test_stability_marks_flipped_verdicts_unstable():
-    kw = dict(comparative=False, source="s", dataset="d")
-    a = [rules.claim("P", "x", "v", "q", [0.1, 0.11, 0.12], "above", **kw),
-         rules.claim("P", "y", "v", "q", [0.1, 0.11, 0.12], "above", **kw)]
-    b = [a[0], rules.claim("P", "y", "v", "q", [0.1, -0.11, 0.02], "above", **kw)]
+    a = [rules.claim("P", "x", "v", "q", _around(0.1), Rule(), CTX, primary=True, comparative=False),
+         rules.claim("P", "y", "v", "q", _around(0.1), Rule(), CTX, primary=True, comparative=False)]
+    b = [a[0], rules.claim("P", "y", "v", "q", _around(0.0, 0.1), Rule(), CTX, primary=True, comparative=False)]
     s = rules.stability(rules.table(a), rules.table(b)).set_index("claim")
     assert s.combined["x"] == "reproduced" and s.combined["y"] == "inconclusive" and s.reason["y"] == rules.UNSTABLE
 
 
-def test_markdown_shows_interval_rule_and_verdict():
-    c = rules.claim("P", "x", "v", "q", [0.02, 0.03, 0.025], "above", comparative=False, source="s", dataset="d")
+def test_markdown_shows_both_intervals_what_was_tested_the_mde_and_the_verdict():
+    c = rules.claim("FlexRel", "x", "v", "q", _around(0.025, 0.005), Rule(size=0.05, margin=0.004), CTX, primary=False,
+                    comparative=False)
     text = rules.markdown(rules.table([c]))
-    assert "+2.5 pts [" in text and "CI above +0.0 pts" in text and "**reproduced**" in text
+    assert "+2.5 pts [" in text and "above +0.0 pts; claimed +5.0 pts; margin ±0.4 pts" in text and "**reproduced**" in text
+    assert "*(sensitivity)*" in text and text.count("|") > 20
+    sign_only = rules.markdown(rules.table([_claim(_around(0.02)).__class__(**{**_claim(_around(0.02)).__dict__, "paper": "Rank"})]))
+    assert "sign only: the paper states no size" in sign_only

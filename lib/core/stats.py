@@ -119,3 +119,97 @@ def crossing(curve: pd.DataFrame, target: float, x: str = "params_removed", valu
         return float(xs[0])
     x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
     return float(x0 + (y0 - target) / (y0 - y1) * (x1 - x0))
+
+
+def signflip_interval(values: Iterable[float], level: float = LEVEL, resamples: int = 2 ** 13) -> tuple[float, float]:
+    """A distribution-free ``level`` interval for the mean of paired differences: every shift θ that a two-sided
+    sign-flip permutation test of ``values − θ`` (:func:`scipy.stats.permutation_test`, one sample) does not
+    reject at ``1 − level``. It assumes only that the differences are symmetric about their centre, not normal.
+
+    Exact (every sign pattern) up to 13 values, else ``resamples`` random patterns drawn with a fixed seed. With
+    ``n`` values no sign-flip p-value can be smaller than ``2 / 2**n``: below 7 values at the 95 % level the
+    interval is the whole line, returned as ``(-inf, inf)`` — no distribution-free paired test can decide.
+
+    >>> signflip_interval([0.02, 0.03, 0.01, 0.04, 0.02])
+    (-inf, inf)
+    >>> low, high = signflip_interval([0.2, 0.3, 0.1, 0.4, 0.2, 0.3, 0.25, 0.35])
+    >>> 0.1 < low < 0.25 < high < 0.35
+    True
+    """
+    v = np.asarray([x for x in values if not pd.isna(x)], dtype=float)
+    alpha = 1 - level
+    if len(v) < 2 or 2 / 2 ** len(v) > alpha:
+        return -math.inf, math.inf
+    if np.ptp(v) == 0:
+        return float(v[0]), float(v[0])
+
+    def p(theta: float) -> float:
+        result = stats.permutation_test((v - theta,), lambda x, axis: np.mean(x, axis=axis), vectorized=True,
+                                        permutation_type="samples", n_resamples=resamples, rng=0)
+        return float(result.pvalue)
+
+    def edge(inside: float, outside: float) -> float:  # bisection between an accepted and a rejected shift
+        for _ in range(30):  # to a thousandth of the values' range
+            if abs(outside - inside) <= 1e-3 * float(np.ptp(v)):
+                break
+            mid = (inside + outside) / 2
+            inside, outside = (mid, outside) if p(mid) > alpha else (inside, mid)
+        return inside
+
+    mean, span = float(v.mean()), float(np.ptp(v))
+    return edge(mean, float(v.min()) - span), edge(mean, float(v.max()) + span)
+
+
+def detectable(sd: float, n: int, level: float = LEVEL, power: float = 0.8) -> float:
+    """The minimum detectable effect: the mean difference a two-sided one-sample t-test at ``1 − level`` finds
+    with probability ``power`` from ``n`` paired values of standard deviation ``sd``
+    (:class:`statsmodels.stats.power.TTestPower`). NaN when ``n < 2`` or ``sd`` is NaN.
+
+    >>> round(detectable(1.0, 20), 2)
+    0.66
+    """
+    from statsmodels.stats.power import TTestPower
+
+    if n < 2 or pd.isna(sd):
+        return math.nan
+    return float(TTestPower().solve_power(nobs=n, alpha=1 - level, power=power, alternative="two-sided")) * sd
+
+
+def equivalence(values: Iterable[float], margin: float) -> float:
+    """The p-value of two one-sided t-tests (TOST, :meth:`statsmodels.stats.weightstats.DescrStatsW.ttost_mean`)
+    that the mean of ``values`` lies within ``±margin``; below 0.05 the mean is *equivalent* to zero at that
+    margin (the 90 % t interval lies inside ``±margin``). NaN when fewer than two values or no margin.
+
+    >>> equivalence([0.1, -0.1, 0.05, 0.0, -0.05], 0.5) < 0.05
+    True
+    """
+    from statsmodels.stats.weightstats import DescrStatsW
+
+    v = np.asarray([x for x in values if not pd.isna(x)], dtype=float)
+    if len(v) < 2 or not margin > 0:
+        return math.nan
+    if np.ptp(v) == 0:
+        return 0.0 if abs(v[0]) < margin else 1.0
+    return float(DescrStatsW(v).ttost_mean(-margin, margin)[0])
+
+
+def pvalue(values: Iterable[float], null: float = 0.0) -> float:
+    """Two-sided one-sample t-test p-value that the mean of ``values`` equals ``null`` (NaN below two values)."""
+    v = np.asarray([x for x in values if not pd.isna(x)], dtype=float)
+    if len(v) < 2:
+        return math.nan
+    if np.ptp(v) == 0:
+        return 1.0 if v[0] == null else 0.0
+    return float(stats.ttest_1samp(v, null).pvalue)
+
+
+def holm(pvalues: Iterable[float]) -> np.ndarray:
+    """Holm-adjusted p-values (:func:`statsmodels.stats.multitest.multipletests`); NaNs stay NaN."""
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.asarray(list(pvalues), dtype=float)
+    out = np.full_like(p, math.nan)
+    ok = ~np.isnan(p)
+    if ok.any():
+        out[ok] = multipletests(p[ok], method="holm")[1]
+    return out

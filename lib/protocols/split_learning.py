@@ -99,35 +99,42 @@ def device_side(p: FlexRelParams, sp: SplitLearningParams, nets: dict[float, nn.
     return {f: timing.prefix_seconds(net, x, sp.cut_layer, repeats=repeats) / len(x) for f, net in nets.items()}
 
 
-def time_to_target(p: FlexRelParams, sp: SplitLearningParams, retention_frame: pd.DataFrame, targets_rel: list[float]) -> pd.DataFrame:
+def time_to_target(p: FlexRelParams, sp: SplitLearningParams, retention_frame: pd.DataFrame, targets_rel: list[float],
+                   schedules: dict[str, tuple[int, int, int | None]] | None = None) -> pd.DataFrame:
     """Fig. 3, per seed, method and target: the pruning level at which retention accuracy first falls below
     ``target × unpruned accuracy`` (:func:`lib.core.stats.crossing` on the factor axis, interpolated between grid
     levels), and the modelled learning time and data of reaching the target there: ``epochs_pre`` epochs of
     the unpruned network + relevance on the reference images (relevance and FlexRel only) + ``epochs_post``
     epochs of the pruned network, each split into computation and network time by :func:`cost`
     (``sp``: :class:`lib.params.split_learning.SplitLearningParams`); the pruned network's costs are interpolated linearly between
-    the grid levels around the crossing."""
+    the grid levels around the crossing. ``schedules``: named ``(epochs before pruning, epochs after, training images
+    per epoch after pruning or None for all)`` (column ``schedule``; default: the section's own, named ``regime``),
+    e.g. the paper's 10 + 40 epochs on the whole training set. Columns ``post_total_s`` and ``post_bytes``: the part
+    spent after pruning."""
     levels = sorted(set(retention_frame.factor))
     nets = flexrel.pruned_networks(p, levels)
     x0 = flexrel.example_input(p)
     measured = device_side(p, sp, nets)
     splits = {f: Split.of(layer_macs(net, x0), sp.cut_layer, measured[f]) for f, net in nets.items()}
-    post = pd.DataFrame([cost(splits[f], flexrel.samples_per_epoch(p, p.post_subset), sp) for f in levels], index=levels)
+    schedules = schedules or {"regime": (p.epochs_pre, p.epochs_post, p.post_subset)}
     full = splits[0.0]
     pre, rel = cost(full, flexrel.samples_per_epoch(p), sp), cost(full, p.relevance_images, sp)
     mean = retention_frame.groupby(["seed", "method", "factor"], as_index=False).test_acc.mean()
     rows = []
-    for (seed, method), curve in mean.groupby(["seed", "method"]):
-        reference = float(curve[curve.factor == 0].test_acc.iloc[0])
-        uses_relevance = method in ("relevance", "flexrel")
-        for t in targets_rel:
-            factor = stats.crossing(curve, t * reference, x="factor")
-            at = {k: float(np.interp(factor, levels, post[k])) for k in post}
-            row = {"seed": seed, "method": method, "target_rel": t, "factor": factor,
-                   "relevance_s": (rel["computation_s"] + rel["network_s"]) if uses_relevance else 0.0,
-                   "computation_s": p.epochs_pre * pre["computation_s"] + p.epochs_post * at["computation_s"],
-                   "network_s": p.epochs_pre * pre["network_s"] + p.epochs_post * at["network_s"],
-                   "bytes": p.epochs_pre * pre["bytes"] + p.epochs_post * at["bytes"] + (rel["bytes"] if uses_relevance else 0.0)}
-            row["total_s"] = row["relevance_s"] + row["computation_s"] + row["network_s"]
-            rows.append(row)
+    for name, (epochs_pre, epochs_post, post_subset) in schedules.items():
+        post = pd.DataFrame([cost(splits[f], flexrel.samples_per_epoch(p, post_subset), sp) for f in levels], index=levels)
+        for (seed, method), curve in mean.groupby(["seed", "method"]):
+            reference = float(curve[curve.factor == 0].test_acc.iloc[0])
+            uses_relevance = method in ("relevance", "flexrel")
+            for t in targets_rel:
+                factor = stats.crossing(curve, t * reference, x="factor")
+                at = {k: float(np.interp(factor, levels, post[k])) for k in post}
+                row = {"schedule": name, "seed": seed, "method": method, "target_rel": t, "factor": factor,
+                       "relevance_s": (rel["computation_s"] + rel["network_s"]) if uses_relevance else 0.0,
+                       "computation_s": epochs_pre * pre["computation_s"] + epochs_post * at["computation_s"],
+                       "network_s": epochs_pre * pre["network_s"] + epochs_post * at["network_s"],
+                       "bytes": epochs_pre * pre["bytes"] + epochs_post * at["bytes"] + (rel["bytes"] if uses_relevance else 0.0),
+                       "post_total_s": epochs_post * (at["computation_s"] + at["network_s"]), "post_bytes": epochs_post * at["bytes"]}
+                row["total_s"] = row["relevance_s"] + row["computation_s"] + row["network_s"]
+                rows.append(row)
     return pd.DataFrame(rows)

@@ -38,8 +38,10 @@ ROOT = paths.ROOT
 #: Where a cell of a notebook page is linked from the claims table (an anchor is put before the first code cell
 #: whose source contains the marker).
 ANCHORS = {"figure": "save_figure(", "claims": '"claims.csv", index=False'}
-COLOURS = {"reproduced": "#c8e6c9", "passed": "#c8e6c9", "contradicted": "#ffcdd2", "failed": "#ffcdd2",
-           "inconclusive": "#eeeeee", "not run": "#fff9c4"}
+COLOURS = {"reproduced": "#c8e6c9", "matches": "#c8e6c9", "passed": "#c8e6c9", "exceeds": "#dcedc8",
+           "contradicted": "#ffcdd2", "falls short": "#ffcdd2", "failed": "#ffcdd2", "smaller than claimed": "#ffe0b2",
+           "no meaningful difference": "#bbdefb", "inconclusive": "#eeeeee", "not testable in this regime": "#f5f5f5",
+           "not run": "#fff9c4"}
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 INSTALL_BROWSER = "apt-get update && apt-get install -y chromium chromium-driver"
 
@@ -116,7 +118,7 @@ def page(nb: dict, stage: str, prov: dict) -> dict:
 def landing(claims: pd.DataFrame, prov: dict, titles: dict[str, str]) -> str:
     """The landing page (MyST Markdown): counts, provenance, links to every page and the claims table, one row
     per claim, its verdict cell coloured, its source linked to the judging notebook's figure and cell."""
-    papers = claims[~claims.stage.isin(["07_flexrel_sensitivity", "08_flexrel_open_questions"]) & (claims.paper != "control")]
+    papers = claims[claims.primary.astype(bool)]
     counts = ", ".join(f"{k}: {v}" for k, v in sorted(papers.verdict.value_counts().items()))
     rows = []
     for c, r in zip(rules.cells(claims), claims.itertuples()):
@@ -124,19 +126,20 @@ def landing(claims: pd.DataFrame, prov: dict, titles: dict[str, str]) -> str:
         links = [f'<a href="{nb}#claims">cell</a>']
         if titles.get(r.stage, (None, False))[1]:
             links.insert(0, f'<a href="{nb}#figure">figure</a>')
-        cols = [r.paper, r.claim, r.paper_value, r.quantity, c["estimate"], r.n, c["rule"]]
+        cols = [r.paper, r.claim + ("" if r.primary or r.paper == "control" else " (sensitivity)"), r.paper_value, r.quantity,
+                c["estimate"], c["flip"], r.n, c["rule"], c["mde"]]
         rows.append("<tr class=\"claim\">" + "".join(f"<td>{html.escape(str(v))}</td>" for v in cols)
                     + f'<td class="verdict" style="background:{COLOURS.get(r.verdict, "#ffffff")}"><b>{html.escape(r.verdict)}'
                     f"</b>{html.escape(c['reason'])}</td><td>{html.escape(r.source)} · {html.escape(r.dataset)}<br>"
                     + " · ".join(links) + "</td></tr>")
-    head = "".join(f"<th>{h}</th>" for h in ("paper", "claim", "paper value", "ours: quantity", "estimate [95 % CI]",
-                                              "n", "rule", "verdict", "source"))
+    head = "".join(f"<th>{h}</th>" for h in ("paper", "claim", "paper value", "ours: quantity", "estimate [95 % t CI]",
+                                              "sign-flip 95 % CI", "n", "tested against", "MDE", "verdict", "source"))
     pages = "\n".join(f"- [{title}](notebooks/{stage}.ipynb)" for stage, (title, _) in titles.items())
     return "\n".join([
         "# Pruning companion: the reproduction",
         "",
         f"FlexRel (IEEE Network 2026) and rank-based train-time pruning, reproduced figure by figure. Profile "
-        f"**{prov['profile']}**, commit `{prov['commit']}`. Verdicts of the papers' claims: {counts}. The rule and its "
+        f"**{prov['profile']}**, commit `{prov['commit']}`. Verdicts of the papers' primary claims: {counts}. The rules and their "
         "caveats: [REPRODUCTION.md](reproduction.md). Built from the executed notebooks without re-executing them.",
         "",
         "## The notebooks",
@@ -145,8 +148,8 @@ def landing(claims: pd.DataFrame, prov: dict, titles: dict[str, str]) -> str:
         "",
         "## Every claim",
         "",
-        "Each row links to the figure and to the cell of the notebook that judged it. Rows of notebooks 07-08 go beyond the "
-        "papers and are not in the counts above.",
+        "Each row links to the figure and to the cell of the notebook that judged it. Sensitivity rows, gates (`control`) and "
+        "the rows of notebooks 07-08 (beyond the papers) are not in the counts above.",
         "",
         "<style>table.claims {font-size: 0.8em} table.claims td {vertical-align: top}</style>",
         '<table class="claims"><thead><tr>' + head + "</tr></thead><tbody>",
