@@ -1,4 +1,6 @@
-"""Statistics for paired comparisons: a mean with its Student-t confidence interval; where a curve crosses a level.
+"""Statistics for paired comparisons: a mean with its Student-t confidence interval and a distribution-free
+sign-flip interval beside it (scipy); the minimum detectable effect, equivalence (TOST) and Holm's correction
+(statsmodels); where a curve crosses a level.
 
 Every comparison in the project is *paired*: two methods applied to the same base network (same seed,
 same test images), so their difference removes the between-seed variation that a comparison of two
