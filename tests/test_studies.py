@@ -65,3 +65,21 @@ def test_a_row_scanned_among_many_is_holm_corrected():
     plain = [rules.claim("x", "x", "x", "x", study_claims.difference(pd.DataFrame(rows), "flexrel", m), rules.Rule(), CTX,
                          primary=False, comparative=True).p for m in p.baselines]
     assert list(criteria.p) == pytest.approx(list(stats.holm(plain)))
+
+
+def test_the_crossed_rows_are_gated_by_notebook_04s_gate_and_never_test_it():
+    from lib.protocols.crossed import RELEVANCE
+
+    rows = []
+    for seed in range(8):
+        for method, reading, trough in (("rank", RELEVANCE, 0.86), ("rank", "paper", 0.84), ("random", "-", 0.80)):
+            trough += 0.002 * (seed % 3)
+            rows += [{"dataset": "MNIST", "method": method, "reading": reading, "seed": seed, "stage": "pruned", "epoch": 1,
+                      "round": 1, "removed": 0.5, "test_acc": trough, "train_acc": float("nan")},
+                     {"dataset": "MNIST", "method": method, "reading": reading, "seed": seed, "stage": "trained", "epoch": 2,
+                      "round": 1, "removed": 0.5, "test_acc": trough + 0.1, "train_acc": trough + 0.1}]
+    frame = pd.DataFrame(rows)
+    open_ = rules.table(study_claims.crossed_claims(frame, 0.005, True, CTX))
+    assert len(open_) == 4 and "control" not in set(open_.paper) and (open_.verdict == "reproduced").all()
+    shut = rules.table(study_claims.crossed_claims(frame, 0.005, False, CTX))
+    assert list(shut.verdict) == ["reproduced", "reproduced", "inconclusive", "inconclusive"]  # vs random: not comparative

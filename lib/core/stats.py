@@ -129,7 +129,7 @@ def signflip_interval(values: Iterable[float], level: float = LEVEL, resamples: 
     reject at ``1 − level``. It assumes only that the differences are symmetric about their centre, not normal.
 
     Exact (every sign pattern) up to 13 values, else ``resamples`` random patterns drawn with a fixed seed. With
-    ``n`` values no sign-flip p-value can be smaller than ``2 / 2**n``: below 7 values at the 95 % level the
+    ``n`` values no sign-flip p-value can be smaller than ``2 / 2**n``: below 6 values at the 95 % level the
     interval is the whole line, returned as ``(-inf, inf)`` — no distribution-free paired test can decide.
 
     >>> signflip_interval([0.02, 0.03, 0.01, 0.04, 0.02])

@@ -3,7 +3,9 @@ judge them (one function per figure) with :mod:`lib.verdicts.rules`.
 
 Every number either paper states, and every choice of primary reading, measure, level or target, lives in this
 module's constants, each with its reason; every other reading is a *sensitivity* row (shown, never counted in
-the headline). A gate statistic is never a claim.
+the headline). A gate statistic is never a claim. The choices were made after the five-seed results of the
+previous verdict rules had been read: they are pre-specified for every later run (a rerun with other seeds is their
+first test), not for those results.
 
 Primary endpoints, and why:
 

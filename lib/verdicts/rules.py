@@ -9,18 +9,19 @@ reach says *decided under normality only*.
 A :class:`Rule` states what the claim needs, in the quantity's own units: the side it claims (``above`` or
 ``below``), the value it must clear (``needed``: 0 for a direction, the paper's threshold where the claim is one,
 minus a margin for "no loss"), the size the paper reports (``size``; NaN where it states none: *sign only*) and an
-equivalence margin derived from measured noise (``margin``). The verdicts, in the order they are tried:
+equivalence margin derived from measured noise (``margin``). The verdicts, by kind of claim:
 
-- **reproduced** — the interval lies wholly beyond ``needed`` and reaches a third of the claimed size;
-- **no meaningful difference** — the two one-sided tests (TOST) put the mean within ``±margin``: evidence of
-  absence, where the claim needs an effect (it takes precedence over *contradicted*: a difference within the
-  noise margin is no difference, whatever its sign);
-- **contradicted** — the interval lies wholly on the other side of ``needed`` (the other direction, or below the
-  threshold the claim's own statement requires);
-- **smaller than claimed** — the interval lies wholly below a third of the paper's stated size (the effect, if
-  any, is smaller than the paper could have reported; Simonsohn's "small telescopes", with a third of the
-  stated size standing in for the effect the original could detect — one run, its own noise unknown);
-- **inconclusive** — none of these; the row shows the minimum detectable effect at this ``n``;
+- a claim of an **effect or a threshold** (no stated size): **no meaningful difference** if the two one-sided tests
+  (TOST) put the mean within ``±margin`` (evidence of absence, whatever the sign of so small a difference); else
+  **reproduced** if the interval lies wholly beyond ``needed``; **contradicted** if wholly on the other side of it
+  (the other direction, or below the threshold the claim's own statement requires);
+- a claim with a **stated size**: **contradicted** if the interval lies wholly on the other side of ``needed``;
+  **smaller than claimed** if wholly below a third of the stated size (Simonsohn's "small telescopes", a third of
+  the stated size standing in for the effect the original's single run could detect); **reproduced** if wholly
+  beyond ``needed`` and reaching that third;
+- a **"no loss"** claim (non-inferiority, ``needed`` = −margin): **reproduced** if the interval lies above
+  −margin or TOST puts the mean within ``±margin``; **contradicted** if wholly below −margin;
+- otherwise **inconclusive**; the row shows the minimum detectable effect at this ``n``;
 
 and for a number the paper reports (``two_sided``; the quantity is ours − the paper's): **matches** (TOST
 within ``±margin``), **exceeds**, **falls short**, or inconclusive. **not testable in this regime** and **not
@@ -98,9 +99,15 @@ class Rule:
         if self.side not in ("above", "below"):
             raise ValueError(f"side={self.side!r}; allowed: 'above', 'below'")
 
+    @property
+    def non_inferiority(self) -> bool:
+        """A "no loss" claim: the quantity must stay on the claimed side of minus the margin (``needed`` is the
+        margin, on the other side)."""
+        return not math.isnan(self.margin) and self.needed == (-self.margin if self.side == "above" else self.margin)
+
     def scaled(self, factor: float) -> "Rule":
         """The same rule with its margin (and a needed value that is minus the margin) times ``factor``."""
-        needed = -self.margin * factor if self.needed == -self.margin else self.needed
+        needed = self.needed * factor if self.non_inferiority else self.needed
         return dataclasses.replace(self, margin=self.margin * factor, needed=needed)
 
 
@@ -134,18 +141,29 @@ def judge(low: float, high: float, equivalent: bool, rule: Rule) -> tuple[str, s
     lo, hi = sorted((sign * low, sign * high))
     need, floor = sign * rule.needed, sign * rule.size * SIZE_FRACTION
     beyond, short = ("above", "below") if sign > 0 else ("below", "above")
-    sized = not math.isnan(rule.size)
-    if lo > need and not (sized and hi < floor):
-        return "reproduced", f"CI {beyond} {_num(rule.needed)}"
+    if rule.non_inferiority:
+        if lo > need or equivalent:
+            return "reproduced", f"CI {beyond} {_num(rule.needed)}" if lo > need else f"TOST: within ±{_num(rule.margin)} (no loss)"
+        if hi < need:
+            return "contradicted", f"CI {short} {_num(rule.needed)}"
+        return "inconclusive", f"CI contains {_num(rule.needed)}"
+    if not math.isnan(rule.size):
+        if hi < need:
+            return "contradicted", f"CI {short} {_num(rule.needed)}"
+        if hi < floor:
+            direction = "right direction" if lo > need else "direction undetermined"
+            return "smaller than claimed", f"CI wholly {short} a third of the claimed {_num(rule.size)} ({direction})"
+        if lo > need:
+            return "reproduced", f"CI {beyond} {_num(rule.needed)}"
+        return "inconclusive", f"CI contains {_num(rule.needed)}"
     if equivalent:
         return "no meaningful difference", f"TOST: within ±{_num(rule.margin)}"
+    if lo > need:
+        return "reproduced", f"CI {beyond} {_num(rule.needed)}"
     if hi < need:
         if need > 0 and lo > 0:
             return "contradicted", f"CI wholly {short} {_num(rule.needed)}, the size the claim needs"
         return "contradicted", f"CI {short} {_num(rule.needed)}"
-    if sized and hi < floor:
-        direction = "right direction" if lo > need else "direction undetermined"
-        return "smaller than claimed", f"CI wholly {short} a third of the claimed {_num(rule.size)} ({direction})"
     return "inconclusive", f"CI contains {_num(rule.needed)}"
 
 
@@ -217,12 +235,12 @@ class Context:
     deviation: str
 
 
-def _decisive_p(values: np.ndarray, verdict: str, rule: Rule) -> float:
+def _decisive_p(values: np.ndarray, verdict: str, reason: str, rule: Rule) -> float:
     """The p-value of the test behind ``verdict`` (for an inconclusive row: the smallest of them)."""
     equivalence = stats.equivalence(values, rule.margin)
     sized = stats.pvalue(values, rule.size * SIZE_FRACTION) if not math.isnan(rule.size) else math.nan
     direction = stats.pvalue(values, 0.0 if rule.two_sided else rule.needed)
-    if verdict in ("no meaningful difference", "matches"):
+    if reason.startswith("TOST"):
         return equivalence
     if verdict == "smaller than claimed":
         return sized
@@ -241,13 +259,13 @@ def claim(paper: str, text: str, paper_value: str, quantity: str, values: Iterab
     flip_low, flip_high = stats.signflip_interval(v)
     if verdict in DECIDED:
         flip_equivalent = False
-        if verdict in ("no meaningful difference", "matches"):
+        if reason.startswith("TOST"):
             lo90, hi90 = stats.signflip_interval(v, 1 - 2 * (1 - stats.LEVEL))
             flip_equivalent = -rule.margin < lo90 and hi90 < rule.margin
         if judge(flip_low, flip_high, flip_equivalent, rule)[0] != verdict:
             reason += f"; {NORMAL_ONLY} (the sign-flip interval does not decide)"
     return Claim(paper, text, paper_value, quantity, e.mean, e.low, e.high, e.n, e.sd, flip_low, flip_high,
-                 stats.detectable(e.sd, e.n), _decisive_p(v, verdict, rule), rule.side, rule.needed, rule.size,
+                 stats.detectable(e.sd, e.n), _decisive_p(v, verdict, reason, rule), rule.side, rule.needed, rule.size,
                  rule.margin, rule.two_sided, rule.basis, verdict, reason, primary, comparative, ctx.source, ctx.dataset,
                  ctx.deviation)
 
@@ -268,14 +286,14 @@ def every(rows: Sequence[Claim], text: str, quantity: str) -> Claim:
     """A claim "at every level" from its per-level rows (the same rule at each level): *reproduced* only if every
     level is (an intersection-union test: no correction needed); *contradicted* if some level is after Holm's
     correction over the levels; *no meaningful difference* if every level is; else *inconclusive*. Its numbers
-    are those of the least favourable level (lowest lower bound on the claimed side)."""
+    are those of the least favourable level (the lowest mean on the claimed side)."""
     if not rows:
         raise ValueError("no per-level rows")
     verdicts = [r.verdict for r in rows]
     adjusted = stats.holm([r.p for r in rows])
     contra = [r for r, q in zip(rows, adjusted) if r.verdict == "contradicted" and q < 1 - stats.LEVEL]
     sign = 1.0 if rows[0].side == "above" else -1.0
-    worst = min(rows, key=lambda r: -math.inf if math.isnan(r.low) else min(sign * r.low, sign * r.high))
+    worst = min(rows, key=lambda r: -math.inf if math.isnan(r.estimate) else sign * r.estimate)
     if all(v == "reproduced" for v in verdicts):
         verdict, reason = "reproduced", f"reproduced at each of {len(rows)} levels"
     elif contra:
@@ -371,7 +389,7 @@ def cells(frame: pd.DataFrame, percent: Sequence[bool] | None = None) -> list[di
     """Per claim, the text a table shows: ``estimate`` with its t interval, the sign-flip interval, the
     ``rule`` (what it was tested against: the side and value, the claimed size, *sign only* where the paper states
     none, the basis of a threshold the claim states, the margin), the minimum detectable effect and the ``verdict``
-    (with its reason unless that only restates the rule). ``percent``: per row, whether the quantity is a fraction shown in
+    (with its reason, less the clause that only restates the rule). ``percent``: per row, whether the quantity is a fraction shown in
     percentage points (default: every row)."""
     percent = [True] * len(frame) if percent is None else list(percent)
     out = []
@@ -400,7 +418,9 @@ def cells(frame: pd.DataFrame, percent: Sequence[bool] | None = None) -> list[di
             if not pd.isna(r.margin):
                 rule += f"; margin ±{f(r.margin).lstrip('+')}{unit}"
         mde = "—" if pd.isna(r.mde) else f"{f(r.mde).lstrip('+')}{unit}"
-        reason = f" ({r.reason})" if r.reason and not r.reason.startswith("CI ") else ""
+        rest = r.reason.split("; ", 1)[1] if r.reason.startswith("CI ") and "; " in r.reason else (
+            "" if r.reason.startswith("CI ") else r.reason)
+        reason = f" ({rest})" if rest else ""
         out.append({"estimate": est, "flip": flip, "rule": rule, "mde": mde, "verdict": r.verdict, "reason": reason})
     return out
 
