@@ -94,7 +94,7 @@ def test_a_yaml_syntax_error_is_one_line_with_its_place(tmp_path):
 
 def test_replace_checks_like_the_file():
     p = profiles.load("flexrel", "default")
-    assert p.replace(lr=0.2).lr == 0.2 and p.lr == 0.05
+    assert p.replace(lr=p.lr / 2).lr == p.lr / 2 and p.replace(lr=p.lr / 2) != p
     with pytest.raises(ParamsError, match=r"flexrel.lr = -1.0 is out of range"):
         p.replace(lr=-1.0)
 
@@ -107,7 +107,9 @@ def test_registries_match_their_implementations():
     assert set(BASELINES) == {"contribution"} | set(filters.LIBRARY)
     assert set(PARTNERS) <= set(FLEXREL_METHODS) | set(BASELINES)
     weight = [torch.nn.Parameter(torch.zeros(1))]
-    assert {o: type(train.make_optimizer(o, weight, 0.1)).__name__ for o in OPTIMIZERS} == {"sgd": "SGD", "adam": "Adam"}
+    made = {o: train.make_optimizer(o, weight, 0.1, momentum=0.9) for o in OPTIMIZERS}
+    assert {o: (type(m).__name__, m.defaults.get("nesterov")) for o, m in made.items()} == {
+        "sgd": ("SGD", False), "nesterov": ("SGD", True), "adam": ("Adam", None)}
     opt = train.make_optimizer("sgd", weight, 0.1)
     assert {s: type(train.make_scheduler(s, opt, 10)).__name__ for s in SCHEDULES} == {
         "constant": "NoneType", "cosine": "CosineAnnealingLR", "onecycle": "OneCycleLR"}

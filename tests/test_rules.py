@@ -328,6 +328,12 @@ def test_stability_marks_flipped_verdicts_unstable():
     b = [a[0], rules.claim("P", "y", "v", "q", _around(0.0, 0.1), Rule(), CTX, primary=True, comparative=False)]
     s = rules.stability(rules.table(a), rules.table(b)).set_index("claim")
     assert s.combined["x"] == "reproduced" and s.combined["y"] == "inconclusive" and s.reason["y"] == rules.UNSTABLE
+    # rows are matched by their text with its numbers blanked, whatever order either run emitted them in
+    c = [rules.claim("P", f"best δ = {d}, 12% removed", "v", "q", _around(0.1), Rule(), CTX, primary=True,
+                     comparative=False) for d in (0.4, 0.6)]
+    s = rules.stability(rules.table([c[0], a[1]]), rules.table([b[1], c[1]]))
+    assert len(s) == 2 and set(s.combined) == {"reproduced", "inconclusive"}
+    assert s[["verdict_first", "verdict_second"]].notna().all().all()
 
 
 def test_markdown_shows_both_intervals_what_was_tested_the_mde_and_the_verdict():

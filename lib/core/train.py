@@ -99,9 +99,10 @@ def autocast(dev: torch.device, amp: bool) -> contextlib.AbstractContextManager:
 
 def make_optimizer(name: str, params: Iterable[nn.Parameter], lr: float, momentum: float = 0.0,
                    weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    """``"sgd"`` (with ``momentum``) or ``"adam"``. Build it *after* pruning: pruning replaces parameters."""
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    """``"sgd"`` (with ``momentum``), ``"nesterov"`` (SGD with Nesterov momentum) or ``"adam"``. Build it *after*
+    pruning: pruning replaces parameters."""
+    if name in ("sgd", "nesterov"):
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=name == "nesterov")
     if name == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     raise ValueError(f"optimizer {name!r}; allowed: {list(OPTIMIZERS)}")

@@ -17,7 +17,7 @@ DATASETS = ("MNIST", "FashionMNIST", "CIFAR10", "CIFAR100", "CelebA", "ImageNet"
 #: Where a run computes (:func:`lib.core.train.device`): CUDA if available, the CPU, or CUDA.
 DEVICES = ("auto", "cpu", "cuda")
 #: :func:`lib.core.train.make_optimizer`'s optimizers and :func:`lib.core.train.make_scheduler`'s schedules.
-OPTIMIZERS = ("sgd", "adam")
+OPTIMIZERS = ("sgd", "nesterov", "adam")
 SCHEDULES = ("constant", "cosine", "onecycle")
 #: Data shifts (:func:`lib.core.data.shift`): none, rotation by 30°, additive Gaussian noise of 0.5 standard deviations.
 SHIFTS = ("none", "rotate", "noise")

@@ -203,7 +203,7 @@ def _reach_claims(retention: pd.DataFrame, targets_rel: Sequence[float], ctx: Co
     return out
 
 
-def testable(times: pd.DataFrame, needed: float, column: str) -> float:
+def testable(times: pd.DataFrame, column: str) -> float:
     """The largest saving any pruning could give under ``times``' schedule: the share of magnitude's ``column``
     (``bytes`` or ``total_s``) spent after pruning (:func:`lib.protocols.split_learning.time_to_target`'s ``post_``
     columns). A saving claim of ``needed`` is testable only where this share reaches it."""
@@ -233,7 +233,7 @@ def fig3_claims(paper: pd.DataFrame, regime: pd.DataFrame, passed: bool, ctx: Co
                  TIME_SAVED, f"'substantially' read as ≥ {TIME_SAVED:.0%} of the learning time"),
                 ("bytes", "less data transmitted: over 35 % bandwidth saved", "> 35 %", BANDWIDTH_SAVED, "the paper's 35 %")):
             rule = Rule(needed=needed, basis=basis)
-            most = testable(times, needed, column)
+            most = testable(times, column)
             if most < needed:
                 out.append(stated("FlexRel", f"{text} ({schedule})", value, "not testable in this regime",
                                   f"at most {most:.0%} of magnitude's {'data' if column == 'bytes' else 'time'} is spent after "

@@ -353,13 +353,18 @@ def scanned(pairs: dict[str, pd.Series]) -> str:
             f"(largest mean: {best}); shown, not deciding")
 
 
+#: A number in a claim's text (sign, digits, decimals, a trailing percent sign).
+NUMBER = r"[-+−]?\d+(?:\.\d+)?%?"
+
+
 def stability(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     """Two runs of the same claims (:func:`table` frames, e.g. of disjoint seed sets) side by side: a claim
     whose verdicts differ is *inconclusive (unstable across seeds)* in the ``combined`` column."""
-    # The same code and parameters emit a family's claims in the same order; their texts may carry numbers of
-    # the run (the best δ, the measured share), so a claim is matched by its place within its source and dataset.
-    key = ["paper", "source", "dataset", "row"]
-    a, b = (t.assign(row=t.groupby(["paper", "source", "dataset"]).cumcount()) for t in (a, b))
+    # A claim's text may carry numbers of the run (the best δ, the measured share, the informative levels): it is
+    # matched by its text with every number blanked, and by its place among claims of equal blanked text.
+    key = ["paper", "source", "dataset", "words", "row"]
+    a, b = (t.assign(words=t.claim.str.replace(NUMBER, "#", regex=True)) for t in (a, b))
+    a, b = (t.assign(row=t.groupby(key[:-1]).cumcount()) for t in (a, b))
     cols = ["estimate", "low", "high", "verdict"]
     both = a[key + ["claim", "quantity", "primary"] + cols].merge(b[key + cols], on=key, how="outer",
                                                                   suffixes=("_first", "_second"))
@@ -450,8 +455,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "estimate_second", "low_second", "high_second", "verdict_second", "combined", "reason"]
     print(both[cols].to_markdown(index=False, floatfmt="+.3f"))
     primary = both[both.primary.fillna(False).astype(bool)]
+    decided = {"reproduced", "contradicted"}
+    swapped = primary.verdict_first.isin(decided) & primary.verdict_second.isin(decided) & (primary.reason == UNSTABLE)
     print(f"\n{int((both.reason == UNSTABLE).sum())} of {len(both)} rows unstable across the two runs; "
-          f"primary: {int((primary.reason == UNSTABLE).sum())} of {len(primary)}")
+          f"primary: {int((primary.reason == UNSTABLE).sum())} of {len(primary)}, "
+          f"{int(swapped.sum())} between reproduced and contradicted")
     return 0
 
 
