@@ -35,7 +35,7 @@ import pandas as pd
 
 from lib.core import stats
 from lib.verdicts import measures
-from lib.verdicts.rules import Claim, Context, Rule, claim, control, every, gate, holm_family, scanned, stated
+from lib.verdicts.rules import Claim, Context, Rule, claim, control, every, gate, holm_family, judge, scanned, stated
 
 #: Rank paper, Table 1: accuracy @ fraction of neurons pruned.
 TABLE1 = {"MNIST": (0.9217, 0.68), "CIFAR10": (0.9140, 0.41), "CIFAR100": (0.7625, 0.41)}
@@ -108,14 +108,12 @@ def fig2_claims(retention: pd.DataFrame, recovery: pd.DataFrame, targets_rel: Se
     magnitude at every informative level, and how many parameters each method removes before falling below a
     target. ``margin``: :func:`lib.verdicts.measures.noise` of the unpruned networks (:func:`fig2_margin`)."""
     methods = set(retention.method)
-    m = margin
-    basis = f"margin: noise of the unpruned networks ({m * 100:.2f} pts: seed sd or binomial error)"
+    basis = f"margin: noise of the unpruned networks ({margin * 100:.2f} pts: seed sd or binomial error)"
     out: list[Claim] = []
     gates = {}
     for name, frame in (("retention", retention), ("recovery", recovery)):
         ctl, gates[name], levels = fig2_gate(frame, name, chance, ctx)
         passed, primary = gates[name], name == "retention"
-        kw = dict(comparative=True)
         rows: list[Claim] = []
         if not levels:
             out += [ctl]
@@ -126,17 +124,17 @@ def fig2_claims(retention: pd.DataFrame, recovery: pd.DataFrame, targets_rel: Se
             rows.append(claim("FlexRel", f"relevance alone substantially worse than magnitude ({name})", "substantially lower",
                               f"magnitude − relevance {name} accuracy, {over}",
                               measures.compare(means, "magnitude", "relevance", "test_acc"),
-                              Rule(needed=m, margin=m, basis=f"'substantially': beyond the noise margin; {basis}"), ctx,
-                              primary=False, **kw))
+                              Rule(needed=margin, margin=margin, basis=f"'substantially': beyond the noise margin; {basis}"), ctx,
+                              primary=False, comparative=True))
         for base in ("magnitude", "magnitude_bn"):
             if not {"flexrel", base} <= methods:
                 continue
             variant = "" if base == "magnitude" else " (BatchNorm-folded magnitude, our variant)"
-            rule = Rule(margin=m, basis=basis)
+            rule = Rule(margin=margin, basis=basis)
             per_level = [claim("FlexRel", f"FlexRel beats {base} at factor {f:g} ({name})", "FlexRel ≥ magnitude",
                                f"FlexRel − {base} {name} accuracy at {frame[frame.factor == f].params_removed.mean():.0%} "
                                "of parameters removed", stats.paired(frame[frame.factor == f], "test_acc", "method",
-                                                                    "flexrel", base), rule, ctx, primary=False, **kw)
+                                                                    "flexrel", base), rule, ctx, primary=False, comparative=True)
                          for f in levels]
             rows.append(every(per_level, f"FlexRel beats magnitude at every pruning factor ({name}){variant}",
                               f"FlexRel − {base} {name} accuracy at each of the {len(levels)} informative levels "
@@ -145,7 +143,7 @@ def fig2_claims(retention: pd.DataFrame, recovery: pd.DataFrame, targets_rel: Se
             rows += per_level
             rows.append(claim("FlexRel", f"FlexRel beats {base} on average ({name}){variant}", "FlexRel ≥ magnitude",
                               f"FlexRel − {base} {name} accuracy, {over}", measures.compare(means, "flexrel", base, "test_acc"),
-                              rule, ctx, primary=False, **kw))
+                              rule, ctx, primary=False, comparative=True))
         out += [ctl, *gate(rows, passed)]
     if {"flexrel", "magnitude"} <= methods:
         out += gate(_reach_claims(retention, targets_rel, ctx), gates["retention"])
@@ -277,10 +275,12 @@ def fig4_claims(delta_retention: pd.DataFrame, delta: float, passed: bool, ctx: 
 # --- rank paper -------------------------------------------------------------------------------------------------------
 
 
-def _margins(rule: Rule, values: pd.Series, ctx: Context) -> str:
-    """The verdicts of a non-inferiority row at half and at double its margin."""
-    half, double = (claim("", "", "", "", values, rule.scaled(k), ctx, primary=False, comparative=False).verdict
-                    for k in (0.5, 2.0))
+def _margins(rule: Rule, values: pd.Series) -> str:
+    """The verdicts of a non-inferiority row at half and at double its margin (t interval and TOST)."""
+    v = values.dropna().to_numpy(dtype=float)
+    e = stats.interval(v)
+    half, double = (judge(e.low, e.high, stats.equivalence(v, r.margin) < 1 - stats.LEVEL, r)[0]
+                    for r in (rule.scaled(0.5), rule.scaled(2.0)))
     return f"at ½ margin: {half}; at 2× margin: {double}"
 
 
@@ -318,19 +318,19 @@ def rank_claims(frame: pd.DataFrame, readings: Sequence[str], test_images: int, 
                     c = claim("Rank", f"{text} ({reading} reading, {label} accuracy; {removed:.0%} removed)", f"≈ {target:.0%}",
                               f"rank − unpruned {label} accuracy at the end of that round's recovery", diff, rule, kw,
                               primary=primary, comparative=False)
-                    rows.append(dataclasses.replace(c, reason=f"{c.reason}; {_margins(rule, diff, kw)}"))
+                    rows.append(dataclasses.replace(c, reason=f"{c.reason}; {_margins(rule, diff)}"))
         out += [ctl, *gate(rows, passed)]
     return out
 
 
 def table1_claims(frame: pd.DataFrame, readings: Sequence[str], missing: dict[str, str], test_images: int,
-                  ctx: Context) -> list[Claim]:
-    """Rank paper Table 1 (:data:`TABLE1`): per dataset, our rank-pruned train-time accuracy at the end of the
+                  ctx: Context, paper: dict[str, tuple[float, float]] | None = None) -> list[Claim]:
+    """Rank paper Table 1 (``paper``: dataset → (accuracy, fraction pruned); default :data:`TABLE1`): per dataset, our rank-pruned train-time accuracy at the end of the
     round closest to the paper's fraction minus the paper's accuracy, judged two-sided (matches / exceeds / falls
     short) with the noise margin of our unpruned runs. Primary: the paper's reading. ``missing``: datasets not
     run, with the reason."""
     out = []
-    for dataset, (acc, removed) in TABLE1.items():
+    for dataset, (acc, removed) in (TABLE1 if paper is None else paper).items():
         text = f"Table 1: {dataset} train-time accuracy {acc:.4f} at {removed:.0%} of neurons pruned"
         kw = Context(ctx.source, dataset, ctx.deviation)
         if dataset in missing:
