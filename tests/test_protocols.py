@@ -252,8 +252,8 @@ def test_criterion_scores_read_images_only_for_criteria_that_need_them(monkeypat
     model = base_networks.build(p, 0).eval()
     state = {k: v.clone() for k, v in model.state_dict().items()}
     monkeypatch.setattr(flexrel, "reference_images", lambda q: (_ for _ in ()).throw(AssertionError("images read")))
-    found, seconds = flexrel.criterion_scores(p, model, ["magnitude", "magnitude_bn"])
+    found, seconds = flexrel.criterion_scores(flexrel.Scoring.of(p), model, ["magnitude", "magnitude_bn"])
     assert set(found) == {"magnitude", "magnitude_bn"} and seconds == 0.0
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
     with pytest.raises(AssertionError, match="images read"):
-        flexrel.criterion_scores(p, model, ["relevance"])
+        flexrel.criterion_scores(flexrel.Scoring.of(p), model, ["relevance"])

@@ -9,6 +9,7 @@ network.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
@@ -34,34 +35,81 @@ MISSING = "Notebook 01 trains the base networks: run `dvc repro 01_flexrel_accur
 
 
 def device(p: FlexRelParams) -> torch.device:
-    """The torch device the profile asks for (:func:`lib.core.train.device`)."""
+    """The torch device the profile asks for (:func:`lib.core.train.device`): a protocol resolves it once and
+    hands it down."""
     return train.device(p.device)
 
 
-def batches(p: FlexRelParams, part: str, seed: int = 0, shuffle: bool | None = None, limit: int | None = None,
-            dev: torch.device | None = None, shift: str = "none"):
-    """A fresh loader over ``part`` (``train``: shuffled from ``seed``; ``test``: in order), optionally over
-    the first ``limit`` samples, serving batches on ``dev`` (default: the CPU): every training phase starts
-    from the same batch order, whatever ran before it in this process. In-memory datasets move to ``dev``
-    once; the others load into pinned memory and copy without blocking. ``shift``: the images under
-    :func:`lib.core.data.shift` (in-memory datasets only)."""
-    dev = dev or torch.device("cpu")
-    train_split = part == "train"
-    shuffle = train_split if shuffle is None else shuffle
-    if data.SPECS[p.dataset].in_memory:
-        x_tr, y_tr, x_te, y_te = data.splits(p.dataset, p.image_size, p.train_subset, p.test_subset, channels_last=True)
-        x, y = (x_tr, y_tr) if train_split else (x_te, y_te)
-        x = data.shift(x[:limit], p.dataset, shift, seed)
-        return data.TensorLoader(x.to(dev), y[:limit].to(dev), p.batch_size if train_split else 256,
-                                 shuffle=shuffle, seed=seed)
-    if shift != "none":
-        raise NotImplementedError(f"shift {shift!r} is implemented for in-memory datasets only, not {p.dataset}")
-    size = p.train_subset if train_split else p.test_subset
-    if limit is not None:
-        size = limit if size is None else min(size, limit)
-    loader = data.loader(p.dataset, train_split, p.batch_size, size=p.image_size, limit=size, shuffle=shuffle, seed=seed,
-                         pin_memory=dev.type == "cuda")
-    return loader if dev.type == "cpu" else _Copied(loader, dev)
+@dataclass(frozen=True)
+class Images:
+    """A section's images, read from its fields once (:meth:`of`): the lower layers get loaders from it, never the
+    section itself."""
+
+    dataset: str
+    image_size: int
+    train_subset: int | None
+    test_subset: int | None
+    batch_size: int
+
+    @classmethod
+    def of(cls, p: FlexRelParams) -> Images:
+        return cls(p.dataset, p.image_size, p.train_subset, p.test_subset, p.batch_size)
+
+    def batches(self, part: str, seed: int = 0, shuffle: bool | None = None, limit: int | None = None,
+                dev: torch.device | None = None, shift: str = "none"):
+        """A fresh loader over ``part`` (``train``: shuffled from ``seed``; ``test``: in order), optionally over
+        the first ``limit`` samples, serving batches on ``dev`` (default: the CPU): every training phase starts
+        from the same batch order, whatever ran before it in this process. In-memory datasets move to ``dev``
+        once; the others load into pinned memory and copy without blocking. ``shift``: the images under
+        :func:`lib.core.data.shift` (in-memory datasets only)."""
+        dev = dev or torch.device("cpu")
+        train_split = part == "train"
+        shuffle = train_split if shuffle is None else shuffle
+        if data.SPECS[self.dataset].in_memory:
+            x_tr, y_tr, x_te, y_te = data.splits(self.dataset, self.image_size, self.train_subset, self.test_subset,
+                                                 channels_last=True)
+            x, y = (x_tr, y_tr) if train_split else (x_te, y_te)
+            x = data.shift(x[:limit], self.dataset, shift, seed)
+            return data.TensorLoader(x.to(dev), y[:limit].to(dev), self.batch_size if train_split else 256,
+                                     shuffle=shuffle, seed=seed)
+        if shift != "none":
+            raise NotImplementedError(f"shift {shift!r} is implemented for in-memory datasets only, not {self.dataset}")
+        size = self.train_subset if train_split else self.test_subset
+        if limit is not None:
+            size = limit if size is None else min(size, limit)
+        loader = data.loader(self.dataset, train_split, self.batch_size, size=self.image_size, limit=size, shuffle=shuffle,
+                             seed=seed, pin_memory=dev.type == "cuda")
+        return loader if dev.type == "cpu" else _Copied(loader, dev)
+
+    def example(self) -> torch.Tensor:
+        """One all-zero input image (batch of one): what parameter and MAC counts trace."""
+        spec = data.SPECS[self.dataset]
+        return torch.zeros(1, spec.channels, self.image_size, self.image_size)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one phase of training runs, read from a section once: the optimizer and its settings, the learning
+    rate and its schedule over the phase, the epochs, how many training images (``None``: all), mixed precision."""
+
+    optimizer: str
+    lr: float
+    momentum: float
+    weight_decay: float
+    schedule: str
+    epochs: int
+    limit: int | None = None
+    amp: bool = False
+
+    @classmethod
+    def pretraining(cls, p: FlexRelParams) -> Recipe:
+        """The base network's training (``epochs_pre`` epochs at ``lr`` under ``lr_schedule``)."""
+        return cls(p.optimizer, p.lr, p.momentum, p.weight_decay, p.lr_schedule, p.epochs_pre, None, p.amp)
+
+    @classmethod
+    def recovery(cls, p: FlexRelParams) -> Recipe:
+        """The fine-tune after pruning (``epochs_post`` epochs on ``post_subset`` images, cosine from ``lr_post``)."""
+        return cls(p.optimizer, p.lr_post, p.momentum, p.weight_decay, "cosine", p.epochs_post, p.post_subset, p.amp)
 
 
 class _Copied:
@@ -92,19 +140,20 @@ def place(model: nn.Module, dev: torch.device) -> nn.Module:
     return model.to(dev, memory_format=torch.channels_last)
 
 
-def fit(model: nn.Module, p: FlexRelParams, seed: int, epochs: int, lr: float, schedule: str, limit: int | None,
-        dev: torch.device) -> list[dict]:
-    """Train ``epochs`` epochs from a fresh optimizer (schedule over the whole phase); one row per epoch.
-    Data-parallel over the processes of a ``torchrun`` launch (:func:`lib.core.train.parallel`)."""
+def fit(model: nn.Module, images: Images, recipe: Recipe, seed: int, dev: torch.device) -> list[dict]:
+    """Train ``model`` (on ``dev``) by ``recipe`` from a fresh optimizer (the schedule over the whole phase) on
+    ``images`` shuffled from ``seed``; one row per epoch with the held-out accuracy after it. Data-parallel over
+    the processes of a ``torchrun`` launch (:func:`lib.core.train.parallel`)."""
     torch.manual_seed(seed)
-    train_batches = batches(p, "train", seed, limit=limit, dev=dev)
+    train_batches = images.batches("train", seed, limit=recipe.limit, dev=dev)
     net = train.parallel(model)
-    opt = train.make_optimizer(p.optimizer, net.parameters(), lr, p.momentum, p.weight_decay)
-    sched = train.make_scheduler(schedule, opt, epochs * len(train_batches))
+    opt = train.make_optimizer(recipe.optimizer, net.parameters(), recipe.lr, recipe.momentum, recipe.weight_decay)
+    sched = train.make_scheduler(recipe.schedule, opt, recipe.epochs * len(train_batches))
     rows = []
-    for _ in range(epochs):
-        epoch = train.train_epoch(net, train_batches, opt, sched, amp=p.amp)
-        rows.append({"train_acc": epoch["acc"], "train_loss": epoch["loss"], **evaluate(model, p, dev), "seconds": epoch["seconds"]})
+    for _ in range(recipe.epochs):
+        epoch = train.train_epoch(net, train_batches, opt, sched, amp=recipe.amp)
+        rows.append({"train_acc": epoch["acc"], "train_loss": epoch["loss"], **evaluate(model, images, dev, recipe.amp),
+                     "seconds": epoch["seconds"]})
     train.local_batchnorm(model)
     return rows
 
@@ -126,7 +175,7 @@ def pretrained(p: FlexRelParams, seed: int, train_if_missing: bool = True,
     if key not in _LOADED:
 
         def train_base(q: runs.View, model: nn.Module) -> list[dict]:
-            rows = fit(place(model, dev), q, seed, q.epochs_pre, q.lr, q.lr_schedule, None, dev)
+            rows = fit(place(model, dev), Images.of(q), Recipe.pretraining(q), seed, dev)
             return [{"method": "unpruned", "factor": 0.0, "seed": seed, "stage": "pretrain", "epoch": e, **r}
                     for e, r in enumerate(rows, 1)]
 
@@ -142,12 +191,7 @@ def store_kind(p: FlexRelParams) -> str:
     return "flexrel-pre" if p.model.startswith("vgg") else f"flexrel-pre-{p.model}"
 
 
-def example_input(p: FlexRelParams) -> torch.Tensor:
-    spec = data.SPECS[p.dataset]
-    return torch.zeros(1, spec.channels, p.image_size, p.image_size)
-
-
-def evaluate(model: nn.Module, p: FlexRelParams, dev, shift: str = "none") -> dict:
-    """Held-out test accuracy and loss (on images under ``shift``)."""
-    out = train.evaluate(model, batches(p, "test", dev=dev, shift=shift), amp=p.amp)
+def evaluate(model: nn.Module, images: Images, dev: torch.device, amp: bool = False, shift: str = "none") -> dict:
+    """Held-out test accuracy and loss on ``images``' test split (under ``shift``)."""
+    out = train.evaluate(model, images.batches("test", dev=dev, shift=shift), amp=amp)
     return {"test_acc": out["acc"], "test_loss": out["loss"]}

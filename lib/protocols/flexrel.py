@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import pandas as pd
 import torch
@@ -30,7 +31,7 @@ from lib.criteria import filters
 from lib.protocols import base_networks
 from lib.store import runs
 from lib.params.flexrel import BASELINES, FLEXREL_METHODS, FlexRelParams
-from lib.protocols.base_networks import batches, build, device, example_input, pretrained
+from lib.protocols.base_networks import Images, Recipe, build, device, evaluate, fit, place, pretrained
 
 METHODS = FLEXREL_METHODS + BASELINES
 #: Fields a kind of pruning run never reads, beyond :data:`lib.protocols.base_networks.GRID`, also left out of its key (a run sees
@@ -47,21 +48,42 @@ def view(p: FlexRelParams, kind: str) -> runs.View:
     return runs.View(p, base_networks.GRID + NOT_READ[kind])
 
 
-def criterion_scores(q, model: nn.Module, names: Iterable[str] | None = None) -> tuple[dict[str, prune.Scores], float]:
+@dataclass(frozen=True)
+class Scoring:
+    """How units are scored, read from a run's section once (:meth:`of`): the LRP settings, whether hidden
+    neurons are pruned too, and where the reference images come from (relevance, Taylor and contribution read
+    them). Partner and normalisation are not here: they combine scores, and a score's key does not cover them."""
+
+    composite: str
+    relevance_target: str
+    unfolded_input: str
+    prune_linear: bool
+    relevance_split: str
+    relevance_images: int
+    relevance_shift: str
+    images: Images
+
+    @classmethod
+    def of(cls, q) -> Scoring:
+        return cls(q.composite, q.relevance_target, q.unfolded_input, q.prune_linear, q.relevance_split,
+                   q.relevance_images, q.relevance_shift, Images.of(q))
+
+
+def criterion_scores(scoring: Scoring, model: nn.Module, names: Iterable[str] | None = None) -> tuple[dict[str, prune.Scores], float]:
     """The scores of ``model`` on the layers the protocol prunes by each criterion of ``names`` (default: every
     one that applies — magnitude raw and BatchNorm-folded, relevance, and the baselines of
     :data:`lib.params.flexrel.BASELINES`, BatchNorm scale only with BatchNorm), and the relevance time in seconds.
     Relevance, Taylor and contribution read the reference images (:func:`reference_images`, loaded once and only
     if one of them is asked for)."""
     dev = next(model.parameters()).device
-    images = functools.cache(lambda: tuple(t.to(dev) for t in reference_images(q)))
+    images = functools.cache(lambda: tuple(t.to(dev) for t in reference_images(scoring)))
     has_bn = any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
-    layers = [n for n, m in prune.prunable_layers(model).items() if q.prune_linear or isinstance(m, nn.Conv2d)]
+    layers = [n for n, m in prune.prunable_layers(model).items() if scoring.prune_linear or isinstance(m, nn.Conv2d)]
 
     def relevance() -> prune.Scores:
         x, y = images()
-        return filters.relevance(model, x, y if q.relevance_target == "label" else None, filters.COMPOSITES[q.composite](x),
-                                unfolded_input=q.unfolded_input)
+        return filters.relevance(model, x, y if scoring.relevance_target == "label" else None,
+                                 filters.COMPOSITES[scoring.composite](x), unfolded_input=scoring.unfolded_input)
 
     every = {"magnitude": lambda: filters.magnitude(model), "magnitude_bn": lambda: filters.magnitude(model, fold_batchnorm=True),
              "relevance": relevance, "contribution": lambda: filters.filter_contribution(model, images()[0]),
@@ -81,12 +103,13 @@ def criterion_scores(q, model: nn.Module, names: Iterable[str] | None = None) ->
 def unit_scores(p: FlexRelParams, seed: int, model: nn.Module, names: Iterable[str],
                 dev: torch.device) -> tuple[dict[str, prune.Scores], float]:
     """:func:`criterion_scores` of the pre-pruning ``model`` of ``seed`` (on ``dev``) by each criterion of ``names``,
-    each computed once per seed and cached; and the relevance time in seconds (0 without relevance)."""
+    each computed once per seed and cached (``p``: the section, which finds the stored scores); and the relevance
+    time in seconds (0 without relevance)."""
     found, seconds = {}, 0.0
     for name in names:
 
         def compute(q: runs.View, name: str = name) -> dict:
-            s, sec = criterion_scores(q, model, [name])
+            s, sec = criterion_scores(Scoring.of(q), model, [name])
             return {"seconds": sec, "scores": {n: v.tolist() for n, v in s[name].items()}}
 
         run = {"seed": seed, "criterion": name, "device": str(dev)}
@@ -101,31 +124,32 @@ def needs(p: FlexRelParams, method: str) -> list[str]:
     return {"flexrel": [p.partner, "relevance"], "random": []}.get(method, [method])
 
 
-def reference_images(p: FlexRelParams) -> tuple[torch.Tensor, torch.Tensor]:
+def reference_images(scoring: Scoring) -> tuple[torch.Tensor, torch.Tensor]:
     """The ``relevance_images`` reference images and labels (relevance, Taylor and contribution are computed on
     them): the first training images (``relevance_split: train``) or the training-split images right after
     ``train_subset`` (``unseen``, never trained on), under ``relevance_shift``."""
-    if p.relevance_split == "unseen":
-        if not data.SPECS[p.dataset].in_memory:
-            raise NotImplementedError(f"relevance_split 'unseen' is implemented for in-memory datasets, not {p.dataset}")
-        x, y = data.splits(p.dataset, p.image_size, p.train_subset + p.relevance_images, 1, channels_last=True)[:2]
-        x, y = x[p.train_subset :], y[p.train_subset :]
+    images, n_images = scoring.images, scoring.relevance_images
+    if scoring.relevance_split == "unseen":
+        if not data.SPECS[images.dataset].in_memory:
+            raise NotImplementedError(f"relevance_split 'unseen' is implemented for in-memory datasets, not {images.dataset}")
+        x, y = data.splits(images.dataset, images.image_size, images.train_subset + n_images, 1, channels_last=True)[:2]
+        x, y = x[images.train_subset :], y[images.train_subset :]
     else:
         xs, ys, n = [], [], 0
-        for xb, yb in batches(p, "train", shuffle=False):
+        for xb, yb in images.batches("train", shuffle=False):
             xs.append(xb)
             ys.append(yb)
             n += len(yb)
-            if n >= p.relevance_images:
+            if n >= n_images:
                 break
-        x, y = torch.cat(xs)[: p.relevance_images], torch.cat(ys)[: p.relevance_images]
-    return data.shift(x, p.dataset, p.relevance_shift), y
+        x, y = torch.cat(xs)[:n_images], torch.cat(ys)[:n_images]
+    return data.shift(x, images.dataset, scoring.relevance_shift), y
 
 
-def _prunable(p: FlexRelParams, model: nn.Module, s: prune.Scores) -> prune.Scores:
+def _prunable(prune_linear: bool, model: nn.Module, s: prune.Scores) -> prune.Scores:
     """The scores of the layers the protocol prunes: convolution filters (and hidden neurons if ``prune_linear``)."""
     layers = prune.prunable_layers(model)
-    return {n: v.cpu() for n, v in s.items() if p.prune_linear or isinstance(layers[n], nn.Conv2d)}
+    return {n: v.cpu() for n, v in s.items() if prune_linear or isinstance(layers[n], nn.Conv2d)}
 
 
 def canonical(p: FlexRelParams, method: str, delta: float | None) -> tuple[str, float | None]:
@@ -144,48 +168,6 @@ def canonical(p: FlexRelParams, method: str, delta: float | None) -> tuple[str, 
     return method, float(delta)
 
 
-def _combine(p, found: dict[str, prune.Scores], model: nn.Module, method: str, delta: float | None) -> prune.Scores:
-    """A method's scores from every criterion's (:func:`criterion_scores`): FlexRel mixes relevance with its partner."""
-    if method == "flexrel":
-        return filters.flexrel(found[p.partner], found["relevance"], delta, p.normalisation, filters.weights_per_unit(model))
-    return found[method]
-
-
-def _scores(p: FlexRelParams, seed: int, model: nn.Module, method: str, delta: float | None, draw: int,
-            dev: torch.device) -> tuple[prune.Scores, float]:
-    """The pruning scores of a method and the relevance time it needed (``draw``: which random draw)."""
-    if method == "random":
-        return _prunable(p, model, prune.random_scores(model, 1000 * seed + draw)), 0.0
-    found, seconds = unit_scores(p, seed, model, needs(p, method), dev)
-    return _combine(p, found, model, method, delta), seconds
-
-
-def _pruned(p: FlexRelParams, q: runs.View, seed: int, method: str, factor: float, delta: float | None, draw: int,
-            dev: torch.device):
-    """The pruned network of a run after BatchNorm re-estimation, and its common row fields (``p`` finds the
-    stored base network and scores, ``q`` is what the run reads; both on ``dev``). With ``prune_steps`` > 1 (not
-    random) the network is pruned in steps to the one-shot widths (:func:`step_widths`), every score recomputed on
-    the network of the step before, BatchNorm re-estimated after each step."""
-    net, _ = pretrained(p, seed, dev=dev)
-    s, rel_seconds = _scores(p, seed, net, method, delta, draw, dev)
-    x0 = example_input(q).to(dev)
-    steps = 1 if method == "random" else q.prune_steps
-    layers = prune.prunable_layers(net)
-    plan = step_widths({n: layers[n].weight.shape[0] for n in s}, factor, steps)
-    model = net
-    for step, widths in enumerate(plan):
-        if step:
-            found, seconds = criterion_scores(q, model, needs(q, method))
-            s, rel_seconds = _combine(q, found, model, method, delta), rel_seconds + seconds
-        current = prune.prunable_layers(model)
-        amount = factor if steps == 1 else {n: max(0.0, 1 - (k + 0.5) / current[n].weight.shape[0]) for n, k in widths.items()}
-        model = base_networks.place(prune.prune(model, s, amount, q.scope, x0), dev)
-        train.recalibrate_batchnorm(model, batches(q, "train", seed, dev=dev), q.bn_batches)
-    common = {"method": method, "factor": factor, "delta": delta, "draw": draw, "seed": seed, **prune.count(model, x0),
-              "relevance_seconds": rel_seconds}
-    return model, common
-
-
 def step_widths(widths: dict[str, int], factor: float, steps: int) -> list[dict[str, int]]:
     """Per step, the units each layer keeps when pruning ``factor`` of ``widths`` in ``steps`` steps: about
     ``n·(1 − factor)^(s/steps)`` after step ``s``, ending exactly at one shot's ``⌊(1 − factor)·n⌋``.
@@ -198,45 +180,95 @@ def step_widths(widths: dict[str, int], factor: float, steps: int) -> list[dict[
             for s in range(1, steps + 1)]
 
 
-def coordinates(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None, draw: int = 0) -> dict:
+def coordinates(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None, draw: int = 0,
+                dev: torch.device | None = None) -> dict:
     """A pruning run's coordinates, canonical (see :func:`canonical`; ``draw`` counts for random only), with the
-    device it runs on (resolved here, once per run, and handed down): two calls of :func:`retention` (or
-    :func:`recovery`) with equal coordinates are the same stored run."""
+    device it runs on (``dev``, resolved by the caller once for a sweep; default: the one ``p`` asks for): two
+    calls of :func:`retention` (or :func:`recovery`) with equal coordinates are the same stored run."""
     method, delta = canonical(p, method, delta)
     if not 0.0 < factor < 1.0:
         raise ValueError(f"a pruning run needs a factor in (0, 1), got {factor!r}")
     return {"seed": seed, "method": method, "factor": factor, "delta": delta, "draw": draw if method == "random" else 0,
-            "device": str(device(p))}
+            "device": str(dev or device(p))}
 
 
-def retention(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None, draw: int = 0) -> dict:
+def retention(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None, draw: int = 0,
+              dev: torch.device | None = None) -> dict:
     """One retention measurement (cached): ``{"row": {...}}`` with the test accuracy and loss after pruning and
     BatchNorm re-estimation (no weight update), parameters and MACs."""
-    run = coordinates(p, seed, method, factor, delta, draw)
+    run = coordinates(p, seed, method, factor, delta, draw, dev)
     return runs.cached("flexrel-retention", view(p, "flexrel-retention"), run,
                        lambda q: {"row": network(p, q, run, "retention")[1][0]})
 
 
-def recovery(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None, draw: int = 0) -> list[dict]:
+def recovery(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None, draw: int = 0,
+             dev: torch.device | None = None) -> list[dict]:
     """One recovery run (cached): the pruned, BatchNorm-re-estimated network fine-tuned ``epochs_post`` epochs
     on ``post_subset`` training images with a cosine learning rate from ``lr_post`` to 0; one row per epoch."""
-    run = coordinates(p, seed, method, factor, delta, draw)
+    run = coordinates(p, seed, method, factor, delta, draw, dev)
     return runs.cached("flexrel-recovery", view(p, "flexrel-recovery"), run, lambda q: network(p, q, run, "recovery")[1])
 
 
 def network(p: FlexRelParams, q, run: dict, stage: str) -> tuple[nn.Module, list[dict]]:
     """The network of the pruning run at coordinates ``run`` (:func:`coordinates`) and its rows, as :func:`retention`
     (``stage`` ``retention``: pruned, BatchNorm re-estimated, one row) or :func:`recovery` (``recovery``: then
-    fine-tuned, one row per epoch) compute them; ``q`` is what the run reads (:func:`view`). The store keeps the
-    rows, not the network: :mod:`lib.publish.export` rebuilds it here."""
+    fine-tuned, one row per epoch) compute them; ``q`` is what the run reads (:func:`view`), ``p`` finds the stored
+    base network and scores. Everything is resolved here, once, and handed down as plain objects. The store keeps
+    the rows, not the network: :mod:`lib.publish.export` rebuilds it here."""
     if stage not in ("retention", "recovery"):
         raise ValueError(f"stage {stage!r}; allowed: ['retention', 'recovery']")
-    dev = torch.device(run["device"])
-    model, common = _pruned(p, q, run["seed"], run["method"], run["factor"], run["delta"], run["draw"], dev)
+    seed, method, factor, delta = run["seed"], run["method"], run["factor"], run["delta"]
+    dev, images = torch.device(run["device"]), Images.of(q)
+    net, _ = pretrained(p, seed, dev=dev)
+    if method == "random":
+        s, seconds, steps = _prunable(q.prune_linear, net, prune.random_scores(net, 1000 * seed + run["draw"])), 0.0, 1
+    else:
+        found, seconds = unit_scores(p, seed, net, needs(q, method), dev)
+        s, steps = _combine(found, net, method, delta, q.partner, q.normalisation), q.prune_steps
+
+    def rescore(model: nn.Module) -> tuple[prune.Scores, float]:
+        found, sec = criterion_scores(Scoring.of(q), model, needs(q, method))
+        return _combine(found, model, method, delta, q.partner, q.normalisation), sec
+
+    model, seconds = prune_in_steps(net, s, factor, steps, rescore, q.scope, images.example().to(dev),
+                                    lambda: images.batches("train", seed, dev=dev), q.bn_batches, seconds)
+    common = {"method": method, "factor": factor, "delta": delta, "draw": run["draw"], "seed": seed,
+              **prune.count(model, images.example().to(dev)), "relevance_seconds": seconds}
     if stage == "retention":
-        return model, [{**common, "stage": "retention", **base_networks.evaluate(model, q, dev, q.test_shift)}]
-    rows = base_networks.fit(model, q, run["seed"], q.epochs_post, q.lr_post, "cosine", q.post_subset, dev)
+        return model, [{**common, "stage": "retention", **evaluate(model, images, dev, q.amp, q.test_shift)}]
+    rows = fit(model, images, Recipe.recovery(q), seed, dev)
     return model, [{**common, "stage": "recovery", "epoch": e, **r} for e, r in enumerate(rows, 1)]
+
+
+def _combine(found: dict[str, prune.Scores], model: nn.Module, method: str, delta: float | None, partner: str,
+             normalisation: str) -> prune.Scores:
+    """A method's scores from every criterion's (:func:`criterion_scores`): FlexRel mixes relevance with its partner."""
+    if method == "flexrel":
+        return filters.flexrel(found[partner], found["relevance"], delta, normalisation, filters.weights_per_unit(model))
+    return found[method]
+
+
+def prune_in_steps(net: nn.Module, s: prune.Scores, factor: float, steps: int,
+                   rescore: Callable[[nn.Module], tuple[prune.Scores, float]], scope: str, x0: torch.Tensor,
+                   bn_loader: Callable[[], Iterable], bn_batches: int, seconds: float = 0.0) -> tuple[nn.Module, float]:
+    """``net`` pruned by scores ``s`` at ``factor`` (``scope``: per layer or global), BatchNorm re-estimated on the
+    first ``bn_batches`` batches of a fresh ``bn_loader()`` (the same batches at every step); with ``steps`` > 1, in steps to the one-shot widths (:func:`step_widths`),
+    every score recomputed by ``rescore(model) → (scores, seconds)`` on the network of the step before, BatchNorm
+    re-estimated after each step. Returns the pruned network (on ``net``'s device) and ``seconds`` plus the
+    rescoring's relevance time."""
+    dev = x0.device
+    layers = prune.prunable_layers(net)
+    plan = step_widths({n: layers[n].weight.shape[0] for n in s}, factor, steps)
+    model = net
+    for step, widths in enumerate(plan):
+        if step:
+            s, sec = rescore(model)
+            seconds += sec
+        current = prune.prunable_layers(model)
+        amount = factor if steps == 1 else {n: max(0.0, 1 - (k + 0.5) / current[n].weight.shape[0]) for n, k in widths.items()}
+        model = place(prune.prune(model, s, amount, scope, x0), dev)
+        train.recalibrate_batchnorm(model, bn_loader(), bn_batches)
+    return model, seconds
 
 
 Plan = list[tuple[str, float, float | None, int]]
@@ -262,12 +294,12 @@ def fig4_plan(p: FlexRelParams) -> Plan:
     return [("flexrel", f, d, 0) for f in p.delta_factors for d in p.deltas]
 
 
-def _unpruned_rows(p: FlexRelParams, methods: Iterable[str]) -> list[dict]:
-    """The pre-trained network of every seed as factor 0 of every method (each curve starts there)."""
-    x0 = example_input(p).to(device(p))
+def _unpruned_rows(p: FlexRelParams, methods: Iterable[str], dev: torch.device) -> list[dict]:
+    """The pre-trained network of every seed (on ``dev``) as factor 0 of every method (each curve starts there)."""
+    x0 = Images.of(p).example().to(dev)
     rows = []
     for seed in p.seeds:
-        model, pre = pretrained(p, seed)
+        model, pre = pretrained(p, seed, dev=dev)
         size = prune.count(model, x0)
         last = pre[-1]
         rows += [{"method": m, "factor": 0.0, "delta": None, "draw": 0, "seed": seed, **size, "relevance_seconds": 0.0,
@@ -278,20 +310,22 @@ def _unpruned_rows(p: FlexRelParams, methods: Iterable[str]) -> list[dict]:
 def sweep_retention(p: FlexRelParams, plan: Plan) -> pd.DataFrame:
     """Retention rows of every seed and planned ``(method, factor, δ, draw)``, plus each seed's unpruned
     network as factor 0 of every method, with ``params_removed`` and ``macs_removed``. Finished runs are
-    read from the cache, the others run (with a progress bar)."""
+    read from the cache, the others run (with a progress bar). The device is resolved once, here."""
+    dev = device(p)
     jobs = [(seed, *job) for seed in p.seeds for job in plan]
-    rows = _unpruned_rows(p, sorted({m for m, *_ in plan}))
+    rows = _unpruned_rows(p, sorted({m for m, *_ in plan}), dev)
     for seed, method, factor, delta, draw in tqdm(jobs, desc="retention"):
-        rows.append({**retention(p, seed, method, factor, delta, draw)["row"], "requested_delta": delta})
+        rows.append({**retention(p, seed, method, factor, delta, draw, dev)["row"], "requested_delta": delta})
     return _tidy(p, rows)
 
 
 def sweep_recovery(p: FlexRelParams, plan: Plan) -> pd.DataFrame:
     """Recovery rows (every epoch) of every seed and planned run, with the unpruned networks as factor 0."""
+    dev = device(p)
     jobs = [(seed, *job) for seed in p.seeds for job in plan]
-    rows = [{**r, "epoch": p.epochs_post} for r in _unpruned_rows(p, sorted({m for m, *_ in plan}))]
+    rows = [{**r, "epoch": p.epochs_post} for r in _unpruned_rows(p, sorted({m for m, *_ in plan}), dev)]
     for seed, method, factor, delta, draw in tqdm(jobs, desc="recovery"):
-        rows += [{**r, "requested_delta": delta} for r in recovery(p, seed, method, factor, delta, draw)]
+        rows += [{**r, "requested_delta": delta} for r in recovery(p, seed, method, factor, delta, draw, dev)]
     return _tidy(p, rows)
 
 
@@ -327,7 +361,7 @@ def pruned_networks(p: FlexRelParams, factors: list[float], round_to: int | None
     if p.scope != "layer":
         raise NotImplementedError("the pruned shape depends on the scores when scope is 'global'")
     model = build(p, 0).eval()
-    x0 = example_input(p)
-    s = _prunable(p, model, prune.random_scores(model, 0))
-    return {f: base_networks.place(prune.prune(model, s, f, p.scope, x0, round_to=round_to) if f else model, torch.device("cpu"))
+    x0 = Images.of(p).example()
+    s = _prunable(p.prune_linear, model, prune.random_scores(model, 0))
+    return {f: place(prune.prune(model, s, f, p.scope, x0, round_to=round_to) if f else model, torch.device("cpu"))
             for f in factors}

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from lib.core import stats, timing
-from lib.protocols import flexrel
+from lib.protocols import base_networks, flexrel
 from lib.params.flexrel import FlexRelParams
 from lib.params.split_learning import SplitLearningParams
 
@@ -95,7 +95,7 @@ def device_side(p: FlexRelParams, sp: SplitLearningParams, nets: dict[float, nn.
     ``None`` for each when ``sp.device_time`` is ``assumed`` (the cost model then uses ``sp.device_gmacs``)."""
     if sp.device_time == "assumed":
         return {f: None for f in nets}
-    x = torch.randn(p.batch_size, *flexrel.example_input(p).shape[1:]).contiguous(memory_format=torch.channels_last)
+    x = torch.randn(p.batch_size, *base_networks.Images.of(p).example().shape[1:]).contiguous(memory_format=torch.channels_last)
     return {f: timing.prefix_seconds(net, x, sp.cut_layer, repeats=repeats) / len(x) for f, net in nets.items()}
 
 
@@ -113,7 +113,7 @@ def time_to_target(p: FlexRelParams, sp: SplitLearningParams, retention_frame: p
     spent after pruning."""
     levels = sorted(set(retention_frame.factor))
     nets = flexrel.pruned_networks(p, levels)
-    x0 = flexrel.example_input(p)
+    x0 = base_networks.Images.of(p).example()
     measured = device_side(p, sp, nets)
     splits = {f: Split.of(layer_macs(net, x0), sp.cut_layer, measured[f]) for f, net in nets.items()}
     schedules = schedules or {"regime": (p.epochs_pre, p.epochs_post, p.post_subset)}

@@ -107,7 +107,7 @@ def export(p: FlexRelParams, out: Path, seed: int, method: str, factor: float, d
         raise ValueError(f"the exported program measures {exported:.4f}, the rebuilt network {rebuilt:.4f}")
     unpruned, _ = base_networks.pretrained(p, seed, train_if_missing=False)
     before, after = prune.prunable_layers(unpruned), prune.prunable_layers(model)
-    x0 = base_networks.example_input(p)
+    x0 = base_networks.Images.of(p).example()
     record = {
         "run": {**run, "stage": stage, "kind": kind}, "commit": plotting.git_commit(), "torch": torch.__version__,
         "params": p.model_dump(), "params_hash": runs.config_hash(p),

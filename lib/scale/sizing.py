@@ -74,7 +74,7 @@ def _flexrel_macs(p: FlexRelParams) -> int:
     """MACs of one forward pass of section ``p``'s network (built once per network, whatever else ``p`` sets)."""
     key = (p.dataset, p.model, p.width, p.image_size)
     if key not in _FLEXREL_MACS:
-        _FLEXREL_MACS[key] = _network(base_networks.build, p, 0, shape=tuple(base_networks.example_input(p).shape))[0]
+        _FLEXREL_MACS[key] = _network(base_networks.build, p, 0, shape=tuple(base_networks.Images.of(p).example().shape))[0]
     return _FLEXREL_MACS[key]
 
 
