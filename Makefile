@@ -7,19 +7,24 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 
-.PHONY: reproduce test test-fast bench data venv params clean-venv site site-check
+.PHONY: reproduce test test-fast test-e2e bench data venv params clean-venv site site-check
 
 ## reproduce: create .venv, fetch the data, run every stage of dvc.yaml at the profile params.yaml names (default)
 reproduce: params data
 	dvc repro
 
-## test: create or reuse .venv and run the whole test suite
+## test: create or reuse .venv and run the test suite but the end-to-end lane (about 4 minutes on 2 cores)
 test: $(STAMP)
-	python -m pytest
+	python -m pytest -m "not e2e"
 
-## test-fast: the suite without the slow end-to-end tests (the smoke pipeline, DDP, the site): about a minute and a half
+## test-fast: the same without the slow tests (DDP, the run store's edit test): about two minutes
 test-fast: $(STAMP)
-	python -m pytest -m "not slow"
+	python -m pytest -m "not slow and not e2e"
+
+## test-e2e: the end-to-end lane: the smoke pipeline in a copy of the repository, then its site, export, sweeps, dvc exp
+## and edits (about 13 minutes on 2 cores; CI runs it after `make test`)
+test-e2e: $(STAMP)
+	python -m pytest -m e2e
 
 ## site: build the reproduction's website into site/ from the executed notebooks (offline; run `make reproduce` or `dvc pull` first)
 site: $(STAMP)

@@ -19,6 +19,15 @@ from lib.params.paths import ROOT
 from lib.params.profiles import validate
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test on the smoke copy (:func:`smoke_copy`, directly or through another fixture) is end-to-end: it is
+    marked ``e2e`` here, before ``-m`` selects, so no test can need the smoke pipeline and run in the lane without it."""
+    for item in items:
+        if "smoke_copy" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.e2e)
+
+
 def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> None:
     """Write ``array`` (uint8) in the IDX format of the MNIST archives (big-endian header)."""
     array = np.ascontiguousarray(array, dtype=np.uint8)

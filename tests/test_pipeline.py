@@ -12,7 +12,6 @@ from lib.verdicts import rules
 from tests.conftest import declared_outputs, run
 
 
-@pytest.mark.slow
 def test_smoke_repro_makes_every_declared_output(smoke_copy):
     repo, _, seconds, log = smoke_copy
     missing = [o for o in declared_outputs(repo / "dvc.yaml") if not (repo / o).exists()]
@@ -20,7 +19,6 @@ def test_smoke_repro_makes_every_declared_output(smoke_copy):
     print(f"the smoke pipeline took {seconds:.0f} s")  # its budget is measured by `make bench`, not asserted here
 
 
-@pytest.mark.slow
 def test_second_repro_reruns_nothing(smoke_copy):
     repo, env, _, _ = smoke_copy
     log = run(["dvc", "repro"], repo, env)
@@ -29,7 +27,6 @@ def test_second_repro_reruns_nothing(smoke_copy):
     assert "up to date" in status, status
 
 
-@pytest.mark.slow
 def test_fig4_delta_extremes_report_fig2_numbers(smoke_copy):
     import pandas as pd
 
@@ -44,7 +41,6 @@ def test_fig4_delta_extremes_report_fig2_numbers(smoke_copy):
         pd.testing.assert_series_equal(sweep, fig2.loc[sweep.index], check_names=False)
 
 
-@pytest.mark.slow
 def test_report_has_a_row_for_every_claim(smoke_copy):
     import pandas as pd
 
@@ -70,7 +66,6 @@ def test_report_has_a_row_for_every_claim(smoke_copy):
     assert (claims.paper == "control").sum() >= 2
 
 
-@pytest.mark.slow
 def test_dvc_status_names_exactly_the_stages_an_edit_affects(own_smoke_copy):
     import json
 
@@ -95,7 +90,6 @@ def test_dvc_status_names_exactly_the_stages_an_edit_affects(own_smoke_copy):
     assert changed() == set()
 
 
-@pytest.mark.slow
 def test_the_sizing_table_lists_the_runs_the_notebooks_stored(smoke_copy):
     """lib.scale.sizing enumerates a profile's runs without running them: for the smoke copy, per kind, exactly the
     entries its pipeline stored (the CIFAR rows of stage 05 are listed but not here, so not stored)."""
@@ -115,7 +109,6 @@ def test_the_sizing_table_lists_the_runs_the_notebooks_stored(smoke_copy):
     assert "### What each profile costs" in (repo / "REPRODUCTION.md").read_text()
 
 
-@pytest.mark.slow
 def test_a_docstring_or_comment_edit_in_every_lib_module_recomputes_no_stored_run(own_smoke_copy):
     """Every lib module gets a comment and an edited docstring: DVC sees every stage's code change, yet every stored
     run's recorded code is still today's (no key moved: nothing would be recomputed), and a stage DVC reruns

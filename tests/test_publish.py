@@ -28,7 +28,6 @@ def _json(cmd: list[str], cwd: Path, env: dict[str, str]):
     return json.loads(proc.stdout)
 
 
-@pytest.mark.slow
 def test_executed_notebooks_carry_no_warning_and_progress_bars_are_widgets(smoke_copy):
     repo = smoke_copy[0]
     widgets = 0
@@ -43,7 +42,6 @@ def test_executed_notebooks_carry_no_warning_and_progress_bars_are_widgets(smoke
     assert widgets > 0, "no progress bar rendered as a widget (is ipywidgets installed in the kernel?)"
 
 
-@pytest.mark.slow
 def test_the_site_builds_offline_and_every_page_reads_in_a_browser(smoke_copy, tmp_path):
     repo, env, _, _ = smoke_copy
     run([sys.executable, "-m", "lib.publish.site", "build", "--site", str(tmp_path / "site")], repo, env)
@@ -77,7 +75,6 @@ def pulled(smoke_copy, tmp_path_factory) -> Path:
     return clone
 
 
-@pytest.mark.slow
 def test_a_pulled_clone_has_every_result_without_running_a_stage(smoke_copy, pulled):
     repo, env, _, _ = smoke_copy
     stages = site.stages(repo)
@@ -94,7 +91,6 @@ def test_a_pulled_clone_has_every_result_without_running_a_stage(smoke_copy, pul
     assert not (repo / ".dvc/cache/runs").exists()
 
 
-@pytest.mark.slow
 def test_dvc_exp_what_if_queued_sweep_show_and_plots_diff(smoke_copy, pulled):
     """The README's dvc exp recipe on stage 02 (seconds in smoke): a what-if, a queued experiment, the metrics
     table and the figures of two experiments side by side."""
@@ -120,7 +116,6 @@ def test_dvc_exp_what_if_queued_sweep_show_and_plots_diff(smoke_copy, pulled):
     assert images[("slow-uplink",)] != images[("fast-uplink",)]
 
 
-@pytest.mark.slow
 def test_an_exported_network_reloads_in_plain_pytorch_and_scores_its_recorded_accuracy(smoke_copy, tmp_path):
     repo, env, _, _ = smoke_copy
     p = yaml.safe_load((repo / "params.yaml").read_text())["profiles"]["smoke"]["flexrel"]

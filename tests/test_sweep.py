@@ -58,7 +58,6 @@ def test_sizing_counts_every_listed_run_once():
     assert (planned.macs > 0).all()
 
 
-@pytest.mark.slow
 def test_sweep_jobs_recompute_every_stored_run_of_the_stage_bit_for_bit(own_smoke_copy):
     """Stage 01's runs as two submitit jobs per phase (local executor: separate processes), from an empty store: they
     store every run the stage lists, under the keys the notebook's serial run stored them, with the same results bit
@@ -101,7 +100,6 @@ def test_sweep_jobs_recompute_every_stored_run_of_the_stage_bit_for_bit(own_smok
     assert len(listed) == 3 and len(swept) == sum(listed), log  # every run the stage lists, one entry each
 
 
-@pytest.mark.slow
 def test_slurm_no_wait_queues_each_phase_after_the_one_before(own_smoke_copy, tmp_path):
     """Slurm stood in for by an `sbatch` that records each job script and answers as Slurm does: every phase of
     stage 01 for four seeds the smoke copy has not run (nothing of them is stored; on LeNet-300-100) is queued at once, each array
