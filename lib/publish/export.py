@@ -98,29 +98,55 @@ def export(p: FlexRelParams, out: Path, seed: int, method: str, factor: float, d
                          f"(tolerance {tolerance}): not the CPU that made the run? pass a tolerance to export anyway")
     wrapped = Prepared(model.cpu().eval().to(memory_format=torch.contiguous_format), p.dataset, p.image_size).eval()
     x, y = held_out(p)
-    program = torch.export.export(wrapped, (x[:2].clone(),), dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
-    out.mkdir(parents=True, exist_ok=True)
-    torch.export.save(program, out / "model.pt2")
-    torch.save(wrapped.state_dict(), out / "state_dict.pt")
-    exported = accuracy(torch.export.load(out / "model.pt2").module(), x, y)
+    exported = accuracy(write_program(wrapped, x[:2], out), x, y)
     if exported != rebuilt:
         raise ValueError(f"the exported program measures {exported:.4f}, the rebuilt network {rebuilt:.4f}")
     unpruned, _ = base_networks.pretrained(p, seed, train_if_missing=False)
-    before, after = prune.prunable_layers(unpruned), prune.prunable_layers(model)
-    x0 = base_networks.Images.of(p).example()
     record = {
         "run": {**run, "stage": stage, "kind": kind}, "commit": plotting.git_commit(), "torch": torch.__version__,
         "params": p.model_dump(), "params_hash": runs.config_hash(p),
         "input": {"dataset": p.dataset, "split": "test", "first": p.test_subset or len(y), "shape": list(x.shape[1:]),
                   "dtype": "float32", "range": [0.0, 1.0], "classes": data.SPECS[p.dataset].classes},
-        "pruning": {"filters_kept": {n: [int(after[n].weight.shape[0]), int(m.weight.shape[0])] for n, m in before.items()},
-                    "pruned": prune.count(model, x0),
-                    "unpruned": prune.count(unpruned, x0.to(next(unpruned.parameters()).device))},
+        "pruning": pruning_record(unpruned, model, base_networks.Images.of(p).example()),
         "test_acc": {"stored_run": stored_row["test_acc"], "rebuilt": rebuilt, "exported": exported},
-        "files": list(FILES),
     }
+    return write_record(out, record)
+
+
+def write_program(module: nn.Module, x: torch.Tensor, out: Path) -> nn.Module:
+    """Write ``module`` (on the CPU, in eval mode) into ``out`` as ``model.pt2``, a :func:`torch.export.export`
+    program taking batches shaped like ``x`` (any batch size; ``x`` holds at least two examples), and its weights as
+    ``state_dict.pt``. ``module`` is moved to the CPU and into eval mode, in place. Returns the program as loaded
+    back from the file: what a reader gets."""
+    module = module.cpu().eval()
+    program = torch.export.export(module, (x[:2].cpu().clone(),), dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
+    out.mkdir(parents=True, exist_ok=True)
+    torch.export.save(program, out / "model.pt2")
+    torch.save(module.state_dict(), out / "state_dict.pt")
+    return torch.export.load(out / "model.pt2").module()
+
+
+def write_record(out: Path, record: dict) -> dict:
+    """Write ``record`` (with the list of files) as ``out/record.json``; returns what was written."""
+    record = {**record, "files": list(FILES)}
     (out / "record.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
     return record
+
+
+def pruning_record(unpruned: nn.Module, pruned: nn.Module, x0: torch.Tensor) -> dict:
+    """What a pruning changed: per prunable layer the units kept and the unpruned count, and parameters and MACs
+    of one forward pass of ``x0`` before and after (each network where it is)."""
+    before, after = prune.prunable_layers(unpruned), prune.prunable_layers(pruned)
+    size = lambda m: prune.count(m, x0.to(next(m.parameters()).device))  # noqa: E731
+    return {"filters_kept": {n: [int(after[n].weight.shape[0]), int(m.weight.shape[0])] for n, m in before.items()},
+            "pruned": size(pruned), "unpruned": size(unpruned)}
+
+
+def save(module: nn.Module, x: torch.Tensor, out: Path, record: dict) -> dict:
+    """Any network in this format, e.g. one pruned with :mod:`lib.criteria.importance` (README, "Use FlexRel on
+    your own network"): ``model.pt2`` and ``state_dict.pt`` (:func:`write_program`) and ``record.json``."""
+    write_program(module, x, out)
+    return write_record(out, {**record, "input": {"shape": list(x.shape[1:]), "dtype": str(x.dtype).replace("torch.", "")}})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,114 @@
+"""FlexRel and relevance as torch-pruning importances (lib.criteria.importance): the README's example runs on two
+torchvision architectures, a residual group is pruned consistently and scored by its reduced relevance, the
+importance keeps exactly the filters the reproduction's FlexRel keeps, and what zennit cannot attribute is refused."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+import torch_pruning as tp
+import torchvision
+from zennit.composites import EpsilonPlusFlat
+from zennit.torchvision import ResNetCanonizer
+
+from lib.core import models, prune
+from lib.criteria import filters
+from lib.criteria.importance import FlexRelImportance, RelevanceImportance, check_attributable
+from lib.params.paths import ROOT
+
+
+def readme_example() -> str:
+    """The first Python block under the README's "Use FlexRel on your own network"."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Use FlexRel on your own network", 1)[1].split("\n## ", 1)[0]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def kept(n: int, ratio: float = 0.3) -> int:
+    """Units torch-pruning keeps of ``n`` at ``pruning_ratio`` ``ratio``: ⌊(1 − ratio)·n⌋."""
+    return int(n * (1 - ratio))
+
+
+@pytest.mark.parametrize("architecture", ["resnet18", "squeezenet1_1"])
+def test_the_readme_example_prunes_a_torchvision_network_and_exports_it(architecture, tmp_path, monkeypatch):
+    """ResNet-18 (residual additions, BatchNorm) and SqueezeNet 1.1 (concatenated expand branches, a convolution as
+    classifier): the README's block with only the constructor and the output layer swapped."""
+    code = readme_example()
+    assert len(code.strip().splitlines()) <= 20
+    code = code.replace("torchvision.models.resnet18(", f"torchvision.models.{architecture}(")
+    code = code.replace("ignored_layers=[model.fc]",
+                        "ignored_layers=[m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))][-1:]")
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    model, unpruned, x, y, record = (scope[k] for k in ("model", "unpruned", "x", "y", "record"))
+    widths = record["pruning"]["filters_kept"]
+    assert all(k == kept(n) for k, n in widths.values()), widths
+    assert record["pruning"]["pruned"]["params"] < 0.6 * record["pruning"]["unpruned"]["params"]
+    with torch.no_grad():
+        logits = model(x)
+    assert logits.shape == (len(x), 10)
+    accuracy = float((logits.argmax(1) == y).float().mean())  # measured (random images: only that it runs)
+    assert 0.0 <= accuracy <= 1.0
+    program = torch.export.load(tmp_path / "pruned" / "model.pt2").module()
+    torch.testing.assert_close(program(x[:3]), logits[:3])
+    assert json.loads((tmp_path / "pruned" / "record.json").read_text())["input"]["shape"] == [3, 64, 64]
+    if architecture == "resnet18":  # the residual stream: the stem and every block of layer1 keep the same channels
+        widths = {model.conv1.out_channels, model.layer1[0].conv2.out_channels, model.layer1[1].conv2.out_channels,
+                  model.layer2[0].conv1.in_channels}
+        assert widths == {kept(64)}, widths
+
+
+def test_a_residual_group_is_scored_by_its_reduced_relevance():
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(num_classes=10).eval()
+    x, y = torch.rand(4, 3, 32, 32), torch.randint(0, 10, (4,))
+    importance = RelevanceImportance(model, x, y, composite=EpsilonPlusFlat(canonizers=[ResNetCanonizer()]))
+    graph = tp.DependencyGraph().build_dependency(model, example_inputs=x[:1])
+    group = graph.get_pruning_group(model.conv1, tp.prune_conv_out_channels, idxs=list(range(64)))
+    coupled = [dep.target.module for dep, _ in group if dep.handler == tp.prune_conv_out_channels]
+    assert {model.conv1, model.layer1[0].conv2, model.layer1[1].conv2} <= set(coupled)
+    layers = importance.layer_scores()
+    expected = torch.stack([layers[m] for m in coupled]).mean(0)
+    torch.testing.assert_close(importance(group), expected)
+
+
+def test_per_layer_flexrel_importance_keeps_the_reproductions_filters():
+    """On the reproduction's VGG (a plain chain: a group is one layer), torch-pruning's own pruner with
+    FlexRelImportance keeps the filters lib.core.prune keeps with lib.criteria.filters.flexrel's scores."""
+    torch.manual_seed(0)
+    net = models.vgg16(10, 1, 0.125, batch_norm=True, image_size=32).eval()
+    x, y = torch.randn(8, 1, 32, 32), torch.randint(0, 10, (8,))
+    convs = {n: m for n, m in prune.prunable_layers(net).items() if isinstance(m, torch.nn.Conv2d)}
+    scores = filters.flexrel({n: s for n, s in filters.magnitude(net).items() if n in convs},
+                             {n: s for n, s in filters.relevance(net, x, y).items() if n in convs}, 0.5)
+    ours = prune.prune(net, scores, 0.3, example_inputs=x[:1])
+    model = copy.deepcopy(net)
+    importance = FlexRelImportance(RelevanceImportance(model, x, y), delta=0.5)
+    ignored = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    tp.pruner.BasePruner(model, x[:1], importance=importance, pruning_ratio=0.3, ignored_layers=ignored).step()
+    for name, layer in prune.prunable_layers(ours).items():
+        torch.testing.assert_close(dict(model.named_modules())[name].weight, layer.weight, rtol=0, atol=0)
+
+
+def test_what_zennit_cannot_attribute_is_refused_naming_the_layer():
+    mobilenet, composite = torchvision.models.mobilenet_v2(num_classes=10), filters.default_composite()
+    with pytest.raises(TypeError, match=r"features\.1\.conv\.0\.0: Conv2d with groups=32"):
+        RelevanceImportance(mobilenet, torch.rand(2, 3, 32, 32))
+    with pytest.raises(TypeError, match="InvertedResidual adds its skip connection"):
+        check_attributable(mobilenet.features[3], composite)  # 24 → 24 channels, stride 1: a skip connection
+    with pytest.raises(TypeError, match="BasicBlock.*ResNetCanonizer"):
+        check_attributable(torchvision.models.resnet18(num_classes=10), composite)
+    net = models.vgg16(10, 1, 0.0625, batch_norm=True, image_size=32).eval()
+    x = torch.randn(2, 1, 32, 32)
+    with pytest.raises(ValueError, match="delta"):
+        FlexRelImportance(RelevanceImportance(net, x), delta=1.5)
+    other = copy.deepcopy(net)  # a pruner on another network than the importance's: refused, not a silent no-op
+    ignored = [m for m in other.modules() if isinstance(m, torch.nn.Linear)]
+    with pytest.raises(ValueError, match="no relevance score"):
+        tp.pruner.BasePruner(other, x[:1], importance=RelevanceImportance(net, x), pruning_ratio=0.3, ignored_layers=ignored).step()
