@@ -17,7 +17,7 @@ reproduce: params data
 test: $(STAMP)
 	python -m pytest -m "not e2e"
 
-## test-fast: the same without the slow tests (DDP, the run store's edit test): about two minutes
+## test-fast: the same without the slow tests (DDP, run-store edits, benchmarks, the pruning example): about two minutes
 test-fast: $(STAMP)
 	python -m pytest -m "not slow and not e2e"
 

@@ -40,6 +40,7 @@ def test_timings_are_medians_of_positive_durations():
     assert set(limits) == {"matmul", "conv_gemm"} and min(limits.values()) > 0
 
 
+@pytest.mark.slow
 def test_the_benchmark_suite_writes_one_table(tmp_path):
     from benchmarks.__main__ import BENCHMARKS, main
 

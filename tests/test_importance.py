@@ -34,6 +34,7 @@ def kept(n: int, ratio: float = 0.3) -> int:
     return int(n * (1 - ratio))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("architecture", ["resnet18", "squeezenet1_1"])
 def test_the_readme_example_prunes_a_torchvision_network_and_exports_it(architecture, tmp_path, monkeypatch):
     """ResNet-18 (residual additions, BatchNorm) and SqueezeNet 1.1 (concatenated expand branches, a convolution as
