@@ -118,7 +118,7 @@ class RelevanceImportance(tp.importance.GroupMagnitudeImportance):
 
 
 class FlexRelImportance(tp.importance.Importance):
-    """FlexRel (eq. (1) of the paper, δ weighting relevance as :func:`lib.criteria.filters.flexrel` does):
+    """FlexRel's score (δ weighting relevance, as :func:`lib.criteria.filters.flexrel` reads the paper):
     ``(1 − δ)·P̂ + δ·R̂`` with ``R`` the group's :class:`RelevanceImportance` and ``P`` its ``partner`` importance
     (default: the summed ``|w|`` of the group's first layer — per filter the paper's "average magnitude" times the
     filter's size, the same after normalisation), each min-max normalised within the group.
