@@ -35,7 +35,7 @@ import pandas as pd
 
 from lib.core import stats
 from lib.verdicts import measures
-from lib.verdicts.rules import Claim, Context, Rule, claim, control, every, gate, holm_family, judge, scanned, stated
+from lib.verdicts.rules import Claim, Context, Rule, claim, control, decide, every, gate, holm_family, scanned, stated
 
 #: Rank paper, Table 1: accuracy @ fraction of neurons pruned.
 TABLE1 = {"MNIST": (0.9217, 0.68), "CIFAR10": (0.9140, 0.41), "CIFAR100": (0.7625, 0.41)}
@@ -278,9 +278,7 @@ def fig4_claims(delta_retention: pd.DataFrame, delta: float, passed: bool, ctx: 
 def _margins(rule: Rule, values: pd.Series) -> str:
     """The verdicts of a non-inferiority row at half and at double its margin (t interval and TOST)."""
     v = values.dropna().to_numpy(dtype=float)
-    e = stats.interval(v)
-    half, double = (judge(e.low, e.high, stats.equivalence(v, r.margin) < 1 - stats.LEVEL, r)[0]
-                    for r in (rule.scaled(0.5), rule.scaled(2.0)))
+    half, double = (decide(v, r)[0] for r in (rule.scaled(0.5), rule.scaled(2.0)))
     return f"at ½ margin: {half}; at 2× margin: {double}"
 
 
@@ -325,8 +323,8 @@ def rank_claims(frame: pd.DataFrame, readings: Sequence[str], test_images: int, 
 
 def table1_claims(frame: pd.DataFrame, readings: Sequence[str], missing: dict[str, str], test_images: int,
                   ctx: Context, paper: dict[str, tuple[float, float]] | None = None) -> list[Claim]:
-    """Rank paper Table 1 (``paper``: dataset → (accuracy, fraction pruned); default :data:`TABLE1`): per dataset, our rank-pruned train-time accuracy at the end of the
-    round closest to the paper's fraction minus the paper's accuracy, judged two-sided (matches / exceeds / falls
+    """Rank paper Table 1 (``paper``: dataset → (accuracy, fraction pruned); default :data:`TABLE1`): per dataset,
+    our rank-pruned train-time accuracy at the end of the round closest to the paper's fraction minus the paper's accuracy, judged two-sided (matches / exceeds / falls
     short) with the noise margin of our unpruned runs. Primary: the paper's reading. ``missing``: datasets not
     run, with the reason."""
     out = []

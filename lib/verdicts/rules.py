@@ -249,13 +249,18 @@ def _decisive_p(values: np.ndarray, verdict: str, reason: str, rule: Rule) -> fl
     return float(np.nanmin([direction, sized, equivalence, 1.0]))
 
 
+def decide(v: np.ndarray, rule: Rule) -> tuple[str, str]:
+    """The verdict of per-seed values ``v`` under ``rule`` and why, from the t interval and TOST (what
+    :func:`claim` decides by; the sign-flip interval only qualifies it there)."""
+    e = stats.interval(v)
+    return judge(e.low, e.high, stats.equivalence(v, rule.margin) < 1 - stats.LEVEL, rule)
+
+
 def claim(paper: str, text: str, paper_value: str, quantity: str, values: Iterable[float], rule: Rule, ctx: Context, *,
           primary: bool, comparative: bool) -> Claim:
     """Judge per-seed ``values`` by ``rule`` and build the :class:`Claim` (both intervals, the MDE, the p-value)."""
     v = np.asarray([x for x in values if not pd.isna(x)], dtype=float)
-    e = stats.interval(v)
-    equivalent = stats.equivalence(v, rule.margin) < 1 - stats.LEVEL
-    verdict, reason = judge(e.low, e.high, equivalent, rule)
+    e, (verdict, reason) = stats.interval(v), decide(v, rule)
     flip_low, flip_high = stats.signflip_interval(v)
     if verdict in DECIDED:
         flip_equivalent = False
