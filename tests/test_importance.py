@@ -1,6 +1,7 @@
-"""FlexRel and relevance as torch-pruning importances (lib.criteria.importance): the README's example runs on two
-torchvision architectures, a residual group is pruned consistently and scored by its reduced relevance, the
-importance keeps exactly the filters the reproduction's FlexRel keeps, and what zennit cannot attribute is refused."""
+"""FlexRel, relevance and contribution as torch-pruning importances (lib.criteria.importance): the README's example
+runs on two torchvision architectures, a residual group is pruned consistently and scored by its reduced
+relevance, the importances keep exactly the filters the reproduction keeps, the contribution reads every layer
+that consumes a unit, and what zennit cannot attribute is refused."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from zennit.torchvision import ResNetCanonizer
 
 from lib.core import models, prune
 from lib.criteria import filters
-from lib.criteria.importance import FlexRelImportance, RelevanceImportance, check_attributable
+from lib.criteria.filters import check_attributable
+from lib.criteria.importance import ContributionImportance, FlexRelImportance, RelevanceImportance
 from lib.params.paths import ROOT
 
 
@@ -97,8 +99,30 @@ def test_per_layer_flexrel_importance_keeps_the_reproductions_filters():
         torch.testing.assert_close(dict(model.named_modules())[name].weight, layer.weight, rtol=0, atol=0)
 
 
+def test_the_contribution_reads_every_consumer_and_keeps_the_reproductions_filters():
+    torch.manual_seed(0)
+    net = models.resnet18(10, 1, 0.125).eval()
+    x = torch.randn(8, 1, 32, 32)
+    reads = filters.consumers(net, x)
+    stem, block = dict(net.named_modules())["0"], net[3][0]
+    assert {block.conv1, net[3][1].conv1} <= set(reads["0"]) and reads["3.0.conv1"] == [block.conv2]
+    scores = filters.filter_contribution(net, x)
+    torch.testing.assert_close(scores["0"], scores["3.0.conv2"])  # one residual stream: one score
+    assert not torch.equal(scores["0"], scores["3.0.conv1"])
+    vgg = models.vgg16(10, 1, 0.125, batch_norm=True, image_size=32).eval()
+    ours = prune.prune(vgg, {n: s for n, s in filters.filter_contribution(vgg, x).items()
+                             if isinstance(dict(vgg.named_modules())[n], torch.nn.Conv2d)}, 0.3, example_inputs=x[:1])
+    model = copy.deepcopy(vgg)
+    ignored = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    tp.pruner.BasePruner(model, x[:1], importance=ContributionImportance(model, x), pruning_ratio=0.3,
+                         ignored_layers=ignored).step()
+    for name, layer in prune.prunable_layers(ours).items():
+        torch.testing.assert_close(dict(model.named_modules())[name].weight, layer.weight, rtol=0, atol=0)
+
+
 def test_what_zennit_cannot_attribute_is_refused_naming_the_layer():
-    mobilenet, composite = torchvision.models.mobilenet_v2(num_classes=10), filters.default_composite()
+    mobilenet = torchvision.models.mobilenet_v2(num_classes=10)
+    composite = filters.default_composite(mobilenet)
     with pytest.raises(TypeError, match=r"features\.1\.conv\.0\.0: Conv2d with groups=32"):
         RelevanceImportance(mobilenet, torch.rand(2, 3, 32, 32))
     with pytest.raises(TypeError, match="InvertedResidual adds its skip connection"):
@@ -111,5 +135,5 @@ def test_what_zennit_cannot_attribute_is_refused_naming_the_layer():
         FlexRelImportance(RelevanceImportance(net, x), delta=1.5)
     other = copy.deepcopy(net)  # a pruner on another network than the importance's: refused, not a silent no-op
     ignored = [m for m in other.modules() if isinstance(m, torch.nn.Linear)]
-    with pytest.raises(ValueError, match="no relevance score"):
+    with pytest.raises(ValueError, match="has no score"):
         tp.pruner.BasePruner(other, x[:1], importance=RelevanceImportance(net, x), pruning_ratio=0.3, ignored_layers=ignored).step()

@@ -11,7 +11,7 @@ import yaml
 from lib.core import data, models, prune, train
 from lib.criteria import contribution, filters
 from lib.params import paths, profiles
-from lib.params.flexrel import BASELINES, COMPOSITE_NAMES, FLEXREL_METHODS, FLEXREL_MODELS, NORMALISATIONS, PARTNERS
+from lib.params.flexrel import BASELINES, COMPOSITE_NAMES, FLEXREL_METHODS, BATCHNORM_MODELS, FLEXREL_MODELS, NORMALISATIONS, PARTNERS
 from lib.params.profiles import validate
 from lib.params.schema import DATASETS, DEVICES, OPTIMIZERS, READINGS, SCHEDULES, SCOPES, SHIFTS, ParamsError
 from lib.params.studies import VARIANTS
@@ -125,7 +125,8 @@ def test_registries_match_their_implementations():
         model = base_networks.build(profiles.load("flexrel", "smoke").replace(model=name, prune_linear=True, baselines=[]), 0)
         kinds[name] = (any(isinstance(m, torch.nn.Conv2d) for m in model.modules()),
                        any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()))
-    assert kinds == {"vgg16_bn": (True, True), "vgg16": (True, False), "lenet300": (False, False)}
+    assert kinds == {"vgg16_bn": (True, True), "vgg16": (True, False), "lenet300": (False, False), "resnet18": (True, True)}
+    assert {name for name, (_, bn) in kinds.items() if bn} == set(BATCHNORM_MODELS)
     mlp = models.mlp([8, 6, 4, 2])
     s = prune.random_scores(mlp, 0)
     for scope in SCOPES:

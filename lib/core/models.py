@@ -1,4 +1,5 @@
-"""The papers' networks: VGG-16 (FlexRel), the 784-50-30-10 MLP and the appendix CNN (rank paper).
+"""The papers' networks: VGG-16 (FlexRel), the 784-50-30-10 MLP and the appendix CNN (rank paper); and a residual
+network beyond them, ResNet-18 with a CIFAR stem (notebook 09).
 
 Every ReLU is out of place (LRP hooks read each layer's output tensor).
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torchvision.models import VGG
+from torchvision.models.resnet import BasicBlock, Bottleneck
 from torchvision.models.vgg import cfgs, make_layers
 
 
@@ -59,6 +61,38 @@ def vgg16(
         model.classifier[3] = nn.Linear(hidden, hidden)
         model.classifier[6] = nn.Linear(hidden, num_classes)
     return _out_of_place(model)
+
+
+def resnet18(num_classes: int = 10, in_channels: int = 3, width: float = 1.0) -> nn.Sequential:
+    """ResNet-18 of torchvision's ``BasicBlock``\ s with the CIFAR stem (He et al. 2016, §4.2: one 3×3 convolution at
+    stride 1, no max-pool, so 32×32 images keep 4×4 maps in the last stage) and stages ``64·width`` …
+    ``512·width`` wide, as an ``nn.Sequential`` (stem, four stages of two blocks, global average pool, classifier).
+
+    torchvision's own blocks, so zennit's ``ResNetCanonizer`` attributes their residual additions and torch-pruning
+    couples the channels each addition ties together; convolutions initialised as torchvision's ResNet does.
+    """
+    if not 0 < width <= 4:
+        raise ValueError(f"width must be in (0, 4], got {width}")
+    widths = [max(1, round(w * width)) for w in (64, 128, 256, 512)]
+    layers: list[nn.Module] = [nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU()]
+    inplanes = widths[0]
+    for i, planes in enumerate(widths):
+        stride = 1 if i == 0 else 2
+        down = None
+        if stride != 1 or inplanes != planes:
+            down = nn.Sequential(nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False), nn.BatchNorm2d(planes))
+        layers.append(nn.Sequential(BasicBlock(inplanes, planes, stride, down), BasicBlock(planes, planes)))
+        inplanes = planes
+    model = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(inplanes, num_classes))
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+    return _out_of_place(model)
+
+
+def residual(model: nn.Module) -> bool:
+    """Whether ``model`` has torchvision ResNet blocks (their additions need zennit's ``ResNetCanonizer``)."""
+    return any(isinstance(m, (BasicBlock, Bottleneck)) for m in model.modules())
 
 
 def mlp(sizes: list[int], bias: bool = True) -> nn.Sequential:

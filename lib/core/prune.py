@@ -2,8 +2,9 @@
 
 :func:`prune` removes whole filters / neurons: the returned model is smaller (fewer channels, parameters
 and MACs) and every consumer — BatchNorm, the next convolution or linear layer, a flatten — is sliced
-consistently by torch-pruning. Our scores enter as a torch-pruning ``Importance``. Pruning creates new
-parameter tensors: build the optimizer *after* pruning.
+consistently by torch-pruning. Our scores enter as a torch-pruning ``Importance`` (:class:`ScoreImportance`),
+reduced over each group of units that must go together (e.g. every channel a residual addition ties). Pruning
+creates new parameter tensors: build the optimizer *after* pruning.
 """
 
 from __future__ import annotations
@@ -37,19 +38,37 @@ def random_scores(model: nn.Module, seed: int) -> Scores:
     return {name: torch.rand(m.weight.shape[0], generator=gen) for name, m in prunable_layers(model).items()}
 
 
-class ScoreImportance(tp.importance.Importance):
-    """A torch-pruning ``Importance`` that reads precomputed per-unit scores of each group's root layer."""
+#: torch-pruning's handlers that remove a layer's output units (where a group's scores are read), and those that
+#: remove a consumer's input channels.
+OUTPUTS = (tp.prune_conv_out_channels, tp.prune_linear_out_channels)
+INPUTS = (tp.prune_conv_in_channels, tp.prune_linear_in_channels)
 
-    def __init__(self, scores: dict[nn.Module, torch.Tensor]):
-        self.scores = scores
+
+class ScoreImportance(tp.importance.GroupMagnitudeImportance):
+    """A torch-pruning ``Importance`` from per-unit scores of layers (``{layer: one score per output unit}``): the
+    scores of every layer whose outputs the group removes, reduced over the group like torch-pruning's magnitude
+    (``group_reduction``, default the mean; on a plain chain a group has one such layer and its scores are
+    returned as they are) and optionally normalised (``normalizer``). A group without a scored layer gets ``None``
+    (not pruned). Subclasses compute the scores in :meth:`layer_scores`."""
+
+    def __init__(self, scores: dict[nn.Module, torch.Tensor] | None = None, group_reduction: str = "mean",
+                 normalizer: str | None = None) -> None:
+        super().__init__(p=1, group_reduction=group_reduction, normalizer=normalizer)
+        self.scores = scores or {}
+
+    def layer_scores(self) -> dict[nn.Module, torch.Tensor]:
+        """``{layer: score of each of its output units}``."""
+        return self.scores
 
     @torch.no_grad()
     def __call__(self, group: tp.Group) -> torch.Tensor | None:
-        for dep, idxs in group:
-            layer, handler = dep.target.module, dep.handler
-            if layer in self.scores and handler in (tp.prune_conv_out_channels, tp.prune_linear_out_channels):
-                return self.scores[layer][torch.as_tensor(idxs)].float()
-        return None
+        scores = self.layer_scores()
+        values, roots = [], []
+        for i, (dep, idxs) in enumerate(group):
+            if dep.handler in OUTPUTS and dep.target.module in scores:
+                values.append(scores[dep.target.module][torch.as_tensor(idxs)].float())
+                roots.append(group[i].root_idxs)
+        return self._normalize(self._reduce(values, roots), self.normalizer) if values else None
 
 
 def prune(

@@ -37,12 +37,16 @@ import torch.nn.functional as F
 import torch_pruning as tp
 from torch import nn
 from torch.nn.grad import conv2d_weight
-from zennit.canonizers import SequentialMergeBatchNorm
+from torchvision.models.mobilenetv2 import InvertedResidual
+from torchvision.models.resnet import BasicBlock, Bottleneck
+from zennit.canonizers import Canonizer, CompositeCanonizer, SequentialMergeBatchNorm
 from zennit.composites import EpsilonAlpha2Beta1, EpsilonGammaBox, EpsilonPlusFlat
 from zennit.core import Composite
+from zennit.torchvision import ResNetCanonizer
 
 from lib.params.flexrel import NORMALISATIONS, UNFOLDED_INPUTS
-from lib.core.prune import PRUNABLE, Scores, prunable_layers
+from lib.core import models
+from lib.core.prune import INPUTS, OUTPUTS, Scores, prunable_layers
 
 
 def magnitude(model: nn.Module, fold_batchnorm: bool = False) -> Scores:
@@ -64,21 +68,56 @@ def magnitude(model: nn.Module, fold_batchnorm: bool = False) -> Scores:
     return magnitude(merged)
 
 
-#: zennit's composites by name, each built for reference inputs ``x`` and with BatchNorm merged into the preceding
-#: layer: ``EpsilonPlusFlat`` (ε for dense layers, z⁺ for convolutions, flat for the first layer; the default),
+#: zennit's composites by name, each built for reference inputs ``x`` with the ``canonizers`` the network needs
+#: (:func:`canonizers`: BatchNorm merged into the preceding layer; a ResNet's additions made modules):
+#: ``EpsilonPlusFlat`` (ε for dense layers, z⁺ for convolutions, flat for the first layer; the default),
 #: ``EpsilonGammaBox`` (γ = 0.25 for convolutions, zᴮ for the first layer bounded by ``x``'s range),
 #: ``EpsilonAlpha2Beta1`` (α = 2, β = 1 for convolutions).
-COMPOSITES: dict[str, Callable[[torch.Tensor], Composite]] = {
-    "EpsilonPlusFlat": lambda x: EpsilonPlusFlat(canonizers=[SequentialMergeBatchNorm()]),
-    "EpsilonGammaBox": lambda x: EpsilonGammaBox(low=float(x.min()), high=float(x.max()),
-                                                 canonizers=[SequentialMergeBatchNorm()]),
-    "EpsilonAlpha2Beta1": lambda x: EpsilonAlpha2Beta1(canonizers=[SequentialMergeBatchNorm()]),
+COMPOSITES: dict[str, Callable[[torch.Tensor, list[Canonizer]], Composite]] = {
+    "EpsilonPlusFlat": lambda x, canonizers: EpsilonPlusFlat(canonizers=canonizers),
+    "EpsilonGammaBox": lambda x, canonizers: EpsilonGammaBox(low=float(x.min()), high=float(x.max()), canonizers=canonizers),
+    "EpsilonAlpha2Beta1": lambda x, canonizers: EpsilonAlpha2Beta1(canonizers=canonizers),
 }
 
 
-def default_composite() -> Composite:
-    """zennit's ``EpsilonPlusFlat`` with BatchNorm merged into the preceding layer (:data:`COMPOSITES`)."""
-    return COMPOSITES["EpsilonPlusFlat"](torch.zeros(1))
+def canonizers(model: nn.Module) -> list[Canonizer]:
+    """The canonizers LRP needs on ``model``: zennit's ``ResNetCanonizer`` for a network of torchvision ResNet
+    blocks (it merges BatchNorm too), else BatchNorm merged into the preceding layer."""
+    return [ResNetCanonizer()] if models.residual(model) else [SequentialMergeBatchNorm()]
+
+
+def default_composite(model: nn.Module | None = None) -> Composite:
+    """zennit's ``EpsilonPlusFlat`` with the :func:`canonizers` ``model`` needs (none given: a plain chain's)."""
+    return COMPOSITES["EpsilonPlusFlat"](torch.zeros(1), canonizers(model) if model is not None else [SequentialMergeBatchNorm()])
+
+
+def _every_canonizer(composite: Composite) -> list:
+    """Every canonizer of ``composite``, those inside composite canonizers included."""
+    found, todo = [], list(composite.canonizers or [])
+    while todo:
+        c = todo.pop()
+        found.append(c)
+        if isinstance(c, CompositeCanonizer):
+            todo += list(c.canonizers)
+    return found
+
+
+def check_attributable(model: nn.Module, composite: Composite) -> None:
+    """Raise ``TypeError`` naming the first module of ``model`` whose relevance eq. (1) and ``composite`` cannot
+    give: a grouped convolution, a torchvision ResNet block without ``ResNetCanonizer`` in the composite, or a
+    MobileNetV2 inverted residual with its skip connection (zennit has no canonizer for it). A residual addition
+    written in a custom module's ``forward`` (``x + f(x)``) cannot be seen from the modules and is not detected."""
+    resnet = any(isinstance(c, ResNetCanonizer) for c in _every_canonizer(composite))
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Conv2d) and m.groups != 1:
+            raise TypeError(f"{name}: Conv2d with groups={m.groups} (a grouped or depthwise convolution); FlexRel's "
+                            "relevance (eq. (1) on the unfolded input) is defined for groups=1 only")
+        if isinstance(m, (BasicBlock, Bottleneck)) and not resnet:
+            raise TypeError(f"{name}: {type(m).__name__} adds its residual outside any module; pass a composite with "
+                            "zennit.torchvision.ResNetCanonizer, e.g. EpsilonPlusFlat(canonizers=[ResNetCanonizer()])")
+        if isinstance(m, InvertedResidual) and m.use_res_connect:
+            raise TypeError(f"{name}: InvertedResidual adds its skip connection outside any module and zennit has no "
+                            "canonizer for it: its relevance would not be LRP")
 
 
 def _unfolded_input_sum(layer: nn.Module, rel_a: torch.Tensor, out_shape: torch.Size, unfolded_input: str) -> torch.Tensor:
@@ -91,8 +130,6 @@ def _unfolded_input_sum(layer: nn.Module, rel_a: torch.Tensor, out_shape: torch.
     """
     if isinstance(layer, nn.Linear):
         return rel_a.reshape(-1, rel_a.shape[-1]).sum(0)
-    if layer.groups != 1:
-        raise NotImplementedError("grouped convolutions are not supported")
     rel_a = rel_a.sum(0, keepdim=True)  # the row sum is linear: sum the samples first
     if unfolded_input == "share":
         geometry = dict(kernel_size=layer.kernel_size, dilation=layer.dilation, padding=layer.padding, stride=layer.stride)
@@ -127,6 +164,8 @@ def layer_relevance(
     """
     if unfolded_input not in UNFOLDED_INPUTS:
         raise ValueError(f"unfolded_input={unfolded_input!r}; allowed: {list(UNFOLDED_INPUTS)}")
+    composite = composite or default_composite(model)
+    check_attributable(model, composite)
     layers = prunable_layers(model)
     sums: dict[str, list] = {name: [0.0, 0.0] for name in layers}
     captured: dict[str, dict] = {name: {} for name in layers}
@@ -143,7 +182,6 @@ def layer_relevance(
         handles += [layer.register_forward_pre_hook(pre, prepend=True), layer.register_forward_hook(post, prepend=True)]
     was_training = model.training
     model.eval()
-    composite = composite or default_composite()
     try:
         with composite.context(model) as modified:
             for start in range(0, len(x), batch_size):
@@ -173,7 +211,8 @@ def parameter_relevance(model: nn.Module, x: torch.Tensor, y: torch.Tensor | Non
     x, y
         Reference inputs and their target classes (``y=None``: the predicted class).
     composite
-        zennit composite giving the LRP rules; default :func:`default_composite`.
+        zennit composite giving the LRP rules, with the canonizers ``model`` needs; default
+        :func:`default_composite` of ``model``. A network it cannot attribute raises (:func:`check_attributable`).
     options
         Of :func:`layer_relevance`: ``batch_size`` (default 256), the chunk size (eq. (1) sums over samples, so
         chunking changes nothing but memory), and ``unfolded_input``, how a convolution's input relevance enters
@@ -316,42 +355,62 @@ def library_scores(model: nn.Module, name: str, x: torch.Tensor, y: torch.Tensor
     return out
 
 
+def consumers(model: nn.Module, x: torch.Tensor) -> dict[str, list[nn.Module]]:
+    """Per prunable layer, the convolution and linear layers that read its outputs, from torch-pruning's dependency
+    graph traced on ``x[:1]``: on a chain the next prunable layer; in a residual stream every layer that reads the
+    sum the layer's outputs are added into."""
+    with torch.enable_grad():
+        graph = tp.DependencyGraph().build_dependency(model, example_inputs=x[:1])
+    out = {}
+    for name, layer in prunable_layers(model).items():
+        group = graph.get_pruning_group(layer, OUTPUTS[isinstance(layer, nn.Linear)], idxs=list(range(layer.weight.shape[0])))
+        out[name] = [dep.target.module for dep, _ in group if dep.handler in INPUTS]
+    return out
+
+
 @torch.no_grad()
 def filter_contribution(model: nn.Module, x: torch.Tensor, lam_avg: float = 0.5, lam_max: float = 0.5,
                         batch_size: int = 256) -> Scores:
     """The rank paper's contribution ``λ1·C_avg + λ2·C_max`` (:func:`lib.criteria.contribution.contribution`) read on
-    filters and neurons: unit ``k`` feeds each unit ``j`` of the next prunable layer with ``u_k·w_jk``, where
-    ``u_k`` is the summed ``|activation|`` of its output channel over positions and ``w_jk`` the summed ``|weight|``
-    linking them (for a convolution, exact up to the image border); ``r = u_k·w_jk / Σ_i u_i·w_ji`` per image,
-    averaged (C_avg) and maximised (C_max) over images and ``j``. Absolute values, as the channel sums are.
+    filters and neurons: unit ``k`` feeds each unit ``j`` of every layer that reads its outputs (:func:`consumers`)
+    with ``u_k·w_jk``, where ``u_k`` is the summed ``|activation|`` of the consumer's input channel ``k`` over
+    positions and ``w_jk`` the summed ``|weight|`` linking them (for a convolution, exact up to the image border);
+    ``r = u_k·w_jk / Σ_i u_i·w_ji`` per image, averaged (C_avg) and maximised (C_max) over images and every
+    consumer's ``j``. Absolute values, as the channel sums are. In a residual stream the input a consumer reads is
+    the sum of the coupled layers' outputs: they share one score. A consumer that reads more channels than the
+    layer has (a concatenation) raises ``NotImplementedError``.
     """
-    chain = [n for n, m in model.named_modules() if isinstance(m, PRUNABLE)]
-    modules = dict(model.named_modules())
-    following = {a: modules[b] for a, b in zip(chain[:-1], chain[1:])}
-    inputs: dict[str, torch.Tensor] = {}
-    handles = [nxt.register_forward_pre_hook(lambda m, a, name=name: inputs.__setitem__(name, a[0]))
-               for name, nxt in following.items()]
-    total = {n: 0.0 for n in following}
-    peak = {n: torch.full((modules[n].weight.shape[0],), -math.inf) for n in following}
+    modules, layers = dict(model.named_modules()), prunable_layers(model)
+    reads = consumers(model, x)
+    inputs: dict[nn.Module, torch.Tensor] = {}
+    handles = [m.register_forward_pre_hook(lambda m, a: inputs.__setitem__(m, a[0]))
+               for m in {c for cs in reads.values() for c in cs}]
+    total = {n: 0.0 for n in layers}
+    peak = {n: torch.full((modules[n].weight.shape[0],), -math.inf) for n in layers}
     was_training = model.training
     model.eval()
     try:
         for start in range(0, len(x), batch_size):
             model(x[start : start + batch_size])
-            for name, nxt in following.items():
-                units = modules[name].weight.shape[0]
-                a = inputs[name].abs().double()
-                w = nxt.weight.abs().double()
-                if isinstance(nxt, nn.Conv2d):
-                    u, w = a.flatten(2).sum(2), w.flatten(2).sum(2)  # (N, units), (M, units)
-                    c = u[:, :, None] * w.T[None]  # (N, units, M)
-                else:
-                    c = torch.einsum("nkp,mkp->nkm", a.reshape(len(a), units, -1), w.reshape(len(w), units, -1))
-                r = c / c.sum(1, keepdim=True).clamp_min(1e-12)
+            for name in layers:
+                units, shares = modules[name].weight.shape[0], []
+                for nxt in reads[name]:
+                    a = inputs[nxt].abs().double()
+                    w = nxt.weight.abs().double()
+                    if isinstance(nxt, nn.Conv2d):
+                        if a.shape[1] != units:
+                            raise NotImplementedError(f"contribution of {name}: {type(nxt).__name__} reads {a.shape[1]} "
+                                                      f"channels, {name} has {units} (a concatenation)")
+                        u, w = a.flatten(2).sum(2), w.flatten(2).sum(2)  # (N, units), (M, units)
+                        c = u[:, :, None] * w.T[None]  # (N, units, M)
+                    else:
+                        c = torch.einsum("nkp,mkp->nkm", a.reshape(len(a), units, -1), w.reshape(len(w), units, -1))
+                    shares.append(c / c.sum(1, keepdim=True).clamp_min(1e-12))
+                r = torch.cat(shares, 2)
                 total[name] = total[name] + r.mean(2).sum(0).cpu()
                 peak[name] = torch.maximum(peak[name], r.amax(dim=(0, 2)).float().cpu())
     finally:
         for h in handles:
             h.remove()
         model.train(was_training)
-    return {n: (lam_avg * total[n] / len(x) + lam_max * peak[n]).float() for n in prunable_layers(model)}
+    return {n: (lam_avg * total[n] / len(x) + lam_max * peak[n]).float() for n in layers}

@@ -1,4 +1,4 @@
-"""FlexRel and LRP relevance as torch-pruning importances: prune *your* network with them.
+"""FlexRel, LRP relevance and the rank paper's contribution as torch-pruning importances: prune *your* network with them.
 
 torch-pruning's pruners (``tp.pruner.MetaPruner`` / ``BasePruner``, per layer or global, ``round_to``) ask an
 ``Importance`` for one score per unit of each **group**: the units that must go together (a convolution's filters,
@@ -9,12 +9,15 @@ normalised — with the layer scores of :mod:`lib.criteria.filters`:
 
 - :class:`RelevanceImportance` — eq. (1)'s per-unit LRP relevance (zennit; a composite and its canonizers as
   arguments), of every convolution or linear layer whose outputs the group removes;
+- :class:`ContributionImportance` — the rank paper's contribution of each filter or neuron to the layers that
+  read it;
 - :class:`FlexRelImportance` — ``(1 − δ)·P̂ + δ·R̂``: relevance mixed with a partner importance (default: the
   magnitude of the group's first layer, as the paper's "lowest average magnitude"), each min-max normalised
   within the group.
 
-A network zennit cannot attribute faithfully is refused before any work, naming the layer type
-(:func:`check_attributable`): grouped or depthwise convolutions (eq. (1)'s unfolded form needs ``groups=1``), and
+The reproduction's protocols prune with the same reduction (:class:`lib.core.prune.ScoreImportance`, of which
+these are subclasses) and the same layer scores. A network zennit cannot attribute faithfully is refused before
+any work, naming the layer type (:func:`lib.criteria.filters.check_attributable`): grouped or depthwise convolutions (eq. (1)'s unfolded form needs ``groups=1``), and
 torchvision's residual blocks whose addition no canonizer turns into a module (its ResNet blocks need
 ``zennit.torchvision.ResNetCanonizer``; MobileNetV2's inverted residuals have none). A residual addition written
 in a custom module's ``forward`` (``x + f(x)``) cannot be seen from the modules and is not detected.
@@ -22,58 +25,58 @@ in a custom module's ``forward`` (``x + f(x)``) cannot be seen from the modules 
 
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import torch
 import torch_pruning as tp
 from torch import nn
-from torchvision.models.mobilenetv2 import InvertedResidual
-from torchvision.models.resnet import BasicBlock, Bottleneck
-from zennit.canonizers import CompositeCanonizer
 from zennit.core import Composite
-from zennit.torchvision import ResNetCanonizer
 
-from lib.core.prune import prunable_layers
+from lib.core.prune import OUTPUTS, ScoreImportance, prunable_layers
 from lib.criteria import filters
 
-#: torch-pruning's handlers that remove a layer's output units: where a group's scores are read.
-OUTPUTS = (tp.prune_conv_out_channels, tp.prune_linear_out_channels)
+
+class _Computed(ScoreImportance):
+    """Layer scores of ``model`` computed by :meth:`compute` on the first call and again whenever a layer's width
+    has changed since (after a pruning step; :meth:`reset` after training the network between steps), then
+    reduced over each group (:class:`lib.core.prune.ScoreImportance`)."""
+
+    def __init__(self, model: nn.Module, group_reduction: str = "mean", normalizer: str | None = None) -> None:
+        super().__init__(None, group_reduction, normalizer)
+        self.model = model
+
+    @abstractmethod
+    def compute(self) -> dict[str, torch.Tensor]:
+        """``{layer name: score of each output unit}`` of every prunable layer of the model as it is now."""
+
+    def layer_scores(self) -> dict[nn.Module, torch.Tensor]:
+        layers = prunable_layers(self.model)
+        if any(m not in self.scores or len(self.scores[m]) != m.weight.shape[0] for m in layers.values()):
+            with torch.enable_grad():  # LRP is a modified gradient, tracing needs one: the pruner calls under no_grad
+                found = self.compute()
+            self.scores = {layers[n]: s.detach().cpu() for n, s in found.items()}
+        return self.scores
+
+    def reset(self) -> None:
+        """Forget the scores computed so far (the next call recomputes them): after training between steps."""
+        self.scores = {}
+
+    def __call__(self, group: tp.Group) -> torch.Tensor | None:
+        root = group[0].dep.target.module
+        if group[0].dep.handler in OUTPUTS and root not in self.layer_scores():
+            raise ValueError(f"{type(root).__name__} {tuple(root.weight.shape)} has no score: the output layer (pass it "
+                             "in the pruner's ignored_layers) or a network other than the one this importance scores")
+        return super().__call__(group)
 
 
-def _canonizers(composite: Composite) -> list:
-    """Every canonizer of ``composite``, those inside composite canonizers included."""
-    found, todo = [], list(composite.canonizers or [])
-    while todo:
-        c = todo.pop()
-        found.append(c)
-        if isinstance(c, CompositeCanonizer):
-            todo += list(c.canonizers)
-    return found
-
-
-def check_attributable(model: nn.Module, composite: Composite) -> None:
-    """Raise ``TypeError`` naming the first module of ``model`` whose relevance eq. (1) and ``composite`` cannot
-    give: a grouped convolution, a torchvision ResNet block without ``ResNetCanonizer`` in the composite, or a
-    MobileNetV2 inverted residual with its skip connection (zennit has no canonizer for it)."""
-    resnet = any(isinstance(c, ResNetCanonizer) for c in _canonizers(composite))
-    for name, m in model.named_modules():
-        if isinstance(m, nn.Conv2d) and m.groups != 1:
-            raise TypeError(f"{name}: Conv2d with groups={m.groups} (a grouped or depthwise convolution); FlexRel's "
-                            "relevance (eq. (1) on the unfolded input) is defined for groups=1 only")
-        if isinstance(m, (BasicBlock, Bottleneck)) and not resnet:
-            raise TypeError(f"{name}: {type(m).__name__} adds its residual outside any module; pass a composite with "
-                            "zennit.torchvision.ResNetCanonizer, e.g. EpsilonPlusFlat(canonizers=[ResNetCanonizer()])")
-        if isinstance(m, InvertedResidual) and m.use_res_connect:
-            raise TypeError(f"{name}: InvertedResidual adds its skip connection outside any module and zennit has no "
-                            "canonizer for it: its relevance would not be LRP")
-
-
-class RelevanceImportance(tp.importance.GroupMagnitudeImportance):
+class RelevanceImportance(_Computed):
     """LRP relevance of each unit (eq. (1), :func:`lib.criteria.filters.relevance`) on reference images ``x``
     (targets ``y``; ``None``: the predicted class), reduced over the group like torch-pruning's magnitude.
 
-    The relevance of every prunable layer of ``model`` is computed in one LRP pass (with gradients on, inside the
-    pruner's ``no_grad``), on the first call, and again whenever a layer's width has changed since (after a pruning
-    step; :meth:`reset` after training the network between steps). ``composite``: a zennit composite with the
-    canonizers the network needs (default: :func:`lib.criteria.filters.default_composite`, for plain chains).
+    The relevance of every prunable layer of ``model`` is computed in one LRP pass, when first asked and after
+    every change of width. ``composite``: a zennit composite with the canonizers the network needs (default:
+    :func:`lib.criteria.filters.default_composite` of ``model``: ``ResNetCanonizer`` for torchvision ResNets);
+    a network it cannot attribute raises before any work (:func:`lib.criteria.filters.check_attributable`).
 
     Eq. (1)'s input term is the relevance reaching a layer's input tensor; in a residual block that tensor also
     feeds the skip path, so the term carries the skip's relevance too. It is the same for every unit of a layer:
@@ -83,38 +86,26 @@ class RelevanceImportance(tp.importance.GroupMagnitudeImportance):
 
     def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, composite: Composite | None = None,
                  unfolded_input: str = "copy", group_reduction: str = "mean", normalizer: str | None = None) -> None:
-        super().__init__(p=1, group_reduction=group_reduction, normalizer=normalizer)
-        self.composite = composite or filters.default_composite()
-        check_attributable(model, self.composite)
-        self.model, self.x, self.y, self.unfolded_input = model, x, y, unfolded_input
-        self._scores: dict[nn.Module, torch.Tensor] = {}
+        super().__init__(model, group_reduction, normalizer)
+        self.composite = composite or filters.default_composite(model)
+        filters.check_attributable(model, self.composite)
+        self.x, self.y, self.unfolded_input = x, y, unfolded_input
 
-    def layer_scores(self) -> dict[nn.Module, torch.Tensor]:
-        """``{layer: relevance of each of its output units}`` for every prunable layer of the model as it is now."""
-        layers = prunable_layers(self.model)
-        if any(m not in self._scores or len(self._scores[m]) != m.weight.shape[0] for m in layers.values()):
-            with torch.enable_grad():  # LRP is a modified gradient: the pruner calls importances under no_grad
-                found = filters.relevance(self.model, self.x, self.y, self.composite, unfolded_input=self.unfolded_input)
-            self._scores = {layers[n]: s.detach().cpu() for n, s in found.items()}
-        return self._scores
+    def compute(self) -> dict[str, torch.Tensor]:
+        return filters.relevance(self.model, self.x, self.y, self.composite, unfolded_input=self.unfolded_input)
 
-    def reset(self) -> None:
-        """Forget the relevance computed so far (the next call recomputes it): after training between steps."""
-        self._scores = {}
 
-    def __call__(self, group: tp.Group) -> torch.Tensor | None:
-        scores = self.layer_scores()
-        root = group[0].dep.target.module
-        if group[0].dep.handler in OUTPUTS and root not in scores:
-            raise ValueError(f"{type(root).__name__} {tuple(root.weight.shape)} has no relevance score: the output layer "
-                             "(pass it in the pruner's ignored_layers) or a network other than the one this importance scores")
-        values, roots = [], []
-        for i, (dep, idxs) in enumerate(group):
-            layer = dep.target.module
-            if dep.handler in OUTPUTS and layer in scores:
-                values.append(scores[layer][torch.as_tensor(idxs)].float())
-                roots.append(group[i].root_idxs)
-        return self._normalize(self._reduce(values, roots), self.normalizer)
+class ContributionImportance(_Computed):
+    """The rank paper's contribution ``λ1·C_avg + λ2·C_max`` of each filter or neuron to the layers that read it
+    (:func:`lib.criteria.filters.filter_contribution`) on reference images ``x``, reduced over the group."""
+
+    def __init__(self, model: nn.Module, x: torch.Tensor, lam_avg: float = 0.5, lam_max: float = 0.5,
+                 group_reduction: str = "mean", normalizer: str | None = None) -> None:
+        super().__init__(model, group_reduction, normalizer)
+        self.x, self.lam_avg, self.lam_max = x, lam_avg, lam_max
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        return filters.filter_contribution(self.model, self.x, self.lam_avg, self.lam_max)
 
 
 class FlexRelImportance(tp.importance.Importance):

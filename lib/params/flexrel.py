@@ -17,8 +17,11 @@ FLEXREL_METHODS = ("magnitude", "magnitude_bn", "relevance", "flexrel", "random"
 BASELINES = ("taylor", "lamp", "bn_scale", "contribution")
 #: Datasets FlexRel runs on (CelebA has no class labels).
 FLEXREL_DATASETS = tuple(d for d in DATASETS if d != "CelebA")
-#: FlexRel's networks: torchvision's VGG-16 with or without BatchNorm, and LeNet-300-100 (a second architecture).
-FLEXREL_MODELS = ("vgg16_bn", "vgg16", "lenet300")
+#: FlexRel's networks: torchvision's VGG-16 with or without BatchNorm, LeNet-300-100 (a second architecture) and a
+#: ResNet-18 with a CIFAR stem (a residual one, notebook 09).
+FLEXREL_MODELS = ("vgg16_bn", "vgg16", "lenet300", "resnet18")
+#: Those of them with BatchNorm (``bn_scale`` scores its scales).
+BATCHNORM_MODELS = ("vgg16_bn", "resnet18")
 #: zennit composites that give LRP's rules (:data:`lib.criteria.filters.COMPOSITES`); the paper does not name its rules.
 COMPOSITE_NAMES = ("EpsilonPlusFlat", "EpsilonGammaBox", "EpsilonAlpha2Beta1")
 #: Whose logit LRP starts from: the image's true class or the network's predicted class.
@@ -42,7 +45,8 @@ class FlexRelParams(OnDevice):
     ----------
     dataset, model, width, image_size, dropout
         Data and network: ``model`` is ``vgg16_bn`` or ``vgg16`` (torchvision's, no BatchNorm) with a width
-        multiplier, or ``lenet300`` (LeNet-300-100, notebook 08's second architecture); small images are zero-padded to ``image_size``; ``dropout`` in the classifier (VGG: 0.5).
+        multiplier, ``lenet300`` (LeNet-300-100, notebook 08's second architecture) or ``resnet18`` (ResNet-18
+        with a CIFAR stem and the same width multiplier, notebook 09); small images are zero-padded to ``image_size``; ``dropout`` in the classifier (VGG: 0.5).
     train_subset, test_subset
         First samples of the official training / held-out test split to use (``null``: all).
     batch_size, optimizer, lr, lr_schedule, momentum, weight_decay
@@ -147,9 +151,9 @@ class FlexRelParams(OnDevice):
     def _consistent(self) -> Self:
         if "random" not in self.methods:
             raise ValueError("flexrel.methods must contain 'random' (the control every verdict is gated on)")
-        if "bn_scale" in self.baselines and self.model != "vgg16_bn":
+        if "bn_scale" in self.baselines and self.model not in BATCHNORM_MODELS:
             raise ValueError(f"flexrel.baselines has 'bn_scale' but flexrel.model = {self.model!r} has no BatchNorm; "
-                             "remove it or use model 'vgg16_bn'")
+                             f"remove it or use a model of {list(BATCHNORM_MODELS)}")
         if self.model == "lenet300" and not self.prune_linear:
             raise ValueError("flexrel.model = 'lenet300' has no convolutions; set flexrel.prune_linear: true")
         if self.relevance_split == "unseen" and self.train_subset is None:

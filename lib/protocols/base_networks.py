@@ -1,7 +1,7 @@
 """FlexRel's base networks (§IV): the data they see, how they are built and trained, and where they are stored.
 
 Every seed trains one pre-pruning network (a VGG shared by notebooks 01-03 and trained only by 01; notebook 08
-also trains LeNet-300-100). This module is the
+also trains LeNet-300-100, notebook 09 a ResNet-18). This module is the
 part of the protocol that happens *before* any pruning setting matters: a run store key covers the source
 of the modules it imports (:func:`lib.store.runs.code`), so editing a pruning criterion never retrains a base
 network.
@@ -132,12 +132,18 @@ def build(p: FlexRelParams, seed: int) -> nn.Module:
     spec = data.SPECS[p.dataset]
     if p.model == "lenet300":
         return models.mlp([spec.channels * p.image_size**2, 300, 100, spec.classes])
+    if p.model == "resnet18":
+        return models.resnet18(spec.classes, spec.channels, p.width)
     return models.vgg16(spec.classes, spec.channels, p.width, batch_norm=p.model == "vgg16_bn", image_size=p.image_size,
                         dropout=p.dropout)
 
 
 def place(model: nn.Module, dev: torch.device) -> nn.Module:
-    return model.to(dev, memory_format=torch.channels_last)
+    """``model`` on ``dev`` in channels-last memory format (faster convolutions), except a residual network: with
+    torch 2.14.1 on a CPU, a pruned ResNet-18 in channels-last hung in backward after the first optimizer step, and
+    crashed (segmentation fault) with one thread; in the default format it trains. (Its one-channel inputs are
+    both formats at once; a three-channel channels-last input would switch the convolutions back.)"""
+    return model.to(dev, memory_format=torch.contiguous_format if models.residual(model) else torch.channels_last)
 
 
 def fit(model: nn.Module, images: Images, recipe: Recipe, seed: int, dev: torch.device) -> list[dict]:
@@ -187,7 +193,7 @@ def pretrained(p: FlexRelParams, seed: int, train_if_missing: bool = True,
 
 def store_kind(p: FlexRelParams) -> str:
     """Where a base network is stored: ``flexrel-pre`` for the VGGs (notebook 01's output, which 03 depends on),
-    ``flexrel-pre-<model>`` for the others (trained by notebook 08 as its second architecture)."""
+    ``flexrel-pre-<model>`` for the others (trained by notebooks 08 and 09 for their architectures)."""
     return "flexrel-pre" if p.model.startswith("vgg") else f"flexrel-pre-{p.model}"
 
 

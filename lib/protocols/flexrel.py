@@ -83,7 +83,7 @@ def criterion_scores(scoring: Scoring, model: nn.Module, names: Iterable[str] | 
     def relevance() -> prune.Scores:
         x, y = images()
         return filters.relevance(model, x, y if scoring.relevance_target == "label" else None,
-                                 filters.COMPOSITES[scoring.composite](x), unfolded_input=scoring.unfolded_input)
+                                 filters.COMPOSITES[scoring.composite](x, filters.canonizers(model)), unfolded_input=scoring.unfolded_input)
 
     every = {"magnitude": lambda: filters.magnitude(model), "magnitude_bn": lambda: filters.magnitude(model, fold_batchnorm=True),
              "relevance": relevance, "contribution": lambda: filters.filter_contribution(model, images()[0]),
@@ -230,10 +230,11 @@ def network(p: FlexRelParams, q, run: dict, stage: str) -> tuple[nn.Module, list
         found, sec = criterion_scores(Scoring.of(q), model, needs(q, method))
         return _combine(found, model, method, delta, q.partner, q.normalisation), sec
 
-    model, seconds = prune_in_steps(net, s, factor, steps, rescore, q.scope, images.example().to(dev),
-                                    lambda: images.batches("train", seed, dev=dev), q.bn_batches, seconds)
+    x0 = images.example().to(dev)
+    model, seconds = prune_in_steps(net, s, factor, steps, rescore, q.scope, x0, lambda: images.batches("train", seed, dev=dev),
+                                    q.bn_batches, seconds)
     common = {"method": method, "factor": factor, "delta": delta, "draw": run["draw"], "seed": seed,
-              **prune.count(model, images.example().to(dev)), "relevance_seconds": seconds}
+              **prune.count(model, x0), "relevance_seconds": seconds}
     if stage == "retention":
         return model, [{**common, "stage": "retention", **evaluate(model, images, dev, q.amp, q.test_shift)}]
     rows = fit(model, images, Recipe.recovery(q), seed, dev)

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from lib.params.flexrel import FlexRelParams
+from lib.params.flexrel import BATCHNORM_MODELS, FlexRelParams
 from lib.params.studies import VARIANTS, StudiesParams
 from lib.protocols import flexrel
 
@@ -77,7 +77,7 @@ def baseline_of(p: FlexRelParams, name: str) -> str:
 def second_model(p: FlexRelParams, b: StudiesParams) -> FlexRelParams:
     """Section ``flexrel`` on ``studies.second_model`` (same data and training; a network without convolutions
     prunes its hidden neurons; baselines it has nothing for are dropped)."""
-    no_bn = b.second_model != "vgg16_bn"
+    no_bn = b.second_model not in BATCHNORM_MODELS
     return p.replace(model=b.second_model, prune_linear=p.prune_linear or b.second_model == "lenet300",
                                baselines=[m for m in p.baselines if not (no_bn and m == "bn_scale")])
 
