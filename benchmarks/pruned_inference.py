@@ -1,10 +1,11 @@
 """Pruned inference: is a pruned network as much faster as its MACs say?
 
 VGG-16-BN (the FlexRel protocol's network, at the default width ×0.25 and at full width) pruned per layer at
-every Fig. 2 level of the default profile, and the rank paper's MLP at its final width: latency at batch 1,
+every Fig. 2 level of the default profile, notebook 09's ResNet-18 (×0.125, residual channels pruned as groups)
+at its levels, and the rank paper's MLP at its final width: latency at batch 1,
 throughput at batch 64, and the batch-64 speed-up over the unpruned network beside the MAC ratio. ``eager`` is
-the network as trained (channels_last, eval mode); ``round_to 8`` the same, pruned keeping channel counts a
-multiple of 8 (torch-pruning's ``round_to``); ``deploy`` the eager network through :func:`lib.core.timing.deployable`
+the network as trained (eval mode; channels_last, the ResNet in the default format: ``lib.protocols.base_networks.place``); ``round_to 8`` the same, pruned keeping channel counts a
+multiple of 8 (torch-pruning's ``round_to``); ``deploy`` the eager VGG through :func:`lib.core.timing.deployable`
 (BatchNorm folded, convolution and ReLU fused). ``floor`` is the same depth with about one channel per layer: the
 per-layer overhead no pruning removes, which bounds the speed-up at ``t0 / (t_floor + (t0 − t_floor) / MAC ratio)``
 (``bound``).
@@ -25,6 +26,7 @@ from lib.params import profiles
 from lib.protocols import flexrel, train_time
 from lib.params.flexrel import FlexRelParams
 from lib.params.rank import RankParams
+from lib.params.studies import StudiesParams, residual
 
 BATCH = 64
 
@@ -46,6 +48,21 @@ def vgg_rows(p: FlexRelParams, width: float, repeats: int = 5) -> list[dict]:
             run = timing.deployable(net, x) if mode == "deploy" else net
             rows.append({"network": f"vgg16_bn x{width:g}", "mode": mode, "level": level,
                          "macs": prune.count(net, x[:1])["macs"], **_timings(run, x, repeats)})
+    return rows
+
+
+def resnet_rows(p: FlexRelParams, b: StudiesParams, repeats: int = 5) -> list[dict]:
+    """Notebook 09's ResNet-18, eager and ``round_to 8``, at its retention levels and its recovery level."""
+    net = residual(p, b)
+    x = torch.randn(BATCH, 1, net.image_size, net.image_size)
+    floor = models.resnet18(10, 1, width=1 / 64).eval()
+    levels = sorted({0.0, *b.factors, b.residual_recovery})
+    rows = []
+    for mode in ("eager", "round_to 8"):
+        nets = flexrel.pruned_networks(net, levels, round_to=8 if mode == "round_to 8" else None)
+        for level, m in [*nets.items(), ("floor", floor)]:
+            rows.append({"network": f"resnet18 x{net.width:g}", "mode": mode, "level": level,
+                         "macs": prune.count(m, x[:1])["macs"], **_timings(m, x, repeats)})
     return rows
 
 
@@ -85,10 +102,10 @@ def summarise(rows: list[dict]) -> pd.DataFrame:
 
 def run(quick: bool = False) -> pd.DataFrame:
     """The profile's width and full width (``quick``: the smoke profile's width only)."""
-    fp, rp = (profiles.load(s, profile(quick)) for s in ("flexrel", "rank"))
+    fp, rp, sp = (profiles.load(s, profile(quick)) for s in ("flexrel", "rank", "studies"))
     repeats = 2 if quick else 15
     widths = (fp.width,) if quick else (fp.width, 1.0)
-    return summarise([r for w in widths for r in vgg_rows(fp, w, repeats)] + mlp_rows(rp, repeats))
+    return summarise([r for w in widths for r in vgg_rows(fp, w, repeats)] + resnet_rows(fp, sp, repeats) + mlp_rows(rp, repeats))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """FlexRel's relevance cost: LRP over the default profile's reference images against one training epoch.
 
-VGG-16-BN ×0.25 at 32×32 (FashionMNIST padded), as the default profile trains it. The epoch is the median
-training step times the profile's steps per epoch; the goal is relevance ≤ 5 % of an epoch.
+VGG-16-BN ×0.25 at 32×32 (FashionMNIST padded), as the default profile trains it, and notebook 09's ResNet-18
+(CIFAR stem, ×0.125, LRP through zennit's ResNetCanonizer) on its training subset. The epoch is the median
+training step times the network's steps per epoch; the goal is relevance ≤ 5 % of an epoch.
 
     .venv/bin/python -m benchmarks.relevance_vs_epoch
 """
@@ -17,11 +18,13 @@ from benchmarks import profile
 from lib.core import timing
 from lib.criteria import filters
 from lib.params import profiles
+from lib.params.flexrel import FlexRelParams
+from lib.params.studies import residual
 from lib.protocols import base_networks
 
 
-def run(quick: bool = False) -> pd.DataFrame:
-    p = profiles.load("flexrel", profile(quick))
+def row(p: FlexRelParams, quick: bool) -> dict:
+    """One network of section ``p``: its relevance time and one training epoch on ``p.train_subset`` images."""
     model = base_networks.place(base_networks.build(p, 0), torch.device("cpu"))
     x = torch.randn(p.relevance_images, 1, p.image_size, p.image_size).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (p.relevance_images,))
@@ -30,9 +33,13 @@ def run(quick: bool = False) -> pd.DataFrame:
     start = time.perf_counter()
     filters.relevance(model, x, y, unfolded_input=p.unfolded_input)
     relevance = time.perf_counter() - start
-    return pd.DataFrame([{"network": f"vgg16_bn x{p.width:g}", "reference_images": p.relevance_images,
-                          "relevance_s": relevance, "epoch_images": p.train_subset, "epoch_s": epoch,
-                          "relevance_over_epoch": relevance / epoch}])
+    return {"network": f"{p.model} x{p.width:g}", "reference_images": p.relevance_images, "relevance_s": relevance,
+            "epoch_images": p.train_subset, "epoch_s": epoch, "relevance_over_epoch": relevance / epoch}
+
+
+def run(quick: bool = False) -> pd.DataFrame:
+    p, b = profiles.load("flexrel", profile(quick)), profiles.load("studies", profile(quick))
+    return pd.DataFrame([row(p, quick), row(residual(p, b), quick)])
 
 
 if __name__ == "__main__":

@@ -3,9 +3,9 @@ layers listed before it (``tests/test_layers.py`` fails otherwise, and on any im
 
 ===========  =====================================================================================================
 params/      ``params.yaml``: one pydantic schema per section, the profiles, the choice lists, the paths (no torch)
-core/        data, networks, training loops, physical pruning, interval statistics, timing
+core/        data, networks (VGG-16, ResNet-18, the rank paper's), training loops, physical pruning, statistics, timing
 criteria/    what a unit is worth: magnitude, LRP relevance, FlexRel's mix, torch-pruning's importances,
-             the rank paper's contribution; FlexRel and relevance as importances for any network
+             the rank paper's contribution; FlexRel, relevance and contribution as importances for any network
 store/       the run store (a run's key: its parameters, its code, the libraries); the machine, and what a stage cost
 protocols/   the papers' experiments as stored runs: FlexRel's base networks and pruning runs, train-time pruning
              of MLPs and a VAE, the split-learning cost model, the studies beyond the papers, the papers crossed

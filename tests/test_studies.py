@@ -6,9 +6,10 @@ import pytest
 
 from lib.core import stats
 from lib.params import profiles
-from lib.protocols import studies
+from lib.protocols import flexrel, studies
 from lib.verdicts import rules, study_claims
 from lib.params.schema import ParamsError
+from lib.params.studies import residual
 
 CTX = rules.Context("07 sensitivity", "FashionMNIST", "")
 
@@ -83,3 +84,35 @@ def test_the_crossed_rows_are_gated_by_notebook_04s_gate_and_never_test_it():
     assert len(open_) == 4 and "control" not in set(open_.paper) and (open_.verdict == "reproduced").all()
     shut = rules.table(study_claims.crossed_claims(frame, 0.005, False, CTX))
     assert list(shut.verdict) == ["reproduced", "reproduced", "inconclusive", "inconclusive"]  # vs random: not comparative
+
+
+def test_the_residual_network_is_section_flexrel_on_a_resnet_and_its_rows_have_their_own_gates():
+    p, b = profiles.load("flexrel", "default"), profiles.load("studies", "default")
+    net = residual(p, b)
+    assert (net.model, net.width, net.train_subset, net.epochs_pre) == ("resnet18", b.residual_width, b.residual_train_subset,
+                                                                       b.residual_epochs)
+    back = net.replace(model=p.model, width=p.width, train_subset=p.train_subset, epochs_pre=p.epochs_pre, post_subset=p.post_subset,
+                       random_draws=p.random_draws, deltas=p.deltas, methods=p.methods, recovery_factors=p.recovery_factors,
+                       prune_linear=p.prune_linear)
+    assert back == p  # nothing else differs from notebook 01's protocol
+    with pytest.raises(ParamsError, match="residual_deltas"):
+        residual(p, b.replace(residual_deltas=[0.0, 0.3, 1.0]))
+    # a residual group's score is a mean over layers: FlexRel at δ = 0 or 1 normalises first, so it is its own run
+    assert flexrel.canonical(net, "flexrel", 0.0) == ("flexrel", 0.0) and flexrel.canonical(p, "flexrel", 0.0) == ("magnitude", None)
+    labels = [a.label for a in studies.residual_arms(net)]
+    assert labels == [*(f"delta={d:g}" for d in b.residual_deltas), "random", "magnitude", "relevance", *p.baselines]
+    means = {"delta=0": 0.70, "delta=0.25": 0.74, "delta=0.5": 0.76, "delta=0.75": 0.75, "delta=1": 0.72, "random": 0.40,
+             "magnitude": 0.70, "relevance": 0.60, "taylor": 0.70, "lamp": 0.70, "bn_scale": 0.70, "contribution": 0.70}
+    frame = _frame(means, seeds=range(6)).assign(requested_delta=lambda f: f.arm.str.extract(r"delta=(.*)")[0].astype(float))
+    rec = _frame({"magnitude": 0.80, "relevance": 0.80, "flexrel": 0.80, "random": 0.85}, seeds=range(6), factors=(0.4,))
+    rec = pd.concat([rec, _frame({m: 0.9 for m in ("magnitude", "relevance", "flexrel", "random")}, seeds=range(6), factors=(0.0,))])
+    rec = rec.assign(method=rec.arm, epoch=1).drop(columns="arm")
+    claims = rules.table(study_claims.residual_claims(frame, rec, net, 0.005, 0.1, CTX))
+    gates = claims[claims.paper == "control"]
+    assert list(gates.verdict) == ["passed", "failed"]  # retention's gate passes, recovery's (random best) fails
+    assert claims.claim[1].endswith("δ = 0.5 beats both ends") and claims.verdict[1] == "reproduced"
+    worse = claims[claims.claim.str.endswith("relevance alone is worse than magnitude")]
+    assert worse.estimate.iloc[0] == pytest.approx(0.10, abs=0.01) and worse.verdict.iloc[0] == "reproduced"
+    after = claims[claims.claim.str.contains("after recovery")]
+    assert len(after) == 2 and (after.verdict == "inconclusive").all()
+    assert not claims.primary.any() and (claims.paper[claims.paper != "control"] == study_claims.PAPER).all()

@@ -36,7 +36,8 @@ def test_sizing_counts_every_listed_run_once():
     """Default profile: 01 lists 6 base networks, the scores of 7 criteria per seed and 300 pruning runs plus the
     4 baselines' retention; 03 adds the δ sweep's 6 seeds × 2 factors × 7 δ minus the runs 01 already has (δ = 0,
     0.5, 1: magnitude, FlexRel at δ, relevance); 07 adds each variant's runs, not those it shares with 01 (its
-    reference arms) nor scores whose key a variant leaves unchanged (scope, normalisation, partner); 08 likewise."""
+    reference arms) nor scores whose key a variant leaves unchanged (scope, normalisation, partner); 08 likewise; 09
+    its own ResNet-18's."""
     planned = sizing.runs_of("default")
     counts = planned.groupby(["stage", "kind"]).size().to_dict()
     assert counts == {("01_flexrel_accuracy_vs_pruning", "flexrel-pre"): 6, ("01_flexrel_accuracy_vs_pruning", "flexrel-scores"): 6 * 7,
@@ -54,7 +55,11 @@ def test_sizing_counts_every_listed_run_once():
                       ("08_flexrel_open_questions", "flexrel-scores"): 2 * 2 * 6,
                       # LeNet: 7 δ and 6 random draws; VGG: 4 rotation arms, Taylor partner, dynamic; at 2 levels × 6 seeds
                       ("08_flexrel_open_questions", "flexrel-retention"): (13 + 6) * 2 * 6,
-                      ("08_flexrel_open_questions", "rank-run"): 5}
+                      ("08_flexrel_open_questions", "rank-run"): 5,
+                      # ResNet-18: 6 criteria per seed; 5 δ (its ends runs of their own), 2 random draws, magnitude,
+                      # relevance and 4 baselines at 2 levels; 4 methods recovered
+                      ("09_flexrel_resnet", "flexrel-pre-resnet18"): 6, ("09_flexrel_resnet", "flexrel-scores"): 6 * 6,
+                      ("09_flexrel_resnet", "flexrel-retention"): (5 + 2 + 2 + 4) * 2 * 6, ("09_flexrel_resnet", "flexrel-recovery"): 4 * 6}
     assert (planned.macs > 0).all()
 
 

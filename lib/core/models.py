@@ -64,9 +64,10 @@ def vgg16(
 
 
 def resnet18(num_classes: int = 10, in_channels: int = 3, width: float = 1.0) -> nn.Sequential:
-    """ResNet-18 of torchvision's ``BasicBlock``\ s with the CIFAR stem (He et al. 2016, §4.2: one 3×3 convolution at
-    stride 1, no max-pool, so 32×32 images keep 4×4 maps in the last stage) and stages ``64·width`` …
-    ``512·width`` wide, as an ``nn.Sequential`` (stem, four stages of two blocks, global average pool, classifier).
+    """ResNet-18 of torchvision's ``BasicBlock`` modules with the CIFAR stem (He et al. 2016, §4.2: one 3×3
+    convolution at stride 1, no max-pool, so 32×32 images keep 4×4 maps in the last stage) and stages
+    ``64·width`` … ``512·width`` wide, as an ``nn.Sequential`` (stem, four stages of two blocks, global average
+    pool, classifier).
 
     torchvision's own blocks, so zennit's ``ResNetCanonizer`` attributes their residual additions and torch-pruning
     couples the channels each addition ties together; convolutions initialised as torchvision's ResNet does.

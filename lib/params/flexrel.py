@@ -20,8 +20,10 @@ FLEXREL_DATASETS = tuple(d for d in DATASETS if d != "CelebA")
 #: FlexRel's networks: torchvision's VGG-16 with or without BatchNorm, LeNet-300-100 (a second architecture) and a
 #: ResNet-18 with a CIFAR stem (a residual one, notebook 09).
 FLEXREL_MODELS = ("vgg16_bn", "vgg16", "lenet300", "resnet18")
-#: Those of them with BatchNorm (``bn_scale`` scores its scales).
+#: Those of them with BatchNorm (``bn_scale`` scores its scales), and those whose residual additions tie several
+#: layers into one pruning group.
 BATCHNORM_MODELS = ("vgg16_bn", "resnet18")
+RESIDUAL_MODELS = ("resnet18",)
 #: zennit composites that give LRP's rules (:data:`lib.criteria.filters.COMPOSITES`); the paper does not name its rules.
 COMPOSITE_NAMES = ("EpsilonPlusFlat", "EpsilonGammaBox", "EpsilonAlpha2Beta1")
 #: Whose logit LRP starts from: the image's true class or the network's predicted class.

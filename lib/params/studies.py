@@ -1,4 +1,4 @@
-"""Section ``studies`` (notebooks ``07``-``08``): studies beyond the papers, on section ``flexrel``'s base
+"""Section ``studies`` (notebooks ``07``-``09``): studies beyond the papers, on section ``flexrel``'s base
 networks and protocol, and the table of notebook 07's rows."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from lib.params.flexrel import FLEXREL_MODELS
-from lib.params.schema import SHIFTS, Levels, Section
+from lib.params.flexrel import FLEXREL_MODELS, FlexRelParams
+from lib.params.schema import SHIFTS, Count, Level, Levels, ParamsError, Section, Share
 
 #: The rows of notebook 07: each unstated choice of the FlexRel paper as overrides of section ``flexrel`` for
 #: FlexRel, and for the criterion it is compared with (``magnitude`` unless the row says otherwise).
@@ -47,6 +47,15 @@ class StudiesParams(Section):
         Notebook 08's dynamic relevance: steps to the same final width, relevance recomputed between them.
     cross_dataset
         Notebook 08's crossing of the papers: the dataset of the rank paper's MLP schedule scored by relevance.
+    residual_width, residual_train_subset, residual_epochs
+        Notebook 09's residual network: ResNet-18 with a CIFAR stem at this width multiplier (section ``flexrel``'s
+        ``width``), pre-trained on the first ``residual_train_subset`` training images (``null``: all) for ``residual_epochs``
+        epochs; everything else as section ``flexrel`` trains and prunes.
+    residual_draws, residual_deltas
+        Its random draws per seed and level, and its δ sweep (at ``factors``).
+    residual_recovery, residual_post_subset
+        Its recovery runs: the level (fraction of filters per layer), fine-tuned ``flexrel.epochs_post`` epochs on
+        the first ``residual_post_subset`` training images.
     """
 
     SECTION: ClassVar[str] = "studies"
@@ -56,3 +65,27 @@ class StudiesParams(Section):
     shifts: list[Literal[SHIFTS[1:]]]
     prune_steps: Annotated[int, Field(ge=2, le=100)]
     cross_dataset: Literal["MNIST", "FashionMNIST"]
+    residual_width: Annotated[float, Field(ge=0.01, le=4.0)]
+    residual_train_subset: Count | None
+    residual_epochs: Count
+    residual_draws: Count
+    residual_deltas: Annotated[list[Share], Field(min_length=2)]
+    residual_recovery: Annotated[Level, Field(gt=0.0)]
+    residual_post_subset: Count | None
+
+
+def residual(p: FlexRelParams, b: StudiesParams) -> FlexRelParams:
+    """Section ``flexrel`` on notebook 09's residual network: ResNet-18 with a CIFAR stem at ``residual_width``,
+    pre-trained on ``residual_train_subset`` images for ``residual_epochs`` epochs, recovered on
+    ``residual_post_subset`` images at ``residual_recovery``; magnitude, relevance, FlexRel and random as the methods
+    (BatchNorm-folded magnitude, notebook 07's question, is not asked here), ``residual_draws`` random draws,
+    ``residual_deltas`` as its δ sweep, convolutions only. Raises :class:`lib.params.schema.ParamsError` if the
+    sweep lacks an end or ``flexrel.delta``."""
+    missing = sorted({0.0, 1.0, p.delta} - set(b.residual_deltas))
+    if missing:
+        raise ParamsError(f"params.yaml: studies.residual_deltas = {b.residual_deltas} lacks {missing}: the δ sweep needs "
+                          "both ends (0, 1) and flexrel.delta")
+    return p.replace(model="resnet18", width=b.residual_width, train_subset=b.residual_train_subset,
+                     epochs_pre=b.residual_epochs, post_subset=b.residual_post_subset, random_draws=b.residual_draws,
+                     deltas=b.residual_deltas, methods=["magnitude", "relevance", "flexrel", "random"], prune_linear=False,
+                     recovery_factors=[b.residual_recovery])

@@ -30,7 +30,7 @@ from lib.core import data, prune, train
 from lib.criteria import filters
 from lib.protocols import base_networks
 from lib.store import runs
-from lib.params.flexrel import BASELINES, FLEXREL_METHODS, FlexRelParams
+from lib.params.flexrel import BASELINES, FLEXREL_METHODS, RESIDUAL_MODELS, FlexRelParams
 from lib.protocols.base_networks import Images, Recipe, build, device, evaluate, fit, place, pretrained
 
 METHODS = FLEXREL_METHODS + BASELINES
@@ -156,14 +156,16 @@ def canonical(p: FlexRelParams, method: str, delta: float | None) -> tuple[str, 
     """The run a (method, δ) pair really is. With per-layer pruning FlexRel at δ = 0 ranks every layer
     exactly like its partner (magnitude unless ``partner`` says otherwise) and at δ = 1 exactly like relevance
     (min-max normalisation, per layer or over the network, keeps a layer's order), so those are the same
-    runs. δ means something for FlexRel only."""
+    runs — on a network whose pruning groups are single layers. A residual network's groups tie several layers,
+    scored by the mean over them (:class:`lib.core.prune.ScoreImportance`); FlexRel normalises each layer before
+    that mean, so there its δ = 0 and 1 are runs of their own. δ means something for FlexRel only."""
     if method not in METHODS:
         raise ValueError(f"method {method!r}; allowed: {list(METHODS)}")
     if method != "flexrel":
         return method, None
     if delta is None:
         raise ValueError("method 'flexrel' needs a delta in [0, 1]")
-    if p.scope == "layer" and delta in (0.0, 1.0):
+    if p.scope == "layer" and delta in (0.0, 1.0) and p.model not in RESIDUAL_MODELS:
         return (p.partner if delta == 0.0 else "relevance"), None
     return method, float(delta)
 

@@ -1,5 +1,6 @@
-"""Beyond the papers (notebooks 07 and 08), the runs: FlexRel's unstated choices, the open questions its paper
-lists and today's criteria beside it (the two papers crossed: :mod:`lib.protocols.crossed`). Their verdicts are
+"""Beyond the papers (notebooks 07-09), the runs: FlexRel's unstated choices, the open questions its paper
+lists, today's criteria beside it (the two papers crossed: :mod:`lib.protocols.crossed`), and FlexRel on a
+residual network. Their verdicts are
 :mod:`lib.verdicts.study_claims`.
 
 Everything runs on section ``flexrel``'s base networks and protocol (retention: pruned, BatchNorm
@@ -101,3 +102,12 @@ def open_arms(p: FlexRelParams, b: StudiesParams) -> list[Arm]:
     arms += [Arm("flexrel with taylor", p.replace(partner="taylor"), "flexrel", p.delta),
              Arm("dynamic flexrel", p.replace(prune_steps=b.prune_steps), "flexrel", p.delta)]
     return arms
+
+
+def residual_arms(p: FlexRelParams) -> list[Arm]:
+    """Notebook 09's retention arms on the residual section ``p`` (:func:`lib.params.studies.residual`): the δ sweep
+    with random, magnitude and relevance, and today's criteria. On a residual network FlexRel at δ = 0 and 1 are
+    runs of their own (:func:`lib.protocols.flexrel.canonical`): each layer's scores are normalised before the
+    group's mean, magnitude's and relevance's are not."""
+    return [*delta_arms(p), Arm("magnitude", p, "magnitude"), Arm("relevance", p, "relevance"),
+            *(Arm(m, p, m) for m in p.baselines)]

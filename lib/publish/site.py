@@ -149,7 +149,7 @@ def landing(claims: pd.DataFrame, prov: dict, titles: dict[str, str]) -> str:
         "## Every claim",
         "",
         "Each row links to the figure and to the cell of the notebook that judged it. Sensitivity rows, gates (`control`) and "
-        "the rows of notebooks 07-08 (beyond the papers) are not in the counts above.",
+        "the rows of notebooks 07-09 (beyond the papers) are not in the counts above.",
         "",
         "<style>table.claims {font-size: 0.8em} table.claims td {vertical-align: top}</style>",
         '<table class="claims"><thead><tr>' + head + "</tr></thead><tbody>",

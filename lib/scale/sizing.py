@@ -125,7 +125,8 @@ def work(job: functools.partial) -> tuple[str, float]:
 
 def identity(job: functools.partial) -> tuple:
     """What makes two listed runs the same stored run: the fields in its key and its coordinates (FlexRel's δ = 0
-    and 1 are magnitude and relevance runs; a variant that only changes what a run does not read is that run)."""
+    and 1 are magnitude and relevance runs on a plain chain, :func:`lib.protocols.flexrel.canonical`; a variant that
+    only changes what a run does not read is that run)."""
     p, *args = job.args
     section = repr(p)
     if job.func in (flexrel.retention, flexrel.recovery, sweep.scores):  # the fields in the stored run's key

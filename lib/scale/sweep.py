@@ -39,6 +39,7 @@ from lib.params import paths, profiles
 from lib.protocols import base_networks, crossed, flexrel, studies, train_time, train_time_vae
 from lib.store import runs
 from lib.params.flexrel import FlexRelParams
+from lib.params.studies import residual
 
 Run = Callable[[], object]
 Phase = list[Run]
@@ -113,7 +114,7 @@ def vae_fig2(profile: str, absent: Absent = data.absent) -> list[Phase]:
 
 
 def _arms(arms: list[studies.Arm], factors: list[float]) -> tuple[Phase, Phase]:
-    """The scores and the retention runs of notebook 07's or 08's arms."""
+    """The scores and the retention runs of notebook 07's, 08's or 09's arms."""
     return ([job for a in arms for job in _scores(a.p, studies.plan(a, factors))],
             [functools.partial(flexrel.retention, a.p, seed, *job) for a in arms for seed in a.p.seeds
              for job in studies.plan(a, factors)])
@@ -140,6 +141,17 @@ def flexrel_open(profile: str, absent: Absent = data.absent) -> list[Phase]:
             second_runs + own_runs + crossed_runs]
 
 
+def flexrel_resnet(profile: str, absent: Absent = data.absent) -> list[Phase]:
+    """Notebook 09: the residual network's base networks, its arms' scores, then its retention and recovery runs."""
+    p, b = profiles.load("flexrel", profile), profiles.load("studies", profile)
+    _require(absent, p.dataset)
+    net = residual(p, b)
+    scores, retention = _arms(studies.residual_arms(net), b.factors)
+    recovery = [functools.partial(flexrel.recovery, net, seed, *job) for seed in net.seeds
+                for job in flexrel.fig2_plan(net, net.recovery_factors)]
+    return [[functools.partial(base_networks.pretrained, net, seed) for seed in net.seeds], scores, retention + recovery]
+
+
 #: The stages whose notebooks ask for stored runs, and how to list them (the other stages only read results).
 STAGES: dict[str, Callable[[str, Absent], list[Phase]]] = {
     "01_flexrel_accuracy_vs_pruning": flexrel_fig2,
@@ -149,6 +161,7 @@ STAGES: dict[str, Callable[[str, Absent], list[Phase]]] = {
     "06_rank_vae": vae_fig2,
     "07_flexrel_sensitivity": flexrel_sensitivity,
     "08_flexrel_open_questions": flexrel_open,
+    "09_flexrel_resnet": flexrel_resnet,
 }
 #: Where submitit runs the jobs: ``local`` (processes on this machine), ``slurm``, or ``here`` (in this process).
 EXECUTORS = ("local", "slurm", "here")

@@ -50,7 +50,7 @@ from torch import nn
 from lib.core.train import world
 from lib.params.paths import RUNS
 from lib.params.profiles import PROFILES, SECTIONS, read, validate
-from lib.params.studies import STUDY_FIELDS
+from lib.params.studies import STUDY_FIELDS, residual
 from lib.store.machine import cpu_name, versions
 
 #: Modules whose code is in no key, and whose imports are not followed: the store itself, the machine's description
@@ -359,9 +359,12 @@ def entries(root: Path | None = None) -> Iterator[Path]:
 
 
 def _profile_sections() -> dict[str, list[dict]]:
-    """Per section name, the fields of every profile's section (what current configurations can produce)."""
+    """Per section name, the fields of every profile's section (what current configurations can produce); for
+    ``flexrel`` also notebook 09's residual section of each profile (:func:`lib.params.studies.residual`)."""
     built = validate(read())
-    return {name: [built[profile][name].model_dump() for profile in PROFILES] for name in SECTIONS}
+    out = {name: [built[profile][name].model_dump() for profile in PROFILES] for name in SECTIONS}
+    out["flexrel"] += [residual(built[profile]["flexrel"], built[profile]["studies"]).model_dump() for profile in PROFILES]
+    return out
 
 
 def records(root: Path | None = None) -> Iterator[tuple[Path, dict | None, str | None]]:
@@ -376,7 +379,8 @@ def records(root: Path | None = None) -> Iterator[tuple[Path, dict | None, str |
 def why_stale(header: dict, sections: dict[str, list[dict]] | None = None) -> list[str]:
     """Why no current configuration produces an entry (empty: it is current): its code or library versions
     differ from today's, or its parameters match no profile of ``params.yaml`` (section ``flexrel``: up to the
-    fields notebooks 07-08 vary, :data:`lib.params.studies.STUDY_FIELDS`)."""
+    fields notebooks 07-08 vary, :data:`lib.params.studies.STUDY_FIELDS`; notebook 09's own section counts as a
+    profile's)."""
     reasons = []
     try:
         now = code(header["module"])

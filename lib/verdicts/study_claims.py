@@ -1,4 +1,4 @@
-"""Beyond the papers (notebooks 07 and 08), the verdicts: each finding of :mod:`lib.protocols.studies` as a row
+"""Beyond the papers (notebooks 07-09), the verdicts: each finding of :mod:`lib.protocols.studies` as a row
 judged by the verdict engine (:mod:`lib.verdicts.rules`): one paired difference per seed, averaged over the
 studies' levels (Fig. 4's), its intervals, and the gate of its regime. A reader scans these rows for a decided
 one, so each block is one family, Holm-corrected (:func:`lib.verdicts.rules.holm_family`). Every row is a
@@ -16,6 +16,7 @@ import pandas as pd
 
 from lib.params.flexrel import FlexRelParams
 from lib.params.studies import VARIANTS, StudiesParams
+from lib.protocols import flexrel
 from lib.protocols.crossed import RELEVANCE
 from lib.protocols.studies import baseline_of
 from lib.verdicts import measures, papers, rules
@@ -90,11 +91,9 @@ def open_claims(frame: pd.DataFrame, second: pd.DataFrame, p: FlexRelParams, b: 
     of magnitude; dynamic − one-shot; and the rank paper's contribution on filters against random and magnitude.
     Each block is gated on its own regime's gate and Holm-corrected as one family."""
     q = "{} retention accuracy, mean over levels"
-    ctl2, passed2 = control(second, ["delta=0", "delta=1", f"delta={p.delta:g}"], ctx2)
-    swept = second[second.arm != "random"]
-    fig4 = papers.fig4_claims(swept.assign(delta=swept.requested_delta.astype(float)), p.delta, passed2, ctx2)
-    rows = [ctl2, *(dataclasses.replace(c, paper=PAPER, primary=False, claim=f"second architecture ({b.second_model}): "
-                                        f"{c.claim}") for c in fig4)]
+    ctl2, passed2, sweep = _delta_sweep(second, p, f"second architecture ({b.second_model})",
+                                        ["delta=0", "delta=1", f"delta={p.delta:g}"], ctx2)
+    rows = [ctl2, *sweep]
     rows += rules.gate([row(f"second architecture ({b.second_model}): FlexRel (δ = {p.delta:g}) beats magnitude",
                             q.format(f"FlexRel (δ = {p.delta:g}) − magnitude"),
                             difference(second, f"delta={p.delta:g}", "delta=0"), ctx2, margin)], passed2)
@@ -144,3 +143,47 @@ def crossed_claims(frame: pd.DataFrame, margin: float, passed: bool, ctx: rules.
                        f"relevance − {name} final test accuracy", gap(last, method, reading), ctx, margin,
                        comparative=method != "random"))
     return rules.gate(rules.holm_family(out), passed)
+
+
+def residual_claims(frame: pd.DataFrame, recovered: pd.DataFrame, p: FlexRelParams, margin: float, chance: float,
+                    ctx: rules.Context) -> list[rules.Claim]:
+    """Notebook 09's rows, on the residual network of section ``p`` (:func:`lib.params.studies.residual`).
+
+    Retention (``frame``, the arms of :func:`lib.protocols.studies.residual_arms`): the gate (magnitude, relevance
+    and FlexRel − random, mean over the levels) and the δ sweep as Fig. 4's claims (sign only); then one Holm family
+    judged within ``margin``: FlexRel − magnitude, magnitude − relevance (the paper's "relevance alone is
+    substantially worse", found on VGG16) and FlexRel − each of today's criteria. Recovery (``recovered``, every
+    epoch of :func:`lib.protocols.flexrel.sweep_recovery` with the unpruned rows; its last epoch is judged): Fig. 2's
+    recovery gate (:func:`lib.verdicts.papers.fig2_gate`, informative levels above ``chance``) and one Holm family,
+    FlexRel − magnitude and magnitude − relevance. Every row is gated on its measurement's gate."""
+    net, flex = f"residual network ({p.model} ×{p.width:g})", f"delta={p.delta:g}"
+    ctl, passed, sweep = _delta_sweep(frame, p, net, ["magnitude", "relevance", flex], ctx)
+    q = "{} retention accuracy, mean over levels"
+    kept = rules.holm_family([
+        row(f"{net}: FlexRel (δ = {p.delta:g}) beats magnitude", q.format("FlexRel − magnitude"), difference(frame, flex, "magnitude"),
+            ctx, margin, "FlexRel ≥ magnitude (Fig. 2, VGG16)"),
+        row(f"{net}: relevance alone is worse than magnitude", q.format("magnitude − relevance"),
+            difference(frame, "magnitude", "relevance"), ctx, margin, "relevance alone substantially worse (Fig. 2, VGG16)"),
+        *(row(f"{net}: FlexRel (δ = {p.delta:g}) beats {m} (today's criterion)", q.format(f"FlexRel − {m}"),
+              difference(frame, flex, m), ctx, margin) for m in p.baselines)])
+    last = flexrel.final_epoch(recovered)
+    rctl, rpassed, _ = papers.fig2_gate(last, "recovery", chance, ctx)
+    last = last.assign(arm=last.method)
+    after = "{} accuracy after recovery"
+    recovery = rules.holm_family([
+        row(f"{net}: FlexRel (δ = {p.delta:g}) beats magnitude after recovery", after.format("FlexRel − magnitude"),
+            difference(last, "flexrel", "magnitude"), ctx, margin, "FlexRel ≥ magnitude (Fig. 2, VGG16)"),
+        row(f"{net}: relevance alone is worse than magnitude after recovery", after.format("magnitude − relevance"),
+            difference(last, "magnitude", "relevance"), ctx, margin, "relevance alone substantially worse (Fig. 2, VGG16)")])
+    return [ctl, *sweep, *rules.gate(kept, passed), rctl, *rules.gate(recovery, rpassed)]
+
+
+def _delta_sweep(frame: pd.DataFrame, p: FlexRelParams, label: str, criteria: list[str],
+                 ctx: rules.Context) -> tuple[rules.Claim, bool, list[rules.Claim]]:
+    """A network's δ sweep (arms ``delta=<δ>``, and ``random``): the gate of its regime (``criteria`` − random) and
+    Fig. 4's claims on the sweep (:func:`lib.verdicts.papers.fig4_claims`, gated), as rows beyond the papers about
+    ``label``."""
+    ctl, passed = control(frame, criteria, ctx)
+    swept = frame[frame.arm.str.startswith("delta=")]
+    fig4 = papers.fig4_claims(swept.assign(delta=swept.requested_delta.astype(float)), p.delta, passed, ctx)
+    return ctl, passed, [dataclasses.replace(c, paper=PAPER, primary=False, claim=f"{label}: {c.claim}") for c in fig4]
