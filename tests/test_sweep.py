@@ -56,10 +56,10 @@ def test_sizing_counts_every_listed_run_once():
                       # LeNet: 7 δ and 6 random draws; VGG: 4 rotation arms, Taylor partner, dynamic; at 2 levels × 6 seeds
                       ("08_flexrel_open_questions", "flexrel-retention"): (13 + 6) * 2 * 6,
                       ("08_flexrel_open_questions", "rank-run"): 5,
-                      # ResNet-18: 6 criteria per seed; 5 δ (its ends runs of their own), 2 random draws, magnitude,
+                      # ResNet-18: 6 criteria per seed; 3 δ (its ends runs of their own), 2 random draws, magnitude,
                       # relevance and 4 baselines at 2 levels; 4 methods recovered
                       ("09_flexrel_resnet", "flexrel-pre-resnet18"): 6, ("09_flexrel_resnet", "flexrel-scores"): 6 * 6,
-                      ("09_flexrel_resnet", "flexrel-retention"): (5 + 2 + 2 + 4) * 2 * 6, ("09_flexrel_resnet", "flexrel-recovery"): 4 * 6}
+                      ("09_flexrel_resnet", "flexrel-retention"): (3 + 2 + 2 + 4) * 2 * 6, ("09_flexrel_resnet", "flexrel-recovery"): 4 * 6}
     assert (planned.macs > 0).all()
 
 
