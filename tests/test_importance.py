@@ -99,6 +99,23 @@ def test_per_layer_flexrel_importance_keeps_the_reproductions_filters():
         torch.testing.assert_close(dict(model.named_modules())[name].weight, layer.weight, rtol=0, atol=0)
 
 
+def test_flexrel_importance_keeps_the_protocols_filters_on_a_residual_network():
+    """On notebook 09's ResNet (residual groups of several layers) the importance mixes per layer, then takes the
+    group's mean, as the protocol (lib.core.prune with lib.criteria.filters.flexrel's scores) does."""
+    torch.manual_seed(0)
+    net = models.resnet18(10, 1, 0.125).eval()
+    x, y = torch.randn(8, 1, 32, 32), torch.randint(0, 10, (8,))
+    convs = {n for n, m in prune.prunable_layers(net).items() if isinstance(m, torch.nn.Conv2d)}
+    scores = filters.flexrel({n: s for n, s in filters.magnitude(net).items() if n in convs},
+                             {n: s for n, s in filters.relevance(net, x, y).items() if n in convs}, 0.5)
+    ours = prune.prune(net, scores, 0.3, example_inputs=x[:1])
+    model = copy.deepcopy(net)
+    tp.pruner.BasePruner(model, x[:1], importance=FlexRelImportance(RelevanceImportance(model, x, y), delta=0.5),
+                         pruning_ratio=0.3, ignored_layers=[model[-1]]).step()
+    for name, layer in prune.prunable_layers(ours).items():
+        torch.testing.assert_close(dict(model.named_modules())[name].weight, layer.weight, rtol=0, atol=0)
+
+
 def test_the_contribution_reads_every_consumer_and_keeps_the_reproductions_filters():
     torch.manual_seed(0)
     net = models.resnet18(10, 1, 0.125).eval()

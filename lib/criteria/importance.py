@@ -11,9 +11,9 @@ normalised — with the layer scores of :mod:`lib.criteria.filters`:
   arguments), of every convolution or linear layer whose outputs the group removes;
 - :class:`ContributionImportance` — the rank paper's contribution of each filter or neuron to the layers that
   read it;
-- :class:`FlexRelImportance` — ``(1 − δ)·P̂ + δ·R̂``: relevance mixed with a partner importance (default: the
-  magnitude of the group's first layer, as the paper's "lowest average magnitude"), each min-max normalised
-  within the group.
+- :class:`FlexRelImportance` — ``(1 − δ)·P̂ + δ·R̂`` per layer: relevance mixed with a partner's layer scores
+  (default: magnitude, the paper's "lowest average magnitude"), each min-max normalised within the layer, then
+  reduced over the group.
 
 The reproduction's protocols prune with the same reduction (:class:`lib.core.prune.ScoreImportance`, of which
 these are subclasses) and the same layer scores. A network zennit cannot attribute faithfully is refused before
@@ -26,6 +26,7 @@ in a custom module's ``forward`` (``x + f(x)``) cannot be seen from the modules 
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
 
 import torch
 import torch_pruning as tp
@@ -108,23 +109,21 @@ class ContributionImportance(_Computed):
         return filters.filter_contribution(self.model, self.x, self.lam_avg, self.lam_max)
 
 
-class FlexRelImportance(tp.importance.Importance):
-    """FlexRel's score (δ weighting relevance, as :func:`lib.criteria.filters.flexrel` reads the paper):
-    ``(1 − δ)·P̂ + δ·R̂`` with ``R`` the group's :class:`RelevanceImportance` and ``P`` its ``partner`` importance
-    (default: the summed ``|w|`` of the group's first layer — per filter the paper's "average magnitude" times the
-    filter's size, the same after normalisation), each min-max normalised within the group.
+class FlexRelImportance(_Computed):
+    """FlexRel's score (δ weighting relevance, as :func:`lib.criteria.filters.flexrel` reads the paper), computed the
+    way the reproduction computes it: per layer ``(1 − δ)·P̂ + δ·R̂`` with ``P`` the ``partner`` scores (default
+    :func:`lib.criteria.filters.magnitude`, the paper's "average magnitude") and ``R`` the layer relevance of
+    ``relevance`` (its images, targets, composite), each min-max normalised within the layer, then reduced over
+    the group (the mean, as :class:`lib.core.prune.ScoreImportance` reduces every criterion). So the units kept
+    are those of the reproduction's protocol on any network: a plain chain (one layer per group) and a residual
+    one (notebook 09) alike (``tests/test_importance.py``)."""
 
-    With per-layer pruning on a plain chain a group is one layer, and the units kept are those of the
-    reproduction's ``flexrel`` scores (``tests/test_importance.py``)."""
-
-    def __init__(self, relevance: RelevanceImportance, delta: float = 0.5, partner: tp.importance.Importance | None = None) -> None:
+    def __init__(self, relevance: RelevanceImportance, delta: float = 0.5,
+                 partner: Callable[[nn.Module], dict[str, torch.Tensor]] = filters.magnitude,
+                 group_reduction: str = "mean", normalizer: str | None = None) -> None:
         filters.flexrel({}, {}, delta)  # the mix of no layers: checks δ now, before any pruning, with the same message
-        self.relevance, self.delta = relevance, float(delta)
-        self.partner = partner or tp.importance.GroupMagnitudeImportance(p=1, group_reduction="first", normalizer=None)
+        super().__init__(relevance.model, group_reduction, normalizer)
+        self.relevance, self.delta, self.partner = relevance, float(delta), partner
 
-    def __call__(self, group: tp.Group) -> torch.Tensor | None:
-        p, r = self.partner(group), self.relevance(group)
-        if p is None or r is None:
-            return None
-        mixed = filters.flexrel({"group": p.float().cpu()}, {"group": r.float().cpu()}, self.delta)
-        return mixed["group"]
+    def compute(self) -> dict[str, torch.Tensor]:
+        return filters.flexrel(self.partner(self.model), self.relevance.compute(), self.delta)
