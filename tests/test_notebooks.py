@@ -63,3 +63,23 @@ def test_a_stage_tracks_its_sections_in_the_active_profile_only(path):
     sections = [p for p in params if p in profiles.SECTIONS]
     every = ["profiles"] if "lib.scale.sizing" in _lib_imports(path) else []  # the sizing table reads every profile
     assert sections and params == ["profile", "seed"] + [x for s in sections for x in (s, f"profiles.${{profile}}.{s}")] + every
+
+
+#: What builds or reads a stored run outside a stage's list: a notebook calling one of these would read runs that
+#: :func:`lib.protocols.stages.runs_of` does not list.
+RUN_MAKERS = {"retention", "recovery", "pretrained", "planned", "arm_runs", "jobs", "run", "bases", "of"}
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES), ids=str)
+def test_a_notebook_gets_its_runs_from_its_stage_list_only(stage):
+    """For any profile: a notebook whose stage reads stored runs asks :func:`lib.protocols.stages.runs_of` for exactly
+    its own stage's, and builds or reads no run otherwise (``tests/test_pipeline.py`` checks the runs it reads, on
+    the smoke pipeline)."""
+    from lib.protocols import stages
+
+    nb = json.loads((ROOT / "notebooks" / f"{stage}.ipynb").read_text())
+    tree = ast.parse("\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"))
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]
+    asked = [ast.literal_eval(n.args[0]) for n in calls if n.func.attr == "runs_of"]
+    assert asked == ([stage] if stage in stages.STAGES else []), asked
+    assert not [n.func.attr for n in calls if n.func.attr in RUN_MAKERS], stage

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 
-import pytest
 import yaml
 
 from lib.verdicts import rules
@@ -98,7 +97,7 @@ def test_the_sizing_table_lists_the_runs_the_notebooks_stored(smoke_copy):
     import pandas as pd
 
     repo, env, _, _ = smoke_copy
-    code = ("import json; from lib.store import runs; from lib.scale import sizing; s = sizing.runs_of('smoke'); s = s[s.stage != '05_rank_table1'];"
+    code = ("import json; from lib.store import runs; from lib.scale import sizing; s = sizing.planned('smoke'); s = s[s.stage != '05_rank_table1'];"
             "print(json.dumps({'planned': s.kind.value_counts().to_dict(),"
             " 'stored': {k: sum(1 for _, h, _ in runs.records() if h['kind'] == k) for k in s.kind.unique()}}))")
     found = json.loads(run([sys.executable, "-c", code], repo, env).strip().splitlines()[-1])
@@ -107,6 +106,40 @@ def test_the_sizing_table_lists_the_runs_the_notebooks_stored(smoke_copy):
     smoke = sizes[sizes.profile == "smoke"]
     assert (smoke.measured_s > 0).all() and (sizes.gpu_hours > 0).all(), sizes
     assert "### What each profile costs" in (repo / "REPRODUCTION.md").read_text()
+
+
+READS = """
+import json
+import matplotlib
+matplotlib.use("Agg")
+from lib.protocols import base_networks, stages
+from lib.store import runs
+out = {}
+for stage in stages.STAGES:
+    nb = json.load(open(f"notebooks/{stage}.ipynb"))
+    base_networks._LOADED.clear()  # a stage's first read of a base network goes through the store
+    scope = {"display": lambda *a, **k: None}
+    with runs.reads() as found:
+        for cell in (c for c in nb["cells"] if c["cell_type"] == "code"):
+            exec(compile("".join(cell["source"]), stage, "exec"), scope)
+    listed = {r.identity() for r in stages.every(stages.runs_of(stage, "smoke"))}
+    read = {r.identity() for r in found}
+    out[stage] = {"listed": len(listed), "not read": len(listed - read), "read, not listed": len(read - listed)}
+print(json.dumps(out))
+"""
+
+
+def test_every_notebook_reads_exactly_the_runs_its_stage_lists(own_smoke_copy):
+    """Each notebook's code, executed on the smoke copy's store, reads (:func:`lib.store.runs.reads`) exactly the runs
+    :func:`lib.protocols.stages.runs_of` lists for its stage: the sweep and the sizing table consume the same list."""
+    import json
+
+    repo, env, _, _ = own_smoke_copy
+    found = json.loads(run([sys.executable, "-c", READS], repo, env).strip().splitlines()[-1])
+    assert len(found) == 8, found
+    for stage, counts in found.items():
+        assert counts["not read"] == counts["read, not listed"] == 0, (stage, counts)
+        assert counts["listed"] > 0 or stage == "05_rank_table1", (stage, counts)  # 05: CIFAR is absent in smoke
 
 
 def test_a_docstring_or_comment_edit_in_every_lib_module_recomputes_no_stored_run(own_smoke_copy):

@@ -1,6 +1,5 @@
 """The FlexRel and rank protocols on tiny synthetic data: determinism, reuse, schedule, code paths."""
 
-import dataclasses
 
 import pandas as pd
 import pytest
@@ -54,6 +53,11 @@ def test_flexrel_delta_extremes_are_the_pure_method_runs(sandbox):
     assert flexrel.canonical(p, "flexrel", 0.0) == ("magnitude", None)
     assert flexrel.canonical(p, "flexrel", 1.0) == ("relevance", None)
     assert flexrel.retention(p, 0, "flexrel", 0.5, 0.0) == flexrel.retention(p, 0, "magnitude", 0.5)
+    # one stored run, filed canonically; its rows say what was asked
+    asked = flexrel.Pruning.of(p, "retention", 0, "flexrel", 0.5, 0.0)
+    assert asked.key() == flexrel.Pruning.of(p, "retention", 0, "magnitude", 0.5).key() and asked.key()["delta"] is None
+    (row,) = asked.rows()
+    assert (row["method"], row["delta"]) == ("flexrel", 0.0)
     with pytest.raises(ValueError, match="delta"):
         flexrel.retention(p, 0, "flexrel", 0.5)
     with pytest.raises(ValueError, match="allowed"):
@@ -64,7 +68,7 @@ def test_flexrel_delta_extremes_are_the_pure_method_runs(sandbox):
 
 def test_flexrel_sweep_pairs_methods_on_the_same_base_networks(sandbox):
     p = _tiny(seeds=[0, 1], factors=[0.5])
-    frame = flexrel.sweep_retention(p, flexrel.fig2_plan(p, p.factors, draws=2))
+    frame = flexrel.frame(flexrel.planned(p, "retention", flexrel.fig2_plan(p, p.factors, draws=2)))
     # random draws differ, every other method has one run per seed and factor; factor 0 is each seed's base network
     assert len(frame[(frame.method == "random") & (frame.factor == 0.5)]) == 4
     assert (frame[frame.factor == 0].groupby("seed").test_acc.nunique() == 1).all()
@@ -132,7 +136,7 @@ def test_cifar_cnn_code_path_on_synthetic_tensors(sandbox, monkeypatch):
 def test_vae_pruned_unpruned_scratch(sandbox):
     p = smoke("vae").replace(train_subset=128, test_subset=32, n_images=4, prune_fraction=0.3, target_removed=0.3,
                             seeds=[0, 1])
-    frame, first = train_time_vae.sweep(p)
+    frame, first = train_time_vae.sweep(train_time_vae.planned(p))
     assert sorted(set(zip(frame.seed, frame.kind))) == [(s, k) for s in (0, 1) for k in sorted(train_time_vae.KINDS)]
     assert first["pruned"] == train_time_vae.run(p, "pruned", 0) != train_time_vae.run(p, "pruned", 1)
     pruned, unpruned, scratch = (first[k] for k in train_time_vae.KINDS)

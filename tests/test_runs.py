@@ -9,13 +9,15 @@ import shutil
 import struct
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import torch
 
 from lib.params import profiles
-from lib.protocols import flexrel, base_networks, train_time
+from lib.protocols import flexrel, base_networks
 from lib.store import machine, runs
 from lib.params.paths import ROOT
 from tests.conftest import write_mnist_like
@@ -24,11 +26,21 @@ from tests.conftest import write_mnist_like
 def counting(value):
     calls = []
 
-    def compute(q):
-        calls.append(q)
+    def compute():
+        calls.append(1)
         return value
 
     return compute, calls
+
+
+@dataclass(frozen=True)
+class K(runs.Run):
+    kind: ClassVar[str] = "k"
+
+
+@dataclass(frozen=True)
+class M(runs.Run):
+    kind: ClassVar[str] = "m"
 
 
 @pytest.fixture
@@ -40,15 +52,15 @@ def store(tmp_path, monkeypatch):
 def test_a_run_is_computed_once_and_keyed_by_its_coordinates(store):
     view = runs.View(profiles.load("data", "smoke"))
     compute, calls = counting({"acc": 0.5})
-    assert runs.cached("k", view, {"seed": 0}, compute) == {"acc": 0.5}
-    assert runs.cached("k", view, {"seed": 0}, compute) == {"acc": 0.5} and len(calls) == 1
-    runs.cached("k", view, {"seed": 1}, compute)
+    assert runs.cached(K(view, 0), compute) == {"acc": 0.5}
+    assert runs.cached(K(view, 0), compute) == {"acc": 0.5} and len(calls) == 1
+    runs.cached(K(view, 1), compute)
     assert len(calls) == 2 and len(list(runs.entries())) == 2
 
 
 def test_an_entry_records_what_its_computation_cost_outside_its_key(store):
     view = runs.View(profiles.load("data", "smoke"))
-    runs.cached("k", view, {"seed": 0}, lambda q: sum(range(10**6)))
+    runs.cached(K(view, 0), lambda: sum(range(10**6)))
     (path, header, error), = runs.records()
     assert error is None and header["seconds"] > 0 and header["cpu"]
     timed = header.copy()
@@ -175,48 +187,48 @@ def test_editing_a_scoring_function_recomputes_the_runs_it_affects_and_nothing_e
 def test_a_damaged_entry_is_reported_and_recomputed_never_loaded(store):
     view = runs.View(profiles.load("data", "smoke"))
     compute, calls = counting([1, 2, 3])
-    runs.cached("k", view, {"seed": 0}, compute)
+    runs.cached(K(view, 0), compute)
     (path,) = runs.entries()
     path.write_text(path.read_text()[:-20])  # truncated
     assert runs.main(["verify"]) == 1
     with pytest.warns(UserWarning, match="corrupt"):
-        assert runs.cached("k", view, {"seed": 0}, compute) == [1, 2, 3]
+        assert runs.cached(K(view, 0), compute) == [1, 2, 3]
     assert len(calls) == 2 and runs.main(["verify"]) == 0
     stored = json.loads(path.read_text())
     stored["result"] = [1, 2, 4]  # a changed result that still parses
     path.write_text(json.dumps(stored))
     with pytest.warns(UserWarning, match="checksum mismatch"):
-        assert runs.cached("k", view, {"seed": 0}, compute) == [1, 2, 3]
+        assert runs.cached(K(view, 0), compute) == [1, 2, 3]
 
 
 def test_a_damaged_model_is_retrained(store):
     view = runs.View(profiles.load("data", "smoke"))
     trained = []
 
-    def fit(q, model):
+    def fit(model):
         trained.append(1)
         with torch.no_grad():
             model.weight.fill_(2.0)
         return {"ok": True}
 
-    runs.cached_model("m", view, {"seed": 0}, lambda q: torch.nn.Linear(3, 2), fit)
-    model, record = runs.cached_model("m", view, {"seed": 0}, lambda q: torch.nn.Linear(3, 2), fit)
+    runs.cached_model(M(view, 0), lambda: torch.nn.Linear(3, 2), fit)
+    model, record = runs.cached_model(M(view, 0), lambda: torch.nn.Linear(3, 2), fit)
     assert len(trained) == 1 and record == {"ok": True} and model.weight.eq(2).all()
     (path,) = runs.entries()
     raw = bytearray(path.read_bytes())
     raw[raw.find(struct.pack("<6f", *[2.0] * 6)) + 3] ^= 0x01  # one stored weight: 2.0 becomes 8.0
     path.write_bytes(bytes(raw))
     with pytest.warns(UserWarning, match="corrupt"):
-        runs.cached_model("m", view, {"seed": 0}, lambda q: torch.nn.Linear(3, 2), fit)
+        runs.cached_model(M(view, 0), lambda: torch.nn.Linear(3, 2), fit)
     assert len(trained) == 2
     with pytest.raises(FileNotFoundError, match="run stage X"):
-        runs.cached_model("m", view, {"seed": 1}, lambda q: torch.nn.Linear(3, 2), fit, train=False, missing="run stage X")
+        runs.cached_model(M(view, 1), lambda: torch.nn.Linear(3, 2), fit, train=False, missing="run stage X")
 
 
 def test_the_command_line_lists_explains_and_prunes_stale_entries(store, capsys):
     smoke = profiles.load("data", "smoke")
-    runs.cached("k", runs.View(smoke), {"seed": 0}, counting(1)[0])
-    runs.cached("k", runs.View(smoke.replace(grid=999)), {"seed": 0}, counting(2)[0])
+    runs.cached(K(runs.View(smoke), 0), counting(1)[0])
+    runs.cached(K(runs.View(smoke.replace(grid=999)), 0), counting(2)[0])
     assert runs.main(["list"]) == 0
     assert "k" in capsys.readouterr().out
     current, stale = sorted(runs.entries(), key=lambda p: json.loads(p.read_text())["result"])

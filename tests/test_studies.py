@@ -9,7 +9,7 @@ from lib.params import profiles
 from lib.protocols import flexrel, studies
 from lib.verdicts import rules, study_claims
 from lib.params.schema import ParamsError
-from lib.params.studies import residual
+from lib.params.studies import baseline_label, residual
 
 CTX = rules.Context("07 sensitivity", "FashionMNIST", "")
 
@@ -28,7 +28,8 @@ def test_sensitivity_arms_reuse_notebook_01s_runs_and_list_each_variant_once():
     assert labels[:3] == ["flexrel", "magnitude", "random"] and len(labels) == len(set(labels))
     assert {a.label: a.p for a in arms}["flexrel"] == p  # the reference arm is notebook 01's FlexRel
     assert "scope=global · baseline" in labels and "magnitude=bn_folded · baseline" in labels
-    assert studies.baseline_of(p, "composite=EpsilonGammaBox") == "magnitude"  # relevance-only change: 01's magnitude
+    assert baseline_label(p, "composite=EpsilonGammaBox") == "magnitude"  # relevance-only change: 01's magnitude
+    assert baseline_label(p, "scope=global") == "scope=global · baseline"
     with pytest.raises(ParamsError, match="unseen"):
         studies.variant(p.replace(train_subset=None), "images=unseen")
 
@@ -69,7 +70,7 @@ def test_a_row_scanned_among_many_is_holm_corrected():
 
 
 def test_the_crossed_rows_are_gated_by_notebook_04s_gate_and_never_test_it():
-    from lib.protocols.crossed import RELEVANCE
+    from lib.params.rank import CROSSED_READING as RELEVANCE
 
     rows = []
     for seed in range(8):
@@ -103,7 +104,7 @@ def test_the_residual_network_is_section_flexrel_on_a_resnet_and_its_rows_have_t
     assert labels == [*(f"delta={d:g}" for d in b.residual_deltas), "random", "magnitude", "relevance", *p.baselines]
     means = {"delta=0": 0.70, "delta=0.25": 0.74, "delta=0.5": 0.76, "delta=0.75": 0.75, "delta=1": 0.72, "random": 0.40,
              "magnitude": 0.70, "relevance": 0.60, "taylor": 0.70, "lamp": 0.70, "bn_scale": 0.70, "contribution": 0.70}
-    frame = _frame(means, seeds=range(6)).assign(requested_delta=lambda f: f.arm.str.extract(r"delta=(.*)")[0].astype(float))
+    frame = _frame(means, seeds=range(6)).assign(delta=lambda f: f.arm.str.extract(r"delta=(.*)")[0].astype(float))
     rec = _frame({"magnitude": 0.80, "relevance": 0.80, "flexrel": 0.80, "random": 0.85}, seeds=range(6), factors=(0.4,))
     rec = pd.concat([rec, _frame({m: 0.9 for m in ("magnitude", "relevance", "flexrel", "random")}, seeds=range(6), factors=(0.0,))])
     rec = rec.assign(method=rec.arm, epoch=1).drop(columns="arm")

@@ -28,8 +28,8 @@ def test_a_stage_whose_data_is_absent_stops_before_listing_its_runs():
 
     for stage in ("01_flexrel_accuracy_vs_pruning", "03_flexrel_delta_sweep", "04_rank_random_vs_rank", "06_rank_vae"):
         with pytest.raises(data.DatasetMissing, match="fetch it with"):
-            sweep.STAGES[stage]("smoke", absent)
-    assert sweep.STAGES["05_rank_table1"]("smoke", absent) == [[]]  # its notebook reports absent datasets as not run
+            sweep.phases(stage, "smoke", absent)
+    assert sweep.phases("05_rank_table1", "smoke", absent) == []  # its notebook reports absent datasets as not run
 
 
 def test_sizing_counts_every_listed_run_once():
@@ -38,7 +38,7 @@ def test_sizing_counts_every_listed_run_once():
     0.5, 1: magnitude, FlexRel at δ, relevance); 07 adds each variant's runs, not those it shares with 01 (its
     reference arms) nor scores whose key a variant leaves unchanged (scope, normalisation, partner); 08 likewise; 09
     its own ResNet-18's."""
-    planned = sizing.runs_of("default")
+    planned = sizing.planned("default")
     counts = planned.groupby(["stage", "kind"]).size().to_dict()
     assert counts == {("01_flexrel_accuracy_vs_pruning", "flexrel-pre"): 6, ("01_flexrel_accuracy_vs_pruning", "flexrel-scores"): 6 * 7,
                       # 4 criteria and 6 random draws, then 4 baselines, at 5 levels

@@ -10,6 +10,9 @@ from lib.params.schema import OPTIMIZERS, READINGS, Count, Level, OnDevice, Rate
 
 #: Train-time pruning arms: lowest contribution pruned, uniform random, highest pruned (the code's "random"), none.
 RANK_METHODS = ("rank", "random", "worst", "none")
+#: Notebook 08's crossing of the papers: the reading of a rank run scored by FlexRel's LRP relevance
+#: (:class:`lib.protocols.crossed.Crossed`) in place of the contribution.
+CROSSED_READING = "relevance"
 Epochs = Annotated[int, Field(ge=1, le=10**6)]
 
 

@@ -74,6 +74,14 @@ class StudiesParams(Section):
     residual_post_subset: Count | None
 
 
+def baseline_label(p: FlexRelParams, name: str) -> str:
+    """The label of the arm that variant ``name`` of :data:`VARIANTS`'s FlexRel is compared with: ``magnitude`` (the
+    default arm) where its comparison is the default magnitude run, else ``<name> · baseline``."""
+    spec = VARIANTS[name]
+    ours = (p.replace(**spec.get("baseline", {})), spec.get("method", "magnitude"))
+    return "magnitude" if ours == (p, "magnitude") else f"{name} · baseline"
+
+
 def residual(p: FlexRelParams, b: StudiesParams) -> FlexRelParams:
     """Section ``flexrel`` on notebook 09's residual network: ResNet-18 with a CIFAR stem at ``residual_width``,
     pre-trained on ``residual_train_subset`` images for ``residual_epochs`` epochs, recovered on

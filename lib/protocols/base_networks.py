@@ -9,8 +9,8 @@ network.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 from torch import nn
@@ -34,7 +34,7 @@ NOT_READ = ("relevance_images", "unfolded_input", "composite", "relevance_target
 MISSING = "Notebook 01 trains the base networks: run `dvc repro 01_flexrel_accuracy_vs_pruning` first."
 
 
-def device(p: FlexRelParams) -> torch.device:
+def device(p: FlexRelParams | runs.View) -> torch.device:
     """The torch device the profile asks for (:func:`lib.core.train.device`): a protocol resolves it once and
     hands it down."""
     return train.device(p.device)
@@ -164,37 +164,52 @@ def fit(model: nn.Module, images: Images, recipe: Recipe, seed: int, dev: torch.
     return rows
 
 
-#: Base networks already loaded in this process, by cache key: every pruning run starts from one, and building
-#: and loading a VGG cost about as much as the retention measurement itself. Pruning works on a copy.
-_LOADED: dict[str, tuple[nn.Module, list[dict]]] = {}
+#: Base networks already loaded in this process, by run: every pruning run starts from one, and building and loading
+#: a VGG cost about as much as the retention measurement itself. Pruning works on a copy.
+_LOADED: dict[tuple, tuple[nn.Module, list[dict]]] = {}
 
 
-def pretrained(p: FlexRelParams, seed: int, train_if_missing: bool = True,
-               dev: torch.device | None = None) -> tuple[nn.Module, list[dict]]:
-    """The pre-pruning network of ``seed`` after ``epochs_pre`` epochs on ``dev`` (default: the device ``p`` asks
-    for), and one row per epoch (stored; callers must not modify the network — :func:`lib.core.prune.prune` copies
-    it). ``train_if_missing=False``: load it or fail with what to run (stages after 01 never train base networks
-    themselves)."""
-    q, dev = runs.View(p, GRID + NOT_READ), dev or device(p)
-    run = {"seed": seed, "device": str(dev)}
-    key = runs.config_hash({"params": q.params(), "run": run, "store": str(runs.RUNS)})
-    if key not in _LOADED:
+@dataclass(frozen=True)
+class Base(runs.Run):
+    """A seed's pre-pruning network, trained ``epochs_pre`` epochs on ``device`` (a stored run: :meth:`result`).
+    ``trains``: whether a missing one is trained here (notebook 01, 08 and 09 train theirs) or refused with what to
+    run (every stage that only reads them); it is no part of the run's identity."""
 
-        def train_base(q: runs.View, model: nn.Module) -> list[dict]:
-            rows = fit(place(model, dev), Images.of(q), Recipe.pretraining(q), seed, dev)
-            return [{"method": "unpruned", "factor": 0.0, "seed": seed, "stage": "pretrain", "epoch": e, **r}
-                    for e, r in enumerate(rows, 1)]
+    device: str
+    trains: bool = field(default=True, compare=False)
+    phase: ClassVar[int] = 0
 
-        model, rows = runs.cached_model(store_kind(p), q, run, lambda q: build(q, seed), train_base, train=train_if_missing,
-                                          missing=MISSING)
-        _LOADED[key] = place(model, dev).eval(), rows
-    return _LOADED[key]
+    @classmethod
+    def of(cls, p: FlexRelParams | runs.View, seed: int, dev: torch.device | None = None, trains: bool = True) -> Base:
+        """Section (or view) ``p``'s base network of ``seed`` on ``dev`` (default: the device ``p`` asks for)."""
+        view = p.narrow(NOT_READ) if isinstance(p, runs.View) else runs.View(p, GRID + NOT_READ)
+        return cls(view, seed, str(dev or device(p)), trains)
 
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        """Where it is stored: ``flexrel-pre`` for the VGGs (notebook 01's output, which 03 depends on),
+        ``flexrel-pre-<model>`` for the others (trained by notebooks 08 and 09 for their architectures)."""
+        return "flexrel-pre" if self.view.model.startswith("vgg") else f"flexrel-pre-{self.view.model}"
 
-def store_kind(p: FlexRelParams) -> str:
-    """Where a base network is stored: ``flexrel-pre`` for the VGGs (notebook 01's output, which 03 depends on),
-    ``flexrel-pre-<model>`` for the others (trained by notebooks 08 and 09 for their architectures)."""
-    return "flexrel-pre" if p.model.startswith("vgg") else f"flexrel-pre-{p.model}"
+    def key(self) -> dict:
+        return {"seed": self.seed, "device": self.device}
+
+    def result(self) -> tuple[nn.Module, list[dict]]:
+        """The network (on its device, in eval mode; callers must not modify it — :func:`lib.core.prune.prune`
+        copies it) and one row per epoch."""
+        loaded = (self.identity(), str(runs.RUNS))
+        if loaded not in _LOADED:
+            dev = torch.device(self.device)
+            model, rows = runs.cached_model(self, lambda: build(self.view, self.seed), self._train, train=self.trains,
+                                            missing=MISSING)
+            _LOADED[loaded] = place(model, dev).eval(), rows
+        return _LOADED[loaded]
+
+    def _train(self, model: nn.Module) -> list[dict]:
+        dev = torch.device(self.device)
+        rows = fit(place(model, dev), Images.of(self.view), Recipe.pretraining(self.view), self.seed, dev)
+        return [{"method": "unpruned", "factor": 0.0, "seed": self.seed, "stage": "pretrain", "epoch": e, **r}
+                for e, r in enumerate(rows, 1)]
 
 
 def evaluate(model: nn.Module, images: Images, dev: torch.device, amp: bool = False, shift: str = "none") -> dict:

@@ -8,40 +8,46 @@ section ``rank`` and the code they execute only.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 import torch
 
 from lib.core import train
 from lib.criteria import filters
-from lib.params.rank import RankParams
+from lib.params.rank import CROSSED_READING, RankParams
 from lib.protocols import train_time
 from lib.store import runs
 
 
-#: The papers crossed: FlexRel's LRP relevance (eq. 1 per neuron, true-class logits, every training image) as the
-#: score of the rank paper's train-time schedule, in place of the contribution.
-RELEVANCE = "relevance"
+#: The crossed runs' ``(method, reading)``: the rank schedule scored by FlexRel's LRP relevance (eq. 1 per neuron,
+#: true-class logits, every training image), by the contribution, and random.
+CROSSED = (("rank", CROSSED_READING), ("rank", "paper"), ("random", "-"))
 
 
-#: The crossed runs' ``(method, reading)``: the rank schedule scored by relevance, by the contribution, and random.
-CROSSED = (("rank", RELEVANCE), ("rank", "paper"), ("random", "-"))
+@dataclass(frozen=True)
+class Crossed(train_time.RankRun):
+    """A run of the rank paper's schedule as notebook 08 crosses it: scored by relevance (``reading`` =
+    :data:`CROSSED_READING`; its code is this module's) or as :class:`lib.protocols.train_time.RankRun` scores it (then
+    the same stored run as notebook 04's)."""
 
+    def result(self) -> list[dict]:
+        return runs.cached(self, self._relevance) if self.reading == CROSSED_READING else super().result()
 
-def crossed(r: RankParams, dataset: str, method: str, reading: str, seed: int) -> list[dict]:
-    """One train-time run of the rank paper's schedule (cached): scored by relevance (``reading`` =
-    :data:`RELEVANCE`) or as :func:`lib.protocols.train_time.run` scores it."""
-    if reading != RELEVANCE:
-        return train_time.run(r, dataset, method, reading, seed)
-
-    def compute(q: runs.View) -> list[dict]:
+    def _relevance(self) -> list[dict]:
         score = lambda model, batches: filters.relevance(model, *(torch.cat(t) for t in zip(*batches)))  # noqa: E731
-        return train_time.train_time(q, train.device(r.device), dataset, method, RELEVANCE, seed, score)
-
-    where = {**train_time.coordinates(r, dataset, method, "-", seed), "reading": RELEVANCE}
-    return runs.cached("rank-run", runs.View(r, train_time.GRID), where, compute)
+        return train_time.train_time(self.view, torch.device(self.device), self.dataset, self.method, CROSSED_READING,
+                                     self.seed, score)
 
 
-def crossed_runs(r: RankParams, dataset: str) -> pd.DataFrame:
-    """The rank paper's train-time schedule on ``dataset`` scored by FlexRel's relevance, by the paper's
-    contribution, and pruned at random (every seed; runs notebook 04 made are read back)."""
-    return pd.DataFrame([x for seed in r.seeds for method, reading in CROSSED for x in crossed(r, dataset, method, reading, seed)])
+def planned(r: RankParams, dataset: str) -> list[Crossed]:
+    """The rank paper's train-time schedule on ``dataset`` scored by FlexRel's relevance, by the paper's contribution,
+    and pruned at random, seed by seed."""
+    device = str(train.device(r.device))
+    return [Crossed(runs.View(r, train_time.GRID), seed, dataset, m, reading, device) for seed in r.seeds
+            for m, reading in CROSSED]
+
+
+def frame(todo: list[runs.Run]) -> pd.DataFrame:
+    """The rows of every :class:`Crossed` run among ``todo`` (runs notebook 04 made are read back)."""
+    return pd.DataFrame([x for run in todo if isinstance(run, Crossed) for x in run.result()])

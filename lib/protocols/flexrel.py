@@ -20,6 +20,7 @@ import functools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pandas as pd
 import torch
@@ -31,7 +32,7 @@ from lib.criteria import filters
 from lib.protocols import base_networks
 from lib.store import runs
 from lib.params.flexrel import BASELINES, FLEXREL_METHODS, RESIDUAL_MODELS, FlexRelParams
-from lib.protocols.base_networks import Images, Recipe, build, device, evaluate, fit, place, pretrained
+from lib.protocols.base_networks import Base, Images, Recipe, build, device, evaluate, fit, place
 
 METHODS = FLEXREL_METHODS + BASELINES
 #: Fields a kind of pruning run never reads, beyond :data:`lib.protocols.base_networks.GRID`, also left out of its key (a run sees
@@ -46,6 +47,11 @@ NOT_READ = {"flexrel-scores": ("scope", "bn_batches", "normalisation", "partner"
 def view(p: FlexRelParams, kind: str) -> runs.View:
     """The fields of ``p`` that a run of ``kind`` reads (and that its key covers)."""
     return runs.View(p, base_networks.GRID + NOT_READ[kind])
+
+
+def _view(p: FlexRelParams | runs.View, kind: str) -> runs.View:
+    """:func:`view` of a section, or a wider run's view narrowed to what a run of ``kind`` reads."""
+    return p.narrow(NOT_READ[kind]) if isinstance(p, runs.View) else view(p, kind)
 
 
 @dataclass(frozen=True)
@@ -100,26 +106,53 @@ def criterion_scores(scoring: Scoring, model: nn.Module, names: Iterable[str] | 
     return found, seconds
 
 
-def unit_scores(p: FlexRelParams, seed: int, model: nn.Module, names: Iterable[str],
-                dev: torch.device) -> tuple[dict[str, prune.Scores], float]:
-    """:func:`criterion_scores` of the pre-pruning ``model`` of ``seed`` (on ``dev``) by each criterion of ``names``,
-    each computed once per seed and cached (``p``: the section, which finds the stored scores); and the relevance
-    time in seconds (0 without relevance)."""
+@dataclass(frozen=True)
+class Scores(runs.Run):
+    """One criterion's scores of a seed's stored base network (a stored run): computed once per seed, read by
+    every pruning run of that seed and criterion. ``device``: where the base network lives and the scores are
+    computed."""
+
+    criterion: str
+    device: str
+    kind: ClassVar[str] = "flexrel-scores"
+    phase: ClassVar[int] = 1
+
+    @classmethod
+    def of(cls, p: FlexRelParams | runs.View, seed: int, criterion: str, dev: torch.device | str) -> Scores:
+        """Section (or a pruning run's view) ``p``'s scores of ``seed`` by ``criterion``, on ``dev``."""
+        return cls(_view(p, "flexrel-scores"), seed, criterion, str(dev))
+
+    def key(self) -> dict:
+        return {"seed": self.seed, "criterion": self.criterion, "device": self.device}
+
+    def base(self) -> Base:
+        """The base network the scores are of."""
+        return Base.of(self.view, self.seed, torch.device(self.device))
+
+    def inputs(self) -> list[runs.Run]:
+        return [self.base()]
+
+    def result(self) -> dict:
+        """``{"seconds": relevance time, "scores": {layer: [score per unit]}}``."""
+        return runs.cached(self, self._compute)
+
+    def _compute(self) -> dict:
+        s, sec = criterion_scores(Scoring.of(self.view), self.base().result()[0], [self.criterion])
+        return {"seconds": sec, "scores": {n: v.tolist() for n, v in s[self.criterion].items()}}
+
+
+def unit_scores(q: runs.View, seed: int, names: Iterable[str], dev: torch.device) -> tuple[dict[str, prune.Scores], float]:
+    """The stored :class:`Scores` of ``seed``'s base network (on ``dev``) by each criterion of ``names`` (``q``: the
+    pruning run's view), and their relevance time in seconds (0 without relevance)."""
     found, seconds = {}, 0.0
     for name in names:
-
-        def compute(q: runs.View, name: str = name) -> dict:
-            s, sec = criterion_scores(Scoring.of(q), model, [name])
-            return {"seconds": sec, "scores": {n: v.tolist() for n, v in s[name].items()}}
-
-        run = {"seed": seed, "criterion": name, "device": str(dev)}
-        out = runs.cached("flexrel-scores", view(p, "flexrel-scores"), run, compute)
+        out = Scores.of(q, seed, name, dev).result()
         found[name] = {n: torch.tensor(v) for n, v in out["scores"].items()}
         seconds += out["seconds"]
     return found, seconds
 
 
-def needs(p: FlexRelParams, method: str) -> list[str]:
+def needs(p: FlexRelParams | runs.View, method: str) -> list[str]:
     """The criteria whose scores ``method`` reads (FlexRel: its partner and relevance; random: none)."""
     return {"flexrel": [p.partner, "relevance"], "random": []}.get(method, [method])
 
@@ -152,7 +185,7 @@ def _prunable(prune_linear: bool, model: nn.Module, s: prune.Scores) -> prune.Sc
     return {n: v.cpu() for n, v in s.items() if prune_linear or isinstance(layers[n], nn.Conv2d)}
 
 
-def canonical(p: FlexRelParams, method: str, delta: float | None) -> tuple[str, float | None]:
+def canonical(p: FlexRelParams | runs.View, method: str, delta: float | None) -> tuple[str, float | None]:
     """The run a (method, δ) pair really is. With per-layer pruning FlexRel at δ = 0 ranks every layer
     exactly like its partner (magnitude unless ``partner`` says otherwise) and at δ = 1 exactly like relevance
     (min-max normalisation, per layer or over the network, keeps a layer's order), so those are the same
@@ -182,50 +215,101 @@ def step_widths(widths: dict[str, int], factor: float, steps: int) -> list[dict[
             for s in range(1, steps + 1)]
 
 
-def coordinates(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None, draw: int = 0,
-                dev: torch.device | None = None) -> dict:
-    """A pruning run's coordinates, canonical (see :func:`canonical`; ``draw`` counts for random only), with the
-    device it runs on (``dev``, resolved by the caller once for a sweep; default: the one ``p`` asks for): two
-    calls of :func:`retention` (or :func:`recovery`) with equal coordinates are the same stored run."""
-    method, delta = canonical(p, method, delta)
-    if not 0.0 < factor < 1.0:
-        raise ValueError(f"a pruning run needs a factor in (0, 1), got {factor!r}")
-    return {"seed": seed, "method": method, "factor": factor, "delta": delta, "draw": draw if method == "random" else 0,
-            "device": str(dev or device(p))}
+#: What a pruning run measures: retention (pruned, BatchNorm re-estimated) or recovery (then fine-tuned).
+MEASURES = ("retention", "recovery")
+
+
+@dataclass(frozen=True)
+class Pruning(runs.Run):
+    """One pruning run (a stored run): ``seed``'s base network pruned by ``method`` (FlexRel at ``delta``; random:
+    its ``draw``) at ``factor`` of the filters on ``device``, then measured (``measure``: :data:`MEASURES`).
+    ``arm``: the label of the study arm that lists it (notebooks 07-09).
+
+    Its fields keep what was asked; :meth:`key` files it canonically (:func:`canonical`: on a plain chain FlexRel
+    at δ = 0 is the magnitude run), so asking for either reads one stored run, and :meth:`rows` say what was asked."""
+
+    measure: str
+    method: str
+    factor: float
+    delta: float | None
+    draw: int
+    device: str
+    arm: str = ""
+    phase: ClassVar[int] = 2
+
+    def __post_init__(self) -> None:
+        if self.measure not in MEASURES:
+            raise ValueError(f"measure {self.measure!r}; allowed: {list(MEASURES)}")
+        if not 0.0 < self.factor < 1.0:
+            raise ValueError(f"a pruning run needs a factor in (0, 1), got {self.factor!r}")
+        canonical(self.view, self.method, self.delta)  # an unknown method, or FlexRel without δ, raises here
+
+    @classmethod
+    def of(cls, p: FlexRelParams, measure: str, seed: int, method: str, factor: float, delta: float | None = None,
+           draw: int = 0, dev: torch.device | None = None, arm: str = "") -> Pruning:
+        """The run of section ``p`` (on ``dev``, resolved once for a sweep by the caller; default: the device ``p``
+        asks for)."""
+        return cls(view(p, f"flexrel-{measure}"), seed, measure, method, factor, delta, draw, str(dev or device(p)), arm)
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return f"flexrel-{self.measure}"
+
+    def key(self) -> dict:
+        method, delta = canonical(self.view, self.method, self.delta)
+        return {"seed": self.seed, "method": method, "factor": self.factor, "delta": delta,
+                "draw": self.draw if method == "random" else 0, "device": self.device}
+
+    def base(self) -> Base:
+        """The base network it prunes."""
+        return Base.of(self.view, self.seed, torch.device(self.device))
+
+    def inputs(self) -> list[runs.Run]:
+        """The runs it reads: its base network and the scores of every criterion its method reads."""
+        method = self.key()["method"]
+        return [self.base(), *(Scores.of(self.view, self.seed, c, self.device) for c in needs(self.view, method))]
+
+    def result(self) -> dict | list[dict]:
+        """As stored: retention ``{"row": {...}}``, recovery one row per epoch (the canonical method and δ)."""
+        if self.measure == "retention":
+            return runs.cached(self, lambda: {"row": network(self)[1][0]})
+        return runs.cached(self, lambda: network(self)[1])
+
+    def rows(self) -> list[dict]:
+        """:meth:`result` as rows, with the method, δ and draw that were asked."""
+        out = self.result()
+        asked = {"method": self.method, "delta": self.delta, "draw": self.draw}
+        return [{**r, **asked} for r in ([out["row"]] if self.measure == "retention" else out)]
 
 
 def retention(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None, draw: int = 0,
               dev: torch.device | None = None) -> dict:
-    """One retention measurement (cached): ``{"row": {...}}`` with the test accuracy and loss after pruning and
-    BatchNorm re-estimation (no weight update), parameters and MACs."""
-    run = coordinates(p, seed, method, factor, delta, draw, dev)
-    return runs.cached("flexrel-retention", view(p, "flexrel-retention"), run,
-                       lambda q: {"row": network(p, q, run, "retention")[1][0]})
+    """One retention measurement (a :class:`Pruning` run's result): ``{"row": {...}}`` with the test accuracy and
+    loss after pruning and BatchNorm re-estimation (no weight update), parameters and MACs."""
+    return Pruning.of(p, "retention", seed, method, factor, delta, draw, dev).result()
 
 
 def recovery(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None, draw: int = 0,
              dev: torch.device | None = None) -> list[dict]:
-    """One recovery run (cached): the pruned, BatchNorm-re-estimated network fine-tuned ``epochs_post`` epochs
-    on ``post_subset`` training images with a cosine learning rate from ``lr_post`` to 0; one row per epoch."""
-    run = coordinates(p, seed, method, factor, delta, draw, dev)
-    return runs.cached("flexrel-recovery", view(p, "flexrel-recovery"), run, lambda q: network(p, q, run, "recovery")[1])
+    """One recovery run (a :class:`Pruning` run's result): the pruned, BatchNorm-re-estimated network fine-tuned
+    ``epochs_post`` epochs on ``post_subset`` training images with a cosine learning rate from ``lr_post`` to 0;
+    one row per epoch."""
+    return Pruning.of(p, "recovery", seed, method, factor, delta, draw, dev).result()
 
 
-def network(p: FlexRelParams, q, run: dict, stage: str) -> tuple[nn.Module, list[dict]]:
-    """The network of the pruning run at coordinates ``run`` (:func:`coordinates`) and its rows, as :func:`retention`
-    (``stage`` ``retention``: pruned, BatchNorm re-estimated, one row) or :func:`recovery` (``recovery``: then
-    fine-tuned, one row per epoch) compute them; ``q`` is what the run reads (:func:`view`), ``p`` finds the stored
-    base network and scores. Everything is resolved here, once, and handed down as plain objects. The store keeps
-    the rows, not the network: :mod:`lib.publish.export` rebuilds it here."""
-    if stage not in ("retention", "recovery"):
-        raise ValueError(f"stage {stage!r}; allowed: ['retention', 'recovery']")
-    seed, method, factor, delta = run["seed"], run["method"], run["factor"], run["delta"]
-    dev, images = torch.device(run["device"]), Images.of(q)
-    net, _ = pretrained(p, seed, dev=dev)
+def network(run: Pruning) -> tuple[nn.Module, list[dict]]:
+    """The network of a pruning run and its rows as stored (``retention``: pruned, BatchNorm re-estimated, one row;
+    ``recovery``: then fine-tuned, one row per epoch), from the run's view only: its base network and scores are
+    the stored runs of :meth:`Pruning.inputs`. Everything is resolved here, once, and handed down as plain objects.
+    The store keeps the rows, not the network: :mod:`lib.publish.export` rebuilds it here."""
+    q, where = run.view, run.key()
+    seed, method, factor, delta = run.seed, where["method"], run.factor, where["delta"]
+    dev, images = torch.device(run.device), Images.of(q)
+    net, _ = run.base().result()
     if method == "random":
-        s, seconds, steps = _prunable(q.prune_linear, net, prune.random_scores(net, 1000 * seed + run["draw"])), 0.0, 1
+        s, seconds, steps = _prunable(q.prune_linear, net, prune.random_scores(net, 1000 * seed + where["draw"])), 0.0, 1
     else:
-        found, seconds = unit_scores(p, seed, net, needs(q, method), dev)
+        found, seconds = unit_scores(q, seed, needs(q, method), dev)
         s, steps = _combine(found, net, method, delta, q.partner, q.normalisation), q.prune_steps
 
     def rescore(model: nn.Module) -> tuple[prune.Scores, float]:
@@ -235,9 +319,9 @@ def network(p: FlexRelParams, q, run: dict, stage: str) -> tuple[nn.Module, list
     x0 = images.example().to(dev)
     model, seconds = prune_in_steps(net, s, factor, steps, rescore, q.scope, x0, lambda: images.batches("train", seed, dev=dev),
                                     q.bn_batches, seconds)
-    common = {"method": method, "factor": factor, "delta": delta, "draw": run["draw"], "seed": seed,
+    common = {"method": method, "factor": factor, "delta": delta, "draw": where["draw"], "seed": seed,
               **prune.count(model, x0), "relevance_seconds": seconds}
-    if stage == "retention":
+    if run.measure == "retention":
         return model, [{**common, "stage": "retention", **evaluate(model, images, dev, q.amp, q.test_shift)}]
     rows = fit(model, images, Recipe.recovery(q), seed, dev)
     return model, [{**common, "stage": "recovery", "epoch": e, **r} for e, r in enumerate(rows, 1)]
@@ -297,58 +381,49 @@ def fig4_plan(p: FlexRelParams) -> Plan:
     return [("flexrel", f, d, 0) for f in p.delta_factors for d in p.deltas]
 
 
-def _unpruned_rows(p: FlexRelParams, methods: Iterable[str], dev: torch.device) -> list[dict]:
-    """The pre-trained network of every seed (on ``dev``) as factor 0 of every method (each curve starts there)."""
-    x0 = Images.of(p).example().to(dev)
+def planned(p: FlexRelParams, measure: str, plan: Plan, dev: torch.device | None = None, arm: str = "") -> list[Pruning]:
+    """``plan``'s :class:`Pruning` runs measuring ``measure`` for every seed of ``p``, seed by seed (on ``dev``;
+    default: the device ``p`` asks for), labelled ``arm``."""
+    dev = dev or device(p)
+    return [Pruning.of(p, measure, seed, m, f, d, draw, dev, arm) for seed in p.seeds for m, f, d, draw in plan]
+
+
+def bases(p: FlexRelParams, dev: torch.device | None = None, trains: bool = True) -> list[Base]:
+    """Every seed's :class:`lib.protocols.base_networks.Base` network of ``p`` (``trains``: whether a missing one is
+    trained, or refused with what to run)."""
+    return [Base.of(p, seed, dev, trains) for seed in p.seeds]
+
+
+def pretraining(todo: Iterable[runs.Run]) -> pd.DataFrame:
+    """The pre-training rows (one per epoch) of every base network among ``todo``: their learning curves."""
+    return pd.DataFrame([r for run in todo if isinstance(run, Base) for r in run.result()[1]])
+
+
+def frame(todo: Iterable[Pruning]) -> pd.DataFrame:
+    """The rows of pruning runs ``todo`` (all measuring the same, retention or recovery), read back or computed with
+    a progress bar, plus the unpruned network of each seed as factor 0 of every method (each curve starts there),
+    with ``params_removed``, ``macs_removed`` and ``dataset``."""
+    todo = list(todo)
+    measures = {r.measure for r in todo}
+    if len(measures) != 1:
+        raise ValueError(f"a frame is of pruning runs that measure one thing; got {sorted(measures) or 'no runs'}")
     rows = []
-    for seed in p.seeds:
-        model, pre = pretrained(p, seed, dev=dev)
-        size = prune.count(model, x0)
+    for base in dict.fromkeys(r.base() for r in todo):
+        model, pre = base.result()
+        size = prune.count(model, Images.of(base.view).example().to(torch.device(base.device)))
         last = pre[-1]
-        rows += [{"method": m, "factor": 0.0, "delta": None, "draw": 0, "seed": seed, **size, "relevance_seconds": 0.0,
-                  "stage": "unpruned", "test_acc": last["test_acc"], "test_loss": last["test_loss"]} for m in methods]
-    return rows
-
-
-def sweep_retention(p: FlexRelParams, plan: Plan) -> pd.DataFrame:
-    """Retention rows of every seed and planned ``(method, factor, δ, draw)``, plus each seed's unpruned
-    network as factor 0 of every method, with ``params_removed`` and ``macs_removed``. Finished runs are
-    read from the cache, the others run (with a progress bar). The device is resolved once, here."""
-    dev = device(p)
-    jobs = [(seed, *job) for seed in p.seeds for job in plan]
-    rows = _unpruned_rows(p, sorted({m for m, *_ in plan}), dev)
-    for seed, method, factor, delta, draw in tqdm(jobs, desc="retention"):
-        rows.append({**retention(p, seed, method, factor, delta, draw, dev)["row"], "requested_delta": delta})
-    return _tidy(p, rows)
-
-
-def sweep_recovery(p: FlexRelParams, plan: Plan) -> pd.DataFrame:
-    """Recovery rows (every epoch) of every seed and planned run, with the unpruned networks as factor 0."""
-    dev = device(p)
-    jobs = [(seed, *job) for seed in p.seeds for job in plan]
-    rows = [{**r, "epoch": p.epochs_post} for r in _unpruned_rows(p, sorted({m for m, *_ in plan}), dev)]
-    for seed, method, factor, delta, draw in tqdm(jobs, desc="recovery"):
-        rows += [{**r, "requested_delta": delta} for r in recovery(p, seed, method, factor, delta, draw, dev)]
-    return _tidy(p, rows)
-
-
-def _tidy(p: FlexRelParams, rows: list[dict]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows)
-    full = frame[frame.factor == 0].groupby("seed")[["params", "macs"]].first()
-    frame["params_removed"] = 1 - frame.params / frame.seed.map(full.params)
-    frame["macs_removed"] = 1 - frame.macs / frame.seed.map(full.macs)
-    frame["dataset"] = p.dataset
-    return frame
-
-
-def pretraining(p: FlexRelParams) -> pd.DataFrame:
-    """Every seed's pre-training rows (one per epoch): the base networks' learning curves."""
-    return pd.DataFrame([r for seed in p.seeds for r in pretrained(p, seed)[1]])
-
-
-def final_epoch(frame: pd.DataFrame) -> pd.DataFrame:
-    """The last recovery epoch of every run (and the unpruned rows)."""
-    return frame[frame.epoch == frame.epoch.max()]
+        rows += [{"method": m, "factor": 0.0, "delta": None, "draw": 0, "seed": base.seed, **size, "relevance_seconds": 0.0,
+                  "stage": "unpruned", "test_acc": last["test_acc"], "test_loss": last["test_loss"],
+                  **({"epoch": todo[0].view.epochs_post} if measures == {"recovery"} else {})}
+                 for m in sorted({r.method for r in todo})]
+    for run in tqdm(todo, desc=todo[0].measure):
+        rows += run.rows()
+    out = pd.DataFrame(rows)
+    full = out[out.factor == 0].groupby("seed")[["params", "macs"]].first()
+    out["params_removed"] = 1 - out.params / out.seed.map(full.params)
+    out["macs_removed"] = 1 - out.macs / out.seed.map(full.macs)
+    out["dataset"] = todo[0].view.dataset
+    return out
 
 
 def samples_per_epoch(p: FlexRelParams, limit: int | None = None) -> int:

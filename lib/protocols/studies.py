@@ -15,9 +15,10 @@ import dataclasses
 from collections.abc import Iterable
 
 import pandas as pd
+import torch
 
 from lib.params.flexrel import BATCHNORM_MODELS, FlexRelParams
-from lib.params.studies import VARIANTS, StudiesParams
+from lib.params.studies import VARIANTS, StudiesParams, baseline_label
 from lib.protocols import flexrel
 
 
@@ -46,14 +47,19 @@ def plan(arm: Arm, factors: list[float]) -> flexrel.Plan:
     return [(arm.method, f, arm.delta, d) for f in factors for d in range(draws)]
 
 
-def retention(arms: Iterable[Arm], factors: list[float]) -> pd.DataFrame:
-    """Retention rows of every arm at every factor and seed of its parameters (random: every draw), with
-    ``params_removed`` and the arm's label in ``arm``; stored runs are read back."""
-    frames = []
-    for arm in arms:
-        frame = flexrel.sweep_retention(arm.p, plan(arm, factors))
-        frames.append(frame[frame.factor > 0].assign(arm=arm.label))
-    return pd.concat(frames, ignore_index=True)
+def arm_runs(arms: Iterable[Arm], factors: list[float], dev: torch.device | None = None) -> list[flexrel.Pruning]:
+    """Every arm's retention runs at ``factors``, for each seed of its parameters (random: every draw), labelled with
+    the arm (runs that 01 or another arm lists are the same stored runs)."""
+    return [run for arm in arms for run in flexrel.planned(arm.p, "retention", plan(arm, factors), dev, arm.label)]
+
+
+def frame(todo: Iterable[flexrel.Pruning]) -> pd.DataFrame:
+    """Retention rows of the arms' runs ``todo`` (:func:`arm_runs`; read back or computed), with ``params_removed``
+    and the arm's label in ``arm``; arm by arm, in the order listed."""
+    todo = list(todo)
+    labels = dict.fromkeys(r.arm for r in todo)
+    frames = [flexrel.frame([r for r in todo if r.arm == arm]) for arm in labels]
+    return pd.concat([f[f.factor > 0].assign(arm=arm) for f, arm in zip(frames, labels)], ignore_index=True)
 
 
 def sensitivity_arms(p: FlexRelParams, b: StudiesParams) -> list[Arm]:
@@ -64,15 +70,9 @@ def sensitivity_arms(p: FlexRelParams, b: StudiesParams) -> list[Arm]:
     for name in b.variants:
         ours, theirs = variant(p, name)
         arms.append(ours)
-        if (theirs.p, theirs.method) != (p, "magnitude"):
+        if baseline_label(p, name) == theirs.label:  # else the default magnitude arm is its comparison
             arms.append(theirs)
     return arms
-
-
-def baseline_of(p: FlexRelParams, name: str) -> str:
-    """The arm a variant's FlexRel is compared with (see :func:`sensitivity_arms`)."""
-    ours, theirs = variant(p, name)
-    return "magnitude" if (theirs.p, theirs.method) == (p, "magnitude") else theirs.label
 
 
 def second_model(p: FlexRelParams, b: StudiesParams) -> FlexRelParams:

@@ -10,6 +10,8 @@ VAE (Fig. 2) through small callables.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
 
 import pandas as pd
 import torch
@@ -143,33 +145,50 @@ def train_time(q: runs.View, dev: torch.device, dataset: str, method: str, readi
     return [{"dataset": dataset, "method": method, "reading": reading, "seed": seed, **r} for r in rows]
 
 
-def coordinates(p: RankParams, dataset: str, method: str, reading: str, seed: int) -> dict:
-    """A train-time run's coordinates (``reading`` is ``-`` unless the method reads scores)."""
-    reading = reading if method in ("rank", "worst") else "-"
-    return {"dataset": dataset, "method": method, "reading": reading, "seed": seed, "device": str(train.device(p.device))}
+@dataclass(frozen=True)
+class RankRun(runs.Run):
+    """One train-time pruning run of a classifier (a stored run): Algorithm 1 on ``dataset`` with ``method`` (its
+    scores read by ``reading``, ``-`` for the methods that read none) from ``seed``, on ``device``."""
+
+    dataset: str
+    method: str
+    reading: str
+    device: str
+    kind: ClassVar[str] = "rank-run"
+
+    @classmethod
+    def of(cls, p: RankParams, dataset: str, method: str, reading: str, seed: int) -> RankRun:
+        """Section ``p``'s run (``reading`` counts for ``rank`` and ``worst`` only; it is ``-`` for the others)."""
+        reading = reading if method in ("rank", "worst") else "-"
+        return cls(runs.View(p, GRID), seed, dataset, method, reading, str(train.device(p.device)))
+
+    def key(self) -> dict:
+        return {"dataset": self.dataset, "method": self.method, "reading": self.reading, "seed": self.seed,
+                "device": self.device}
+
+    def result(self) -> Rows:
+        """One row per epoch and per pruning round; rows carry dataset, method, reading and seed."""
+        return runs.cached(self, self._compute)
+
+    def _compute(self) -> Rows:
+        score = scorer(self.reading if self.reading != "-" else "paper", self.view.lam_avg, self.view.lam_max)
+        return train_time(self.view, torch.device(self.device), self.dataset, self.method, self.reading, self.seed, score)
 
 
 def run(p: RankParams, dataset: str, method: str, reading: str, seed: int) -> Rows:
-    """One train-time pruning run of a classifier (cached); rows carry dataset, method, reading and seed.
-    ``reading`` only matters for ``rank`` and ``worst`` (it is ``-`` for the others)."""
-    where = coordinates(p, dataset, method, reading, seed)
-
-    def compute(q: runs.View) -> Rows:
-        score = scorer(where["reading"] if where["reading"] != "-" else "paper", q.lam_avg, q.lam_max)
-        return train_time(q, train.device(p.device), dataset, method, where["reading"], seed, score)
-
-    return runs.cached("rank-run", runs.View(p, GRID), where, compute)
+    """One train-time pruning run of a classifier (:class:`RankRun`'s result)."""
+    return RankRun.of(p, dataset, method, reading, seed).result()
 
 
-def jobs(p: RankParams, datasets: list[str]) -> list[tuple[str, str, str, int]]:
-    """Every ``(dataset, method, reading, seed)`` run of the profile on ``datasets`` (the arguments of :func:`run`)."""
-    return [(dataset, method, reading, seed) for dataset in datasets for seed in p.seeds for method in p.methods
+def jobs(p: RankParams, datasets: list[str]) -> list[RankRun]:
+    """Every run of the profile on ``datasets``, dataset by dataset and seed by seed."""
+    return [RankRun.of(p, dataset, method, reading, seed) for dataset in datasets for seed in p.seeds for method in p.methods
             for reading in (p.readings if method in ("rank", "worst") else ["-"])]
 
 
-def sweep(p: RankParams, datasets: list[str]) -> pd.DataFrame:
-    """Every run of :func:`jobs` as one tidy frame (cached runs reused)."""
-    return pd.DataFrame([r for job in tqdm(jobs(p, datasets), desc="runs") for r in run(p, *job)])
+def sweep(todo: list[runs.Run]) -> pd.DataFrame:
+    """The rows of every :class:`RankRun` among ``todo`` (read back or computed) as one tidy frame."""
+    return pd.DataFrame([r for run in tqdm([t for t in todo if isinstance(t, RankRun)], desc="runs") for r in run.result()])
 
 
 def label(method: str, reading: str) -> str:

@@ -7,6 +7,10 @@ Each records train and test loss (BCE + β·KLD per image) per epoch and reconst
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar
+
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -44,17 +48,41 @@ def build(p: VaeParams, hidden: list[int], seed: int) -> models.VAE:
     return models.VAE(spec.channels, p.image_size, p.channels, hidden, p.latent)
 
 
-def run(p: VaeParams, kind: str, seed: int) -> dict:
-    """``kind``: ``pruned``, ``unpruned`` or ``scratch`` (needs the same seed's pruned run's final widths).
-    Returns ``{"rows": [...], "images": {...}, "hidden": [...]}`` (cached, keyed by the section without its
-    seed list, the kind and ``seed``)."""
-    if kind not in KINDS:
-        raise ValueError(f"kind {kind!r}; allowed: {list(KINDS)}")
-    hidden, dev = list(p.hidden), train.device(p.device)
-    if kind == "scratch":
-        hidden = run(p, "pruned", seed)["hidden"]
+@dataclass(frozen=True)
+class VaeRun(runs.Run):
+    """One VAE run of a seed (a stored run): ``variant`` ``pruned``, ``unpruned`` or ``scratch`` (at the same seed's
+    pruned run's final widths, which it reads), on ``device``."""
 
-    def compute(q: runs.View) -> dict:
+    variant: str
+    device: str
+    kind: ClassVar[str] = "vae-run"
+
+    def __post_init__(self) -> None:
+        if self.variant not in KINDS:
+            raise ValueError(f"kind {self.variant!r}; allowed: {list(KINDS)}")
+
+    @classmethod
+    def of(cls, p: VaeParams, variant: str, seed: int) -> VaeRun:
+        return cls(runs.View(p, GRID), seed, variant, str(train.device(p.device)))
+
+    @property
+    def phase(self) -> int:  # type: ignore[override]
+        return 1 if self.variant == "scratch" else 0
+
+    def key(self) -> dict:
+        return {"kind": self.variant, "seed": self.seed, "device": self.device}
+
+    def inputs(self) -> list[runs.Run]:
+        """A scratch run reads the pruned run's final widths."""
+        return [dataclasses.replace(self, variant="pruned")] if self.variant == "scratch" else []
+
+    def result(self) -> dict:
+        """``{"rows": [...], "images": {...}, "hidden": [...]}``."""
+        return runs.cached(self, self._compute)
+
+    def _compute(self) -> dict:
+        q, seed, kind, dev = self.view, self.seed, self.variant, torch.device(self.device)
+        hidden = self.inputs()[0].result()["hidden"] if kind == "scratch" else list(q.hidden)
         split = data.splits(q.dataset, None, q.train_subset, q.test_subset, standardize=False)
         x_tr, y_tr, x_te, y_te = (t.to(dev) for t in split)
         model = build(q, hidden, seed).to(dev)
@@ -85,13 +113,21 @@ def run(p: VaeParams, kind: str, seed: int) -> dict:
         )
         return {"rows": [{"kind": kind, "seed": seed, **r} for r in rows], "images": images, "hidden": final_hidden}
 
-    return runs.cached("vae-run", runs.View(p, GRID), {"kind": kind, "seed": seed, "device": str(dev)}, compute)
+
+def run(p: VaeParams, kind: str, seed: int) -> dict:
+    """One VAE run's result (:class:`VaeRun`): ``kind`` ``pruned``, ``unpruned`` or ``scratch``."""
+    return VaeRun.of(p, kind, seed).result()
 
 
-def sweep(p: VaeParams) -> tuple[pd.DataFrame, dict[str, dict]]:
-    """Every seed's three runs: one tidy frame of their rows (with ``dataset``), and the first seed's runs by
-    kind (their reconstructions)."""
-    jobs = [(seed, kind) for seed in p.seeds for kind in KINDS]
-    results = {job: run(p, job[1], job[0]) for job in tqdm(jobs, desc="VAE runs")}
-    frame = pd.DataFrame([r for res in results.values() for r in res["rows"]]).assign(dataset=p.dataset)
-    return frame, {kind: results[(p.seeds[0], kind)] for kind in KINDS}
+def planned(p: VaeParams) -> list[VaeRun]:
+    """Every seed's three runs, seed by seed."""
+    return [VaeRun.of(p, kind, seed) for seed in p.seeds for kind in KINDS]
+
+
+def sweep(todo: list[runs.Run]) -> tuple[pd.DataFrame, dict[str, dict]]:
+    """Every :class:`VaeRun` among ``todo`` (read back or computed): one tidy frame of their rows (with ``dataset``),
+    and the first seed's runs by kind (their reconstructions)."""
+    chosen = [r for r in todo if isinstance(r, VaeRun)]
+    results = {r: r.result() for r in tqdm(chosen, desc="VAE runs")}
+    frame = pd.DataFrame([x for res in results.values() for x in res["rows"]]).assign(dataset=chosen[0].view.dataset)
+    return frame, {r.variant: out for r, out in results.items() if r.seed == chosen[0].seed}

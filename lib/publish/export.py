@@ -82,16 +82,11 @@ def export(p: FlexRelParams, out: Path, seed: int, method: str, factor: float, d
     """
     if p.test_shift != "none":
         raise ValueError(f"flexrel.test_shift is {p.test_shift!r}: export measures on the plain test split; use 'none'")
-    kind = f"flexrel-{stage}"
     delta = p.delta if method == "flexrel" and delta is None else delta
-    run = flexrel.coordinates(p, seed, method, factor, delta, draw)
-    measure = {"retention": flexrel.retention, "recovery": flexrel.recovery}
-    if stage not in measure:
-        raise ValueError(f"stage {stage!r}; allowed: {list(measure)}")
+    run = flexrel.Pruning.of(p, stage, seed, method, factor, delta, draw)
     with runs.only_stored():
-        stored = measure[stage](p, seed, run["method"], factor, run["delta"], draw)
-    stored_row = stored["row"] if stage == "retention" else stored[-1]
-    model, rows = flexrel.network(p, flexrel.view(p, kind), run, stage)
+        stored_row = run.rows()[-1]
+    model, rows = flexrel.network(run)
     rebuilt = rows[-1]["test_acc"]
     if abs(rebuilt - stored_row["test_acc"]) > tolerance:
         raise ValueError(f"the rebuilt network measures {rebuilt:.4f}, the stored run {stored_row['test_acc']:.4f} "
@@ -101,9 +96,9 @@ def export(p: FlexRelParams, out: Path, seed: int, method: str, factor: float, d
     exported = accuracy(write_program(wrapped, x[:2], out), x, y)
     if exported != rebuilt:
         raise ValueError(f"the exported program measures {exported:.4f}, the rebuilt network {rebuilt:.4f}")
-    unpruned, _ = base_networks.pretrained(p, seed, train_if_missing=False)
+    unpruned, _ = run.base().result()
     record = {
-        "run": {**run, "stage": stage, "kind": kind}, "commit": plotting.git_commit(), "torch": torch.__version__,
+        "run": {**run.key(), "stage": stage, "kind": run.kind}, "commit": plotting.git_commit(), "torch": torch.__version__,
         "params": p.model_dump(), "params_hash": runs.config_hash(p),
         "input": {"dataset": p.dataset, "split": "test", "first": p.test_subset or len(y), "shape": list(x.shape[1:]),
                   "dtype": "float32", "range": [0.0, 1.0], "classes": data.SPECS[p.dataset].classes},

@@ -1,7 +1,7 @@
 """How large each profile is: its runs, what a run took on this machine, and what the large profiles would cost.
 
-- **Runs**: what each stage's notebook asks for (:data:`lib.scale.sweep.STAGES`), per kind of stored run; a run two
-  stages list (notebook 03 reads notebook 01's scores) is counted once, under the first.
+- **Runs**: what each stage's notebook reads (:func:`lib.protocols.stages.runs_of`) and the runs those read, per
+  kind of stored run; a run two stages list (notebook 03 reads notebook 01's scores) is counted once, under the first.
 - **Measured**: every stored entry records how long its computation took and on which CPU (:mod:`lib.store.runs`);
   the median over the current entries of a profile is its time per run here.
 - **Estimated**: profiles that cannot run here (``cifar``, ``paper``: their data and their hours) are sized by
@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from torch import nn
 from lib.core import data, prune
 from lib.criteria import contribution
 from lib.params import profiles
-from lib.protocols import base_networks, crossed, flexrel, studies, train_time, train_time_vae
+from lib.protocols import base_networks, flexrel, stages, train_time, train_time_vae
 from lib.scale import sweep
 from lib.store import runs
 from lib.params.flexrel import FlexRelParams
@@ -70,7 +69,7 @@ def _network(build: Callable[..., nn.Module], *args, shape: tuple[int, ...],
 _FLEXREL_MACS: dict[tuple, int] = {}
 
 
-def _flexrel_macs(p: FlexRelParams) -> int:
+def _flexrel_macs(p: FlexRelParams | runs.View) -> int:
     """MACs of one forward pass of section ``p``'s network (built once per network, whatever else ``p`` sets)."""
     key = (p.dataset, p.model, p.width, p.image_size)
     if key not in _FLEXREL_MACS:
@@ -78,77 +77,60 @@ def _flexrel_macs(p: FlexRelParams) -> int:
     return _FLEXREL_MACS[key]
 
 
-def _epochs(p: RankParams | VaeParams, widths: list[int]) -> int:
+def _epochs(p: RankParams | VaeParams | runs.View, widths: list[int]) -> int:
     """Epochs of a train-time pruning run (the unpruned baseline trains as many)."""
     return p.initial_epochs + train_time.rounds_needed(widths, p.prune_fraction, p.target_removed) * p.recovery_epochs + p.final_epochs
 
 
-def work(job: functools.partial) -> tuple[str, float]:
-    """``(kind, MACs)`` of one run a stage lists (see the module's documentation for what is counted).
+def work(run: runs.Run) -> float:
+    """Multiply-accumulates of one stored run (see the module's documentation for what is counted).
 
     The default profile's rank run on MNIST: 28 epochs (5 + 10 rounds × 2 + 3) of 20,000 training images and
     the 10,000 test images through the 784-50-30-10 MLP, 41,170 MACs each (weights 41,000, biases and ReLUs):
 
     >>> p = profiles.load("rank", "default")
-    >>> kind, macs = work(functools.partial(train_time.run, p, "MNIST", "rank", "paper", 0))
-    >>> kind, macs / (28 * (3 * 20_000 + 10_000))
-    ('rank-run', 41170.0)
+    >>> work(train_time.RankRun.of(p, "MNIST", "rank", "paper", 0)) / (28 * (3 * 20_000 + 10_000))
+    41170.0
     """
-    p, *args = job.args
-    if job.func is base_networks.pretrained:
-        per_epoch = 3 * _images(p.dataset, p.train_subset, True) + _images(p.dataset, p.test_subset, False)
-        return base_networks.store_kind(p), _flexrel_macs(p) * p.epochs_pre * per_epoch
-    if job.func is sweep.scores:
-        return "flexrel-scores", _flexrel_macs(p) * 3 * p.relevance_images
-    if job.func in (flexrel.retention, flexrel.recovery):
-        kept = (1 - args[2]) ** 2  # a filter fraction f keeps about (1 − f)² of a VGG's MACs
-        test = _images(p.dataset, p.test_subset, False)
-        bn = p.bn_batches * p.batch_size
-        if job.func is flexrel.retention:
-            return "flexrel-retention", _flexrel_macs(p) * kept * (bn + test)
-        per_epoch = 3 * _images(p.dataset, p.post_subset, True) + test
-        return "flexrel-recovery", _flexrel_macs(p) * kept * (bn + p.epochs_post * per_epoch)
-    if job.func in (train_time.run, crossed.crossed):
-        dataset, spec = args[0], data.SPECS[args[0]]
+    q = run.view
+    if isinstance(run, base_networks.Base):
+        per_epoch = 3 * _images(q.dataset, q.train_subset, True) + _images(q.dataset, q.test_subset, False)
+        return _flexrel_macs(q) * q.epochs_pre * per_epoch
+    if isinstance(run, flexrel.Scores):
+        return _flexrel_macs(q) * 3 * q.relevance_images
+    if isinstance(run, flexrel.Pruning):
+        kept = (1 - run.factor) ** 2  # a filter fraction f keeps about (1 − f)² of a VGG's MACs
+        test = _images(q.dataset, q.test_subset, False)
+        bn = q.bn_batches * q.batch_size
+        if run.measure == "retention":
+            return _flexrel_macs(q) * kept * (bn + test)
+        return _flexrel_macs(q) * kept * (bn + q.epochs_post * (3 * _images(q.dataset, q.post_subset, True) + test))
+    if isinstance(run, train_time.RankRun):
+        spec = data.SPECS[run.dataset]
         shape = (1, spec.channels, spec.size, spec.size)
-        macs, widths = _network(train_time.build, p, dataset, 0, shape=shape,
+        macs, widths = _network(train_time.build, q, run.dataset, 0, shape=shape,
                                 hidden=lambda m: [n for n, _ in contribution.linear_pairs(m, torch.zeros(shape))])
-        return "rank-run", macs * _epochs(p, widths) * (3 * _images(dataset, p.train_subset, True) + _images(dataset, None, False))
-    if job.func is train_time_vae.run:
-        spec = data.SPECS[p.dataset]
-        macs, widths = _network(train_time_vae.build, p, p.hidden, 0, shape=(1, spec.channels, p.image_size, p.image_size),
+        return macs * _epochs(q, widths) * (3 * _images(run.dataset, q.train_subset, True) + _images(run.dataset, None, False))
+    if isinstance(run, train_time_vae.VaeRun):
+        spec = data.SPECS[q.dataset]
+        macs, widths = _network(train_time_vae.build, q, q.hidden, 0, shape=(1, spec.channels, q.image_size, q.image_size),
                                 hidden=lambda m: [a for a, _ in m.hidden_pairs()])
-        per_epoch = 3 * _images(p.dataset, p.train_subset, True) + _images(p.dataset, p.test_subset, False)
-        return "vae-run", macs * _epochs(p, widths) * per_epoch
-    raise ValueError(f"no work model for {job.func.__module__}.{job.func.__qualname__}")
+        per_epoch = 3 * _images(q.dataset, q.train_subset, True) + _images(q.dataset, q.test_subset, False)
+        return macs * _epochs(q, widths) * per_epoch
+    raise ValueError(f"no work model for {type(run).__name__}")
 
 
-def identity(job: functools.partial) -> tuple:
-    """What makes two listed runs the same stored run: the fields in its key and its coordinates (FlexRel's δ = 0
-    and 1 are magnitude and relevance runs on a plain chain, :func:`lib.protocols.flexrel.canonical`; a variant that
-    only changes what a run does not read is that run)."""
-    p, *args = job.args
-    section = repr(p)
-    if job.func in (flexrel.retention, flexrel.recovery, sweep.scores):  # the fields in the stored run's key
-        kind = {flexrel.retention: "flexrel-retention", flexrel.recovery: "flexrel-recovery"}.get(job.func, "flexrel-scores")
-        section = repr(sorted(flexrel.view(p, kind).params().items()))
-    if job.func in (flexrel.retention, flexrel.recovery):
-        args = sorted(flexrel.coordinates(p, *args).items())
-    if job.func is crossed.crossed:
-        job = functools.partial(train_time.run, *job.args)  # relevance-scored or not, one rank-run entry per coordinate
-    return job.func.__module__, job.func.__qualname__, section, repr(args)
-
-
-def runs_of(profile: str, stages: Iterable[str] = tuple(sweep.STAGES)) -> pd.DataFrame:
-    """One row per run of ``profile`` (``stage``, ``kind``, ``macs``), as if every dataset were here."""
+def planned(profile: str, names: Iterable[str] = tuple(stages.STAGES)) -> pd.DataFrame:
+    """One row per stored run of ``profile`` (``stage``, ``kind``, ``macs``): the runs each stage lists and the runs
+    those read (:func:`lib.scale.sweep.phases`), as if every dataset were here; a run two stages list counts under
+    the first."""
     seen, rows = set(), []
-    for stage in stages:
-        for phase in sweep.STAGES[stage](profile, lambda name: None):
-            for job in phase:
-                if (key := identity(job)) not in seen:
-                    seen.add(key)
-                    kind, macs = work(job)
-                    rows.append({"profile": profile, "stage": stage, "kind": kind, "macs": float(macs)})
+    for stage in names:
+        for phase in sweep.phases(stage, profile, lambda name: None):
+            for run in phase:
+                if run.identity() not in seen:
+                    seen.add(run.identity())
+                    rows.append({"profile": profile, "stage": stage, "kind": run.kind, "macs": float(work(run))})
     return pd.DataFrame(rows, columns=["profile", "stage", "kind", "macs"])
 
 
@@ -168,12 +150,12 @@ def table(profiles: list[str], reference: str = "default", gpu_tflops: float = G
     throughput ``reference`` reached here on that kind of run, or the one :data:`RATE_OF` names) and
     ``gpu_hours`` (at ``gpu_tflops``)."""
     names = list(dict.fromkeys([*profiles, reference]))  # each profile enumerated once, the reference included
-    planned = pd.concat([runs_of(p) for p in names], ignore_index=True)
+    planned_runs = pd.concat([planned(p) for p in names], ignore_index=True)
     times = {p: measured(p, root) for p in names}
-    ref = planned[planned.profile == reference].groupby("kind").macs.mean() / times[reference].groupby("kind").seconds.median()
-    planned = planned[planned.profile.isin(profiles)]
+    ref = (planned_runs[planned_runs.profile == reference].groupby("kind").macs.mean()
+           / times[reference].groupby("kind").seconds.median())
     rows = []
-    for (profile, kind), group in planned.groupby(["profile", "kind"], sort=False):
+    for (profile, kind), group in planned_runs[planned_runs.profile.isin(profiles)].groupby(["profile", "kind"], sort=False):
         mine = times[profile][times[profile].kind == kind].seconds
         macs = group.macs.sum()
         rows.append({"profile": profile, "kind": kind, "stages": ", ".join(s[:2] for s in group.stage.unique()),

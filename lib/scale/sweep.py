@@ -7,9 +7,9 @@
     torchrun --nproc-per-node 4 -m lib.scale.sweep 01_flexrel_accuracy_vs_pruning --executor here   # data-parallel
 
 A stage's runs are independent and stored by a key that covers everything that made them (:mod:`lib.store.runs`),
-so any process that sees the same store can compute them. :data:`STAGES` lists, per stage, the runs its
-notebook asks for, in phases (a run may need an earlier phase's: FlexRel's pruning runs start from the base
-networks and their scores). For each phase this module finds the runs not yet stored
+so any process that sees the same store can compute them. :func:`lib.protocols.stages.runs_of` lists, per stage,
+the runs its notebook reads; with the runs those read in turn they fall into phases (:func:`phases`: a run may need
+an earlier phase's — FlexRel's pruning runs start from the base networks and their scores). For each phase this module finds the runs not yet stored
 (:func:`lib.store.runs.only_stored`), deals them round-robin into ``--workers`` jobs, submits those through
 submitit — its local executor (separate processes here; the default) or Slurm (a job array) — and waits
 before the next phase; on Slurm, ``--no-wait`` instead queues every phase at once, each to start when the one
@@ -25,144 +25,29 @@ thread count, as in a serial run.
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
 from lib.core import data, train
 from lib.params import paths, profiles
-from lib.protocols import base_networks, crossed, flexrel, studies, train_time, train_time_vae
+from lib.protocols import stages
 from lib.store import runs
-from lib.params.flexrel import FlexRelParams
-from lib.params.studies import residual
 
-Run = Callable[[], object]
-Phase = list[Run]
-#: Why a dataset cannot be opened here (with the command that fetches it), or ``None`` if it can: :func:`lib.core.data.absent`,
-#: or, to size a profile whose data is elsewhere (:mod:`lib.scale.sizing`), ``lambda name: None``.
-Absent = Callable[[str], "str | None"]
+#: One stage's runs to compute, in one phase: each run only reads runs of earlier phases.
+Phase = list[runs.Run]
 
 
-def _require(absent: Absent, *datasets: str) -> None:
-    """Stop before any job starts if a dataset the stage trains on is not here."""
-    for name in datasets:
-        if (why := absent(name)) is not None:
-            raise data.DatasetMissing(why)
+def phases(stage: str, profile: str, absent: stages.Absent = data.absent) -> list[Phase]:
+    """The runs of ``stage`` (:func:`lib.protocols.stages.runs_of`) and every run they read, by phase: FlexRel's base
+    networks, then their scores, then the pruning runs; a VAE's pruned run before its scratch run."""
+    todo = stages.with_inputs(stages.every(stages.runs_of(stage, profile, absent)))
+    return [[r for r in todo if r.phase == n] for n in sorted({r.phase for r in todo})]
 
 
-def scores(p: FlexRelParams, seed: int, criterion: str) -> None:
-    """One criterion's scores of ``seed``'s stored base network (a phase of its own: the pruning runs read them)."""
-    dev = base_networks.device(p)
-    flexrel.unit_scores(p, seed, base_networks.pretrained(p, seed, train_if_missing=False, dev=dev)[0], [criterion], dev)
-
-
-def _scores(p: FlexRelParams, plan: flexrel.Plan) -> Phase:
-    """The scores ``plan``'s methods read, of every seed."""
-    names = sorted({c for method, *_ in plan for c in flexrel.needs(p, method)})
-    return [functools.partial(scores, p, seed, name) for seed in p.seeds for name in names]
-
-
-def _pruning(p: FlexRelParams, kind: Callable, plan: flexrel.Plan) -> Phase:
-    return [functools.partial(kind, p, seed, *job) for seed in p.seeds for job in plan]
-
-
-def flexrel_fig2(profile: str, absent: Absent = data.absent) -> list[Phase]:
-    """Notebook 01: the base networks, their scores, then Fig. 2's retention and recovery runs."""
-    p = profiles.load("flexrel", profile)
-    _require(absent, p.dataset)
-    retention, recovery = flexrel.fig2_plans(p)
-    return [[functools.partial(base_networks.pretrained, p, seed) for seed in p.seeds],
-            _scores(p, retention),
-            _pruning(p, flexrel.retention, retention) + _pruning(p, flexrel.recovery, recovery)]
-
-
-def flexrel_fig4(profile: str, absent: Absent = data.absent) -> list[Phase]:
-    """Notebook 03: scores of notebook 01's base networks (it never trains them), then the δ sweep."""
-    p = profiles.load("flexrel", profile)
-    _require(absent, p.dataset)
-    plan = flexrel.fig4_plan(p)
-    return [_scores(p, plan), _pruning(p, flexrel.retention, plan)]
-
-
-def rank_fig1(profile: str, absent: Absent = data.absent) -> list[Phase]:
-    """Notebook 04: every train-time pruning run on ``train_time.datasets``."""
-    p = profiles.load("rank", profile)
-    _require(absent, *p.datasets)
-    return [[functools.partial(train_time.run, p, *job) for job in train_time.jobs(p, p.datasets)]]
-
-
-def rank_table1(profile: str, absent: Absent = data.absent) -> list[Phase]:
-    """Notebook 05: the runs of ``train_time.table_datasets`` notebook 04 does not make, where the data is here
-    (the notebook reports the others as not run)."""
-    p = profiles.load("rank", profile)
-    own = [d for d in p.table_datasets if d not in p.datasets and absent(d) is None]
-    return [[functools.partial(train_time.run, p, *job) for job in train_time.jobs(p, own)]]
-
-
-def vae_fig2(profile: str, absent: Absent = data.absent) -> list[Phase]:
-    """Notebook 06: the pruned and unpruned VAE of every seed, then from scratch at the pruned run's widths."""
-    p = profiles.load("vae", profile)
-    _require(absent, p.dataset)
-    first = [k for k in train_time_vae.KINDS if k != "scratch"]
-    return [[functools.partial(train_time_vae.run, p, kind, seed) for seed in p.seeds for kind in first],
-            [functools.partial(train_time_vae.run, p, "scratch", seed) for seed in p.seeds]]
-
-
-def _arms(arms: list[studies.Arm], factors: list[float]) -> tuple[Phase, Phase]:
-    """The scores and the retention runs of notebook 07's, 08's or 09's arms."""
-    return ([job for a in arms for job in _scores(a.p, studies.plan(a, factors))],
-            [functools.partial(flexrel.retention, a.p, seed, *job) for a in arms for seed in a.p.seeds
-             for job in studies.plan(a, factors)])
-
-
-def flexrel_sensitivity(profile: str, absent: Absent = data.absent) -> list[Phase]:
-    """Notebook 07: every variant's scores of notebook 01's base networks, then their retention runs."""
-    p, b = profiles.load("flexrel", profile), profiles.load("studies", profile)
-    _require(absent, p.dataset)
-    return list(_arms(studies.sensitivity_arms(p, b), b.factors))
-
-
-def flexrel_open(profile: str, absent: Absent = data.absent) -> list[Phase]:
-    """Notebook 08: the second architecture's base networks, every arm's scores, then the retention runs and the
-    crossed train-time runs."""
-    p, b, r = (profiles.load(s, profile) for s in ("flexrel", "studies", "rank"))
-    _require(absent, p.dataset, b.cross_dataset)
-    p2 = studies.second_model(p, b)
-    second_scores, second_runs = _arms(studies.delta_arms(p2), b.factors)
-    own_scores, own_runs = _arms(studies.open_arms(p, b), b.factors)
-    crossed_runs = [functools.partial(crossed.crossed, r, b.cross_dataset, m, reading, seed) for seed in r.seeds
-               for m, reading in crossed.CROSSED]
-    return [[functools.partial(base_networks.pretrained, p2, seed) for seed in p2.seeds], second_scores + own_scores,
-            second_runs + own_runs + crossed_runs]
-
-
-def flexrel_resnet(profile: str, absent: Absent = data.absent) -> list[Phase]:
-    """Notebook 09: the residual network's base networks, its arms' scores, then its retention and recovery runs."""
-    p, b = profiles.load("flexrel", profile), profiles.load("studies", profile)
-    _require(absent, p.dataset)
-    net = residual(p, b)
-    scores, retention = _arms(studies.residual_arms(net), b.factors)
-    recovery = [functools.partial(flexrel.recovery, net, seed, *job) for seed in net.seeds
-                for job in flexrel.fig2_plan(net, net.recovery_factors)]
-    return [[functools.partial(base_networks.pretrained, net, seed) for seed in net.seeds], scores, retention + recovery]
-
-
-#: The stages whose notebooks ask for stored runs, and how to list them (the other stages only read results).
-STAGES: dict[str, Callable[[str, Absent], list[Phase]]] = {
-    "01_flexrel_accuracy_vs_pruning": flexrel_fig2,
-    "03_flexrel_delta_sweep": flexrel_fig4,
-    "04_rank_random_vs_rank": rank_fig1,
-    "05_rank_table1": rank_table1,
-    "06_rank_vae": vae_fig2,
-    "07_flexrel_sensitivity": flexrel_sensitivity,
-    "08_flexrel_open_questions": flexrel_open,
-    "09_flexrel_resnet": flexrel_resnet,
-}
 #: Where submitit runs the jobs: ``local`` (processes on this machine), ``slurm``, or ``here`` (in this process).
 EXECUTORS = ("local", "slurm", "here")
 
@@ -170,12 +55,12 @@ EXECUTORS = ("local", "slurm", "here")
 def missing(phase: Phase) -> Phase:
     """The runs of ``phase`` that are not stored (asked without computing anything)."""
     left = []
-    for job in phase:
+    for run in phase:
         try:
             with runs.only_stored():
-                job()
+                run.result()
         except runs.NotStored:
-            left.append(job)
+            left.append(run)
     return left
 
 
@@ -193,8 +78,8 @@ class Chunk:
             os.environ["CUDA_VISIBLE_DEVICES"] = str(self.gpu)
         torch.set_num_threads(self.threads)
         start = time.perf_counter()
-        for job in self.runs:
-            job()
+        for run in self.runs:
+            run.result()
         return {"pid": os.getpid(), "runs": len(self.runs), "seconds": time.perf_counter() - start}
 
 
@@ -231,7 +116,7 @@ def submit(parts: list[Chunk], executor: str, folder: str, timeout_min: int, par
 def main(argv: list[str] | None = None) -> int:
     """Run the stored runs a stage is missing as separate jobs; see the module's documentation."""
     parser = argparse.ArgumentParser(prog="python -m lib.scale.sweep", description=main.__doc__)
-    parser.add_argument("stage", help=f"one of {list(STAGES)}")
+    parser.add_argument("stage", help=f"one of {list(stages.STAGES)}")
     parser.add_argument("--profile", default=None, help="a profile of params.yaml (default: the one it names)")
     parser.add_argument("--executor", default="local", help=f"one of {list(EXECUTORS)} (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=1, help="jobs per phase (default: %(default)s)")
@@ -245,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="slurm: queue every phase (each after the one before has succeeded) and return")
     parser.add_argument("--dry-run", action="store_true", help="only list how many runs each phase has left")
     args = parser.parse_args(argv)
-    if args.stage not in STAGES:
-        parser.error(f"stage {args.stage!r} has no runs to sweep; stages that do: {list(STAGES)}")
+    if args.stage not in stages.STAGES:
+        parser.error(f"stage {args.stage!r} has no runs to sweep; stages that do: {list(stages.STAGES)}")
     if args.executor not in EXECUTORS:
         parser.error(f"--executor {args.executor!r}; allowed: {list(EXECUTORS)}")
     if args.workers < 1 or (args.threads is not None and args.threads < 1) or args.gpus < 0:
@@ -260,14 +145,14 @@ def main(argv: list[str] | None = None) -> int:
     threads = args.threads or (4 if args.executor == "slurm" else max(1, (os.cpu_count() or 1) // args.workers))
     folder = str(paths.ROOT / "cache" / "sweep" / args.stage / "%j")
     try:
-        phases = STAGES[args.stage](profile)
+        todo = phases(args.stage, profile)
     except data.DatasetMissing as err:
         print(f"{args.stage} ({profile}): {err}", file=sys.stderr)
         return 2
     before: list = []  # with --no-wait: the jobs of the phase before, which this phase's jobs wait for
-    for i, phase in enumerate(phases, 1):
+    for i, phase in enumerate(todo, 1):
         left = missing(phase)
-        say(f"{args.stage} ({profile}), phase {i}/{len(phases)}: {len(phase)} runs, {len(left)} missing")
+        say(f"{args.stage} ({profile}), phase {i}/{len(todo)}: {len(phase)} runs, {len(left)} missing")
         if args.dry_run or not left:
             continue
         parts = chunks(left, args.workers, threads, args.gpus if args.executor == "local" else 0)

@@ -40,9 +40,10 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -61,7 +62,8 @@ LIB = Path(__file__).resolve().parents[1]
 
 
 class View:
-    """A parameter section that only lets the fields in its key be read.
+    """A parameter section that only lets the fields in its key be read: a value (equal views are equal and hash
+    alike), so a :class:`Run` holding one is a value too.
 
     >>> from lib.params.data import DataParams
     >>> v = View(DataParams(datasets=["MNIST"], grid=8), exclude=("grid",))
@@ -71,6 +73,8 @@ class View:
     Traceback (most recent call last):
     ...
     AttributeError: data.grid is not in this run's key (excluded: ('grid',)); a run may only read what its key covers
+    >>> v.narrow(["datasets"]).params()
+    {}
     """
 
     def __init__(self, section: Any, exclude: Iterable[str] = ()) -> None:
@@ -91,6 +95,18 @@ class View:
         raise AttributeError(f"{self._name}.{name} is not in this run's key (excluded: {self._exclude}); "
                              "a run may only read what its key covers")
 
+    def _identity(self) -> tuple[str, str]:
+        return self._name, json.dumps(self._fields, sort_keys=True, default=str)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, View) and self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
+
+    def __repr__(self) -> str:
+        return f"View({self._name}: {self._fields})"
+
     @property
     def section(self) -> str:
         return self._name
@@ -98,6 +114,51 @@ class View:
     def params(self) -> dict[str, Any]:
         """The fields in the key."""
         return dict(self._fields)
+
+    def narrow(self, exclude: Iterable[str]) -> View:
+        """This view without the fields ``exclude`` names (those already excluded are ignored): what a run that
+        reads less of the section sees, e.g. the base network a pruning run starts from."""
+        exclude = tuple(exclude)
+        unknown = [k for k in exclude if k not in self._fields and k not in self._exclude]
+        if unknown:
+            raise ValueError(f"exclude names {unknown}, which are not fields of section {self._name}")
+        out = object.__new__(View)
+        out._name = self._name
+        out._exclude = tuple(dict.fromkeys(self._exclude + exclude))
+        out._fields = {k: v for k, v in self._fields.items() if k not in exclude}
+        return out
+
+
+@dataclass(frozen=True)
+class Run:
+    """A stored run as a value: what kind of run it is, the :class:`View` of its section it reads, its seed, and
+    (in a protocol's subclass) the coordinates of its kind. Equal runs are the same stored entry.
+
+    :meth:`key` gives the coordinates the store files the run under; a subclass canonicalises there (FlexRel at
+    δ = 0 *is* a magnitude run on a plain chain) while its fields keep what was asked, so the rows a run returns
+    say what the caller asked for. :meth:`result` reads the run back or computes it; ``phase`` orders a stage's
+    runs (a run may read runs of an earlier phase: a pruning run its base network and scores)."""
+
+    view: View
+    seed: int
+    kind: ClassVar[str] = "run"
+    phase: ClassVar[int] = 0
+
+    def key(self) -> dict[str, Any]:
+        """The run's coordinates as the store keys them (with its kind and view)."""
+        return {"seed": self.seed}
+
+    def identity(self) -> tuple[str, str, str]:
+        """What makes two runs the same stored entry (up to code and library versions): kind, view, key."""
+        return self.kind, repr(sorted(self.view.params().items())), json.dumps(self.key(), sort_keys=True)
+
+    def inputs(self) -> list[Run]:
+        """The stored runs this one reads while it computes (none by default)."""
+        return []
+
+    def result(self) -> Any:
+        """The run's result, read back from the store or computed (and stored)."""
+        raise NotImplementedError(f"{type(self).__name__} has no result()")
 
 
 def config_hash(obj: Any) -> str:
@@ -249,6 +310,7 @@ class NotStored(LookupError):
 
 
 _ONLY_STORED = contextvars.ContextVar("only_stored", default=False)
+_READS: contextvars.ContextVar[list[Run] | None] = contextvars.ContextVar("reads", default=None)
 
 
 @contextlib.contextmanager
@@ -258,11 +320,12 @@ def only_stored() -> Iterator[None]:
 
     >>> import tempfile
     >>> from lib.params.data import DataParams
+    >>> run = Run(View(DataParams(datasets=["MNIST"], grid=8)), 0)
     >>> with tempfile.TemporaryDirectory() as root, only_stored():
-    ...     cached("demo", View(DataParams(datasets=["MNIST"], grid=8)), {}, lambda q: 1, root=Path(root))
+    ...     cached(run, lambda: 1, root=Path(root))
     Traceback (most recent call last):
     ...
-    lib.store.runs.NotStored: demo {} is not stored
+    lib.store.runs.NotStored: run {'seed': 0} is not stored
     """
     token = _ONLY_STORED.set(True)
     try:
@@ -271,16 +334,31 @@ def only_stored() -> Iterator[None]:
         _ONLY_STORED.reset(token)
 
 
-def _missing(kind: str, run: dict) -> None:
-    if _ONLY_STORED.get():
-        raise NotStored(f"{kind} {run} is not stored")
+@contextlib.contextmanager
+def reads() -> Iterator[list[Run]]:
+    """Within this context every run looked up in the store (read back or computed) is appended to the list it
+    yields: which runs a piece of code reads (``tests/test_pipeline.py`` compares a notebook's with its stage's
+    :func:`lib.protocols.stages.runs_of`)."""
+    found: list[Run] = []
+    token = _READS.set(found)
+    try:
+        yield found
+    finally:
+        _READS.reset(token)
 
 
-def _header(kind: str, view: View, run: dict, module: str) -> dict:
+def _header(run: Run, module: str) -> dict:
     """What makes an entry (the key's parts), what computed it, and in how many processes (outside the key:
     like the CPU model, a distributed run changes float rounding only)."""
-    return {"kind": kind, "section": view.section, "params": view.params(), "run": run, "code": code(module),
-            "versions": versions(), "module": module, "processes": world()[1]}
+    if (found := _READS.get()) is not None:
+        found.append(run)
+    return {"kind": run.kind, "section": run.view.section, "params": run.view.params(), "run": run.key(),
+            "code": code(module), "versions": versions(), "module": module, "processes": world()[1]}
+
+
+def _missing(header: dict) -> None:
+    if _ONLY_STORED.get():
+        raise NotStored(f"{header['kind']} {header['run']} is not stored")
 
 
 def _timing(start: float) -> dict:
@@ -301,18 +379,18 @@ def _lookup(path: Path) -> Any | None:
         return None
 
 
-def cached(kind: str, view: View, run: dict, compute: Callable[[View], Any], root: Path | None = None) -> Any:
-    """The JSON result of ``compute(view)`` for this key, computed once and then read back (the first call
-    returns it as read back too, so both give equal values). ``run``: the run's coordinates (seed, method, ...);
-    the code part of the key is that of the module defining ``compute``."""
-    header = _header(kind, view, run, compute.__module__)
-    path = (root or RUNS) / kind / f"{_key(header)}.json"
+def cached(run: Run, compute: Callable[[], Any], root: Path | None = None) -> Any:
+    """The JSON result of ``compute()`` for ``run``, computed once and then read back (the first call returns it as
+    read back too, so both give equal values). The code part of the key is that of the module defining
+    ``compute``."""
+    header = _header(run, compute.__module__)
+    path = (root or RUNS) / run.kind / f"{_key(header)}.json"
     found = _lookup(path)
     if found is not None:
         return found
-    _missing(kind, run)
+    _missing(header)
     start = time.perf_counter()
-    result = json.loads(json.dumps(compute(view), default=str))
+    result = json.loads(json.dumps(compute(), default=str))
     header |= _timing(start)
     text = json.dumps({"header": header | {"checksum": _checksum(json.dumps(result, sort_keys=True).encode())},
                        "result": result})
@@ -320,25 +398,25 @@ def cached(kind: str, view: View, run: dict, compute: Callable[[View], Any], roo
     return result
 
 
-def cached_model(kind: str, view: View, run: dict, build: Callable[[View], nn.Module],
-                 compute: Callable[[View, nn.Module], Any], root: Path | None = None, train: bool = True,
-                 missing: str = "") -> tuple[nn.Module, Any]:
-    """A model built by ``build(view)`` and trained in place by ``compute(view, model)`` (which returns a
-    JSON-able record), stored once and then loaded: ``(model, record)``. With ``train=False`` a missing entry
-    raises :class:`FileNotFoundError` with ``missing`` (what to run) instead of training."""
-    header = _header(kind, view, run, compute.__module__)
-    path = (root or RUNS) / kind / f"{_key(header)}.pt"
-    model = build(view)
+def cached_model(run: Run, build: Callable[[], nn.Module], fit: Callable[[nn.Module], Any], root: Path | None = None,
+                 train: bool = True, missing: str = "") -> tuple[nn.Module, Any]:
+    """A model built by ``build()`` and trained in place by ``fit(model)`` (which returns a JSON-able record),
+    stored once and then loaded: ``(model, record)``; the code part of the key is that of the module defining
+    ``fit``. With ``train=False`` a missing entry raises :class:`FileNotFoundError` with ``missing`` (what to run)
+    instead of training."""
+    header = _header(run, fit.__module__)
+    path = (root or RUNS) / run.kind / f"{_key(header)}.pt"
+    model = build()
     found = _lookup(path)
     if found is not None:
         state, record = found
         model.load_state_dict(state)
         return model, record
-    _missing(kind, run)
+    _missing(header)
     if not train:
-        raise FileNotFoundError(f"no stored {kind} run for {run} under {path.parent}. {missing}")
+        raise FileNotFoundError(f"no stored {run.kind} run for {run.key()} under {path.parent}. {missing}")
     start = time.perf_counter()
-    record = json.loads(json.dumps(compute(view, model), default=str))
+    record = json.loads(json.dumps(fit(model), default=str))
     header |= _timing(start)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     text = json.dumps(record)

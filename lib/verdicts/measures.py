@@ -132,6 +132,11 @@ def versus_unpruned(frame: pd.DataFrame, dataset: str, reading: str, removed: fl
     return diff.droplevel("epoch").dropna(), float(end.removed.mean())
 
 
+def final_epoch(frame: pd.DataFrame) -> pd.DataFrame:
+    """The last recovery epoch of every run (and the unpruned rows)."""
+    return frame[frame.epoch == frame.epoch.max()]
+
+
 def arm_means(frame: pd.DataFrame, method: str, reading: str, value: str) -> pd.Series:
     """Per seed, ``value`` of one arm averaged over its rows (rank and anti-ranked carry a reading; random and
     unpruned read ``-``)."""

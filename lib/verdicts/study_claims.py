@@ -15,10 +15,8 @@ import dataclasses
 import pandas as pd
 
 from lib.params.flexrel import FlexRelParams
-from lib.params.studies import VARIANTS, StudiesParams
-from lib.protocols import flexrel
-from lib.protocols.crossed import RELEVANCE
-from lib.protocols.studies import baseline_of
+from lib.params.rank import CROSSED_READING
+from lib.params.studies import VARIANTS, StudiesParams, baseline_label
 from lib.verdicts import measures, papers, rules
 from lib.verdicts.rules import Rule
 
@@ -67,7 +65,7 @@ def sensitivity_claims(frame: pd.DataFrame, p: FlexRelParams, b: StudiesParams, 
                 quantity.format("magnitude"), reference, ctx, margin, "FlexRel ≥ magnitude")]
     changes = []
     for name in b.variants:
-        other = baseline_of(p, name)
+        other = baseline_label(p, name)
         diff = (difference(frame, name, other) - reference).dropna()
         changes.append(row(f"does {name} change FlexRel − {VARIANTS[name].get('method', 'magnitude')}? (above 0: it favours "
                            "FlexRel more than the reference reading)", f"(FlexRel − {VARIANTS[name].get('method', 'magnitude')}) "
@@ -132,7 +130,7 @@ def crossed_claims(frame: pd.DataFrame, margin: float, passed: bool, ctx: rules.
     last = frame[(frame.stage == "trained") & (frame.epoch == frame.epoch.max())]
     def gap(f: pd.DataFrame, method: str, reading: str) -> pd.Series:
         """Per seed, relevance-scored train-time pruning − the other arm (seeds in both)."""
-        return (measures.arm_means(f, "rank", RELEVANCE, "test_acc") - measures.arm_means(f, method, reading, "test_acc")).dropna()
+        return (measures.arm_means(f, "rank", CROSSED_READING, "test_acc") - measures.arm_means(f, method, reading, "test_acc")).dropna()
 
     out = []
     for method, reading, name in (("random", "-", "random"), ("rank", "paper", "the contribution (paper reading)")):
@@ -153,7 +151,7 @@ def residual_claims(frame: pd.DataFrame, recovered: pd.DataFrame, p: FlexRelPara
     and FlexRel − random, mean over the levels) and the δ sweep as Fig. 4's claims (sign only); then one Holm family
     judged within ``margin``: FlexRel − magnitude, magnitude − relevance (the paper's "relevance alone is
     substantially worse", found on VGG16) and FlexRel − each of today's criteria. Recovery (``recovered``, every
-    epoch of :func:`lib.protocols.flexrel.sweep_recovery` with the unpruned rows; its last epoch is judged): Fig. 2's
+    epoch of :func:`lib.protocols.flexrel.frame` of the recovery runs, with the unpruned rows; its last epoch is judged): Fig. 2's
     recovery gate (:func:`lib.verdicts.papers.fig2_gate`, informative levels above ``chance``) and one Holm family,
     FlexRel − magnitude and magnitude − relevance. Every row is gated on its measurement's gate."""
     net, flex = f"residual network ({p.model} ×{p.width:g})", f"delta={p.delta:g}"
@@ -166,7 +164,7 @@ def residual_claims(frame: pd.DataFrame, recovered: pd.DataFrame, p: FlexRelPara
             difference(frame, "magnitude", "relevance"), ctx, margin, "relevance alone substantially worse (Fig. 2, VGG16)"),
         *(row(f"{net}: FlexRel (δ = {p.delta:g}) beats {m} (today's criterion)", q.format(f"FlexRel − {m}"),
               difference(frame, flex, m), ctx, margin) for m in p.baselines)])
-    last = flexrel.final_epoch(recovered)
+    last = measures.final_epoch(recovered)
     rctl, rpassed, _ = papers.fig2_gate(last, "recovery", chance, ctx)
     last = last.assign(arm=last.method)
     after = "{} accuracy after recovery"
@@ -185,5 +183,5 @@ def _delta_sweep(frame: pd.DataFrame, p: FlexRelParams, label: str, criteria: li
     ``label``."""
     ctl, passed = control(frame, criteria, ctx)
     swept = frame[frame.arm.str.startswith("delta=")]
-    fig4 = papers.fig4_claims(swept.assign(delta=swept.requested_delta.astype(float)), p.delta, passed, ctx)
+    fig4 = papers.fig4_claims(swept.assign(delta=swept.delta.astype(float)), p.delta, passed, ctx)
     return ctl, passed, [dataclasses.replace(c, paper=PAPER, primary=False, claim=f"{label}: {c.claim}") for c in fig4]
