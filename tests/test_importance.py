@@ -20,7 +20,7 @@ from zennit.torchvision import ResNetCanonizer
 from lib.core import models, prune
 from lib.criteria import filters
 from lib.criteria.filters import check_attributable
-from lib.criteria.importance import ContributionImportance, FlexRelImportance, RelevanceImportance
+from lib.criteria.importance import CriterionImportance, FlexRelImportance, RelevanceImportance
 from lib.params.paths import ROOT
 
 
@@ -131,7 +131,7 @@ def test_the_contribution_reads_every_consumer_and_keeps_the_reproductions_filte
                              if isinstance(dict(vgg.named_modules())[n], torch.nn.Conv2d)}, 0.3, example_inputs=x[:1])
     model = copy.deepcopy(vgg)
     ignored = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
-    tp.pruner.BasePruner(model, x[:1], importance=ContributionImportance(model, x), pruning_ratio=0.3,
+    tp.pruner.BasePruner(model, x[:1], importance=CriterionImportance(model, "contribution", x), pruning_ratio=0.3,
                          ignored_layers=ignored).step()
     for name, layer in prune.prunable_layers(ours).items():
         torch.testing.assert_close(dict(model.named_modules())[name].weight, layer.weight, rtol=0, atol=0)

@@ -11,6 +11,8 @@ import yaml
 from lib.core import data, models, prune, train
 from lib.criteria import contribution, filters
 from lib.params import paths, profiles
+from lib.criteria.filters import LIBRARY
+from lib.criteria.registry import COMPOSITES, CRITERIA
 from lib.params.flexrel import BASELINES, COMPOSITE_NAMES, FLEXREL_METHODS, BATCHNORM_MODELS, FLEXREL_MODELS, NORMALISATIONS, PARTNERS
 from lib.params.profiles import validate
 from lib.params.schema import DATASETS, DEVICES, OPTIMIZERS, READINGS, SCHEDULES, SCOPES, SHIFTS, ParamsError
@@ -103,9 +105,13 @@ def test_registries_match_their_implementations():
     """Every choice list of lib.params (torch-free) names exactly what its implementation provides."""
     assert set(contribution.CONTRIBUTION_PRESETS) == set(READINGS)
     assert set(data.SPECS) == set(DATASETS)
-    assert set(filters.COMPOSITES) == set(COMPOSITE_NAMES)
-    assert set(BASELINES) == {"contribution"} | set(filters.LIBRARY)
-    assert set(PARTNERS) <= set(FLEXREL_METHODS) | set(BASELINES)
+    # the criteria and composites params.yaml accepts are read from their registrations' source: the same ones the
+    # registry holds at run time, in the same roles
+    assert list(COMPOSITES) == list(COMPOSITE_NAMES)
+    assert [n for n, c in CRITERIA.items() if c.role == "paper"] + ["flexrel", "random"] == list(FLEXREL_METHODS)
+    assert [n for n, c in CRITERIA.items() if c.role == "baseline"] == list(BASELINES)
+    assert set(PARTNERS) == set(CRITERIA) - {"relevance"}
+    assert set(LIBRARY) < set(BASELINES)
     weight = [torch.nn.Parameter(torch.zeros(1))]
     made = {o: train.make_optimizer(o, weight, 0.1, momentum=0.9) for o in OPTIMIZERS}
     assert {o: (type(m).__name__, m.defaults.get("nesterov")) for o, m in made.items()} == {

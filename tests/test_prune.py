@@ -106,3 +106,18 @@ def test_vgg16_at_imagenet_size_is_torchvision_vgg16():
     from torchvision.models import vgg16_bn
     ours, theirs = models.vgg16(1000, 3, 1.0, image_size=224), vgg16_bn()
     assert [tuple(p.shape) for p in ours.parameters()] == [tuple(p.shape) for p in theirs.parameters()]
+
+
+def test_target_widths_prune_each_layer_to_exactly_its_width():
+    net = small_vgg()
+    s = filters.magnitude(net)
+    widths = {n: max(1, m.weight.shape[0] - 1 - i) for i, (n, m) in enumerate(prune.prunable_layers(net).items())}
+    pruned = prune.prune(net, s, widths, example_inputs=X[:1])
+    assert {n: m.weight.shape[0] for n, m in prune.prunable_layers(pruned).items()} == widths
+    full = {n: m.weight.shape[0] for n, m in prune.prunable_layers(net).items()}
+    assert prune.count(prune.prune(net, s, full, example_inputs=X[:1]), X[:1]) == prune.count(net, X[:1])
+    for bad in ({**widths, next(iter(widths)): 0}, {next(iter(widths)): 1}):
+        with pytest.raises(ValueError, match="target widths"):
+            prune.prune(net, s, bad, example_inputs=X[:1])
+    with pytest.raises(ValueError, match="scope 'layer'"):
+        prune.prune(net, s, widths, scope="global", example_inputs=X[:1])

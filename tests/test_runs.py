@@ -129,7 +129,7 @@ def test_an_edit_that_cannot_change_a_result_rekeys_no_run(tmp_path, module, old
 def test_editing_a_sections_schema_rekeys_only_the_runs_that_read_it(tmp_path):
     lib = shutil.copytree(runs.LIB, tmp_path / "lib")
     before = {m: runs.code(m, lib) for m in PROTOCOLS}
-    after = _edit(lib, "lib.params.flexrel", 'COMPOSITE_NAMES = ("EpsilonPlusFlat",', 'COMPOSITE_NAMES = ("EpsilonPlus", "EpsilonPlusFlat",')
+    after = _edit(lib, "lib.params.flexrel", 'RELEVANCE_TARGETS = ("label",', 'RELEVANCE_TARGETS = ("logit", "label",')
     # not the base networks, nor the rank paper's runs (the crossed runs score by FlexRel's relevance, whose choices these are)
     assert _changed(before, after) == {"lib.protocols.flexrel", "lib.protocols.crossed"}
     again = _edit(lib, "lib.params.rank", 'RANK_METHODS = ("rank",', 'RANK_METHODS = ("rank", "other",')

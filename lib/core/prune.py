@@ -74,13 +74,13 @@ class ScoreImportance(tp.importance.GroupMagnitudeImportance):
 def prune(
     model: nn.Module,
     scores: Scores,
-    amount: float | dict[str, float],
+    amount: float | dict[str, int],
     scope: str = "layer",
     example_inputs: torch.Tensor | None = None,
     worst: bool = False,
     round_to: int | None = None,
 ) -> nn.Module:
-    """A pruned copy of ``model`` without the ``amount`` fraction of lowest-score units.
+    """A pruned copy of ``model`` without its lowest-score units: the ``amount`` fraction, or down to target widths.
 
     Parameters
     ----------
@@ -91,8 +91,8 @@ def prune(
     amount
         Fraction of units to remove, in ``[0, 1)``: per scored layer (``scope="layer"``, keeping
         ``⌊(1 − amount)·n⌋`` of its ``n`` units) or over all scored units at once (``scope="global"``; compare
-        scores across layers only when they are on one scale, e.g. normalised); or one fraction per scored
-        layer name (``scope="layer"`` only).
+        scores across layers only when they are on one scale, e.g. normalised); or, per scored layer name, the
+        number of units it keeps (its target width, ``1 ≤ k ≤ n``; ``scope="layer"`` only).
     scope
         ``"layer"`` or ``"global"``.
     example_inputs
@@ -103,16 +103,15 @@ def prune(
         Keep a multiple of this many units per layer (torch-pruning's ``round_to``: channel counts that CPU and
         GPU kernels handle well); ``None``: exactly ``⌊(1 − amount)·n⌋``.
     """
-    amounts = amount if isinstance(amount, dict) else {n: amount for n in scores}
-    if set(amounts) != set(scores):
-        raise ValueError(f"amounts for layers {sorted(amounts)}, scores for {sorted(scores)}")
-    for a in amounts.values():
-        if not 0.0 <= a < 1.0:
-            raise ValueError(f"amount must be in [0, 1), got {a!r}")
+    if isinstance(amount, dict):
+        if set(amount) != set(scores):
+            raise ValueError(f"target widths for layers {sorted(amount)}, scores for {sorted(scores)}")
+    elif not 0.0 <= amount < 1.0:
+        raise ValueError(f"amount must be in [0, 1), got {amount!r}")
     if scope not in SCOPES:
         raise ValueError(f"scope={scope!r}; allowed: {list(SCOPES)}")
     if isinstance(amount, dict) and scope != "layer":
-        raise ValueError("per-layer amounts need scope 'layer'")
+        raise ValueError("per-layer target widths need scope 'layer'")
     if example_inputs is None:
         raise ValueError("prune needs example_inputs to trace the model")
     layers = prunable_layers(model)
@@ -122,17 +121,22 @@ def prune(
     for name, s in scores.items():
         if s.shape != (layers[name].weight.shape[0],):
             raise ValueError(f"layer {name}: {tuple(s.shape)} scores for {layers[name].weight.shape[0]} units")
+    # a target width k of n units is torch-pruning's ratio 1 − (k + ½)/n: it removes round(n·ratio) = n − k units
+    widths = {n: layers[n].weight.shape[0] for n in scores}
+    if isinstance(amount, dict) and not all(1 <= k <= widths[n] for n, k in amount.items()):
+        raise ValueError(f"target widths {amount} outside [1, units] of layers {widths}")
+    ratios = {n: max(0.0, 1 - (k + 0.5) / widths[n]) for n, k in amount.items()} if isinstance(amount, dict) else None
     pruned = copy.deepcopy(model)
-    if not any(amounts.values()):
+    if not any(ratios.values() if ratios else [amount]):
         return pruned
     modules = dict(pruned.named_modules())
     importance = ScoreImportance({modules[n]: (-s if worst else s).detach().cpu() for n, s in scores.items()})
     ignored = [m for n, m in modules.items() if isinstance(m, (nn.Conv2d, nn.Linear)) and n not in scores]
     was_training = pruned.training
     pruned.eval()
-    ratios = {modules[n]: a for n, a in amounts.items()} if isinstance(amount, dict) else None
     pruner = tp.pruner.BasePruner(
-        pruned, example_inputs, importance=importance, pruning_ratio=0.0 if ratios else amount, pruning_ratio_dict=ratios,
+        pruned, example_inputs, importance=importance, pruning_ratio=0.0 if ratios else amount,
+        pruning_ratio_dict={modules[n]: r for n, r in ratios.items()} if ratios else None,
         global_pruning=scope == "global", ignored_layers=ignored, round_to=round_to,
     )
     pruner.step()

@@ -47,6 +47,7 @@ from zennit.torchvision import ResNetCanonizer
 from lib.params.flexrel import NORMALISATIONS, UNFOLDED_INPUTS
 from lib.core import models
 from lib.core.prune import INPUTS, OUTPUTS, Scores, prunable_layers
+from lib.criteria.registry import COMPOSITES, Reference, composite, criterion
 
 
 def magnitude(model: nn.Module, fold_batchnorm: bool = False) -> Scores:
@@ -68,16 +69,38 @@ def magnitude(model: nn.Module, fold_batchnorm: bool = False) -> Scores:
     return magnitude(merged)
 
 
-#: zennit's composites by name, each built for reference inputs ``x`` with the ``canonizers`` the network needs
-#: (:func:`canonizers`: BatchNorm merged into the preceding layer; a ResNet's additions made modules):
-#: ``EpsilonPlusFlat`` (ε for dense layers, z⁺ for convolutions, flat for the first layer; the default),
-#: ``EpsilonGammaBox`` (γ = 0.25 for convolutions, zᴮ for the first layer bounded by ``x``'s range),
-#: ``EpsilonAlpha2Beta1`` (α = 2, β = 1 for convolutions).
-COMPOSITES: dict[str, Callable[[torch.Tensor, list[Canonizer]], Composite]] = {
-    "EpsilonPlusFlat": lambda x, canonizers: EpsilonPlusFlat(canonizers=canonizers),
-    "EpsilonGammaBox": lambda x, canonizers: EpsilonGammaBox(low=float(x.min()), high=float(x.max()), canonizers=canonizers),
-    "EpsilonAlpha2Beta1": lambda x, canonizers: EpsilonAlpha2Beta1(canonizers=canonizers),
-}
+@criterion("magnitude", "paper")
+def raw_magnitude(model: nn.Module, reference: Reference) -> Scores:
+    """The paper's "lowest average magnitude": mean raw ``|w|`` (:func:`magnitude`)."""
+    return magnitude(model)
+
+
+@criterion("magnitude_bn", "paper")
+def folded_magnitude(model: nn.Module, reference: Reference) -> Scores:
+    """Mean ``|w|`` with the following BatchNorm folded in (:func:`magnitude`)."""
+    return magnitude(model, fold_batchnorm=True)
+
+
+# zennit's composites, each built for reference inputs ``x`` with the canonizers the network needs (:func:`canonizers`:
+# BatchNorm merged into the preceding layer; a ResNet's additions made modules).
+
+
+@composite("EpsilonPlusFlat")
+def epsilon_plus_flat(x: torch.Tensor, canonizers: list[Canonizer]) -> Composite:
+    """ε for dense layers, z⁺ for convolutions, flat for the first layer (the default)."""
+    return EpsilonPlusFlat(canonizers=canonizers)
+
+
+@composite("EpsilonGammaBox")
+def epsilon_gamma_box(x: torch.Tensor, canonizers: list[Canonizer]) -> Composite:
+    """γ = 0.25 for convolutions, zᴮ for the first layer bounded by ``x``'s range."""
+    return EpsilonGammaBox(low=float(x.min()), high=float(x.max()), canonizers=canonizers)
+
+
+@composite("EpsilonAlpha2Beta1")
+def epsilon_alpha2_beta1(x: torch.Tensor, canonizers: list[Canonizer]) -> Composite:
+    """α = 2, β = 1 for convolutions."""
+    return EpsilonAlpha2Beta1(canonizers=canonizers)
 
 
 def canonizers(model: nn.Module) -> list[Canonizer]:
@@ -245,6 +268,15 @@ def relevance(
     return {name: r.flatten(1).sum(1) for name, r in parameter_relevance(model, x, y, composite, **kwargs).items()}
 
 
+@criterion("relevance", "paper", reads=("images", "labels"))
+def reference_relevance(model: nn.Module, reference: Reference) -> Scores:
+    """Eq. (1)'s per-unit relevance (:func:`relevance`) on the reference images, LRP started at the true class's logit
+    (or the predicted class's: ``reference.target``), with its composite and the canonizers ``model`` needs."""
+    x, y = reference.images()
+    return relevance(model, x, y if reference.target == "label" else None,
+                     COMPOSITES[reference.composite](x, canonizers(model)), unfolded_input=reference.unfolded_input)
+
+
 def normalize(scores: Scores, over: str = "layer") -> Scores:
     """Min-max map scores to ``[0, 1]``: each layer on its own (``over="layer"``; a layer whose scores are all
     equal maps to 0), or all layers on one scale (``"network"``).
@@ -355,6 +387,24 @@ def library_scores(model: nn.Module, name: str, x: torch.Tensor, y: torch.Tensor
     return out
 
 
+@criterion("taylor", "baseline", reads=("images", "labels", "gradients"))
+def taylor(model: nn.Module, reference: Reference) -> Scores:
+    """torch-pruning's first-order Taylor ``|w·∂L/∂w|`` (Molchanov et al. 2019) on the reference images."""
+    return library_scores(model, "taylor", *reference.images(), reference.layers)
+
+
+@criterion("lamp", "baseline", reads=("images",))
+def lamp(model: nn.Module, reference: Reference) -> Scores:
+    """torch-pruning's LAMP (Lee et al. 2021; per layer it ranks like the L2 magnitude); the images trace the graph."""
+    return library_scores(model, "lamp", *reference.images(), reference.layers)
+
+
+@criterion("bn_scale", "baseline", reads=("images", "batchnorm"))
+def bn_scale(model: nn.Module, reference: Reference) -> Scores:
+    """torch-pruning's BatchNorm scale ``|γ|`` (Liu et al. 2017); the images trace the graph."""
+    return library_scores(model, "bn_scale", *reference.images(), reference.layers)
+
+
 def consumers(model: nn.Module, x: torch.Tensor) -> dict[str, list[nn.Module]]:
     """Per prunable layer, the convolution and linear layers that read its outputs, from torch-pruning's dependency
     graph traced on ``x[:1]``: on a chain the next prunable layer; in a residual stream every layer that reads the
@@ -414,3 +464,9 @@ def filter_contribution(model: nn.Module, x: torch.Tensor, lam_avg: float = 0.5,
             h.remove()
         model.train(was_training)
     return {n: (lam_avg * total[n] / len(x) + lam_max * peak[n]).float() for n in layers}
+
+
+@criterion("contribution", "baseline", reads=("images",))
+def contribution(model: nn.Module, reference: Reference) -> Scores:
+    """The rank paper's contribution on filters and neurons (:func:`filter_contribution`) on the reference images."""
+    return filter_contribution(model, reference.images()[0])

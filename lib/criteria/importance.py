@@ -9,8 +9,8 @@ normalised — with the layer scores of :mod:`lib.criteria.filters`:
 
 - :class:`RelevanceImportance` — eq. (1)'s per-unit LRP relevance (zennit; a composite and its canonizers as
   arguments), of every convolution or linear layer whose outputs the group removes;
-- :class:`ContributionImportance` — the rank paper's contribution of each filter or neuron to the layers that
-  read it;
+- :class:`CriterionImportance` — any registered criterion (:mod:`lib.criteria.registry`), e.g. the rank paper's
+  contribution of each filter or neuron to the layers that read it;
 - :class:`FlexRelImportance` — ``(1 − δ)·P̂ + δ·R̂`` per layer: relevance mixed with a partner's layer scores
   (default: magnitude, the paper's "lowest average magnitude"), each min-max normalised within the layer, then
   reduced over the group.
@@ -35,6 +35,7 @@ from zennit.core import Composite
 
 from lib.core.prune import OUTPUTS, ScoreImportance, prunable_layers
 from lib.criteria import filters
+from lib.criteria.registry import CRITERIA, Reference
 
 
 class _Computed(ScoreImportance):
@@ -96,17 +97,25 @@ class RelevanceImportance(_Computed):
         return filters.relevance(self.model, self.x, self.y, self.composite, unfolded_input=self.unfolded_input)
 
 
-class ContributionImportance(_Computed):
-    """The rank paper's contribution ``λ1·C_avg + λ2·C_max`` of each filter or neuron to the layers that read it
-    (:func:`lib.criteria.filters.filter_contribution`) on reference images ``x``, reduced over the group."""
+class CriterionImportance(_Computed):
+    """Any registered criterion (:data:`lib.criteria.registry.CRITERIA`: magnitude, the rank paper's contribution,
+    torch-pruning's Taylor, ...) as a torch-pruning importance: its layer scores of ``model`` on reference images ``x``
+    (labels ``y``; LRP's settings as :class:`lib.criteria.registry.Reference` names them), reduced over the group.
+    A criterion that reads images or labels refuses to be built without them."""
 
-    def __init__(self, model: nn.Module, x: torch.Tensor, lam_avg: float = 0.5, lam_max: float = 0.5,
-                 group_reduction: str = "mean", normalizer: str | None = None) -> None:
+    def __init__(self, model: nn.Module, criterion: str, x: torch.Tensor | None = None, y: torch.Tensor | None = None,
+                 group_reduction: str = "mean", normalizer: str | None = None, **reference) -> None:
+        if criterion not in CRITERIA:
+            raise ValueError(f"criterion {criterion!r}; registered: {list(CRITERIA)}")
+        reads = CRITERIA[criterion].reads
+        if ("images" in reads and x is None) or ("labels" in reads and y is None):
+            raise ValueError(f"criterion {criterion!r} reads {', '.join(r for r in reads if r in ('images', 'labels'))}: "
+                             "pass reference images x (and their labels y)")
         super().__init__(model, group_reduction, normalizer)
-        self.x, self.lam_avg, self.lam_max = x, lam_avg, lam_max
+        self.criterion, self.reference = CRITERIA[criterion], Reference(lambda: (x, y), **reference)
 
     def compute(self) -> dict[str, torch.Tensor]:
-        return filters.filter_contribution(self.model, self.x, self.lam_avg, self.lam_max)
+        return self.criterion.score(self.model, self.reference)
 
 
 class FlexRelImportance(_Computed):

@@ -7,14 +7,18 @@ from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
+from lib.params.registered import registered
 from lib.params.schema import (DATASETS, OPTIMIZERS, SCHEDULES, SCOPES, SHIFTS, Count, Levels, OnDevice, Rate, Seeds,
                                Share)
 
-#: FlexRel's pruning criteria: the paper's three, raw or BatchNorm-folded magnitude, and the random control.
-FLEXREL_METHODS = ("magnitude", "magnitude_bn", "relevance", "flexrel", "random")
-#: Today's criteria beside the papers' (:data:`lib.criteria.filters.LIBRARY`: torch-pruning's first-order Taylor, LAMP
-#: and BatchNorm-scale importances) and the rank paper's contribution on filters (:func:`lib.criteria.filters.filter_contribution`).
-BASELINES = ("taylor", "lamp", "bn_scale", "contribution")
+#: Every registered criterion (:mod:`lib.criteria.registry`) and its role.
+_CRITERIA = {name: args[0] for name, args in registered("criterion").items()}
+#: FlexRel's methods: the criteria registered in the ``paper`` role (magnitude raw or BatchNorm-folded, relevance),
+#: FlexRel's mix and the random control.
+FLEXREL_METHODS = (*(n for n, role in _CRITERIA.items() if role == "paper"), "flexrel", "random")
+#: Today's criteria beside the papers' (the ``baseline`` role: torch-pruning's first-order Taylor, LAMP and
+#: BatchNorm-scale importances, the rank paper's contribution on filters).
+BASELINES = tuple(n for n, role in _CRITERIA.items() if role == "baseline")
 #: Datasets FlexRel runs on (CelebA has no class labels).
 FLEXREL_DATASETS = tuple(d for d in DATASETS if d != "CelebA")
 #: FlexRel's networks: torchvision's VGG-16 with or without BatchNorm, LeNet-300-100 (a second architecture) and a
@@ -24,8 +28,8 @@ FLEXREL_MODELS = ("vgg16_bn", "vgg16", "lenet300", "resnet18")
 #: layers into one pruning group.
 BATCHNORM_MODELS = ("vgg16_bn", "resnet18")
 RESIDUAL_MODELS = ("resnet18",)
-#: zennit composites that give LRP's rules (:data:`lib.criteria.filters.COMPOSITES`); the paper does not name its rules.
-COMPOSITE_NAMES = ("EpsilonPlusFlat", "EpsilonGammaBox", "EpsilonAlpha2Beta1")
+#: zennit composites that give LRP's rules (registered in :mod:`lib.criteria.filters`); the paper does not name its rules.
+COMPOSITE_NAMES = tuple(registered("composite"))
 #: Whose logit LRP starts from: the image's true class or the network's predicted class.
 RELEVANCE_TARGETS = ("label", "predicted")
 #: Where relevance's reference images come from: the first training images (seen in training), or training-split
@@ -34,8 +38,8 @@ RELEVANCE_SPLITS = ("train", "unseen")
 #: How FlexRel puts magnitude and relevance on one scale: min-max within each layer (the paper's "normalised"), or
 #: over the whole network on per-filter totals or per-parameter means (the same within a layer, not across).
 NORMALISATIONS = ("layer", "network_total", "network_mean")
-#: What relevance is combined with in FlexRel's score: magnitude (the paper), BatchNorm-folded magnitude or Taylor.
-PARTNERS = ("magnitude", "magnitude_bn", "taylor")
+#: What relevance is combined with in FlexRel's score: any other registered criterion (the paper: magnitude).
+PARTNERS = tuple(n for n in _CRITERIA if n != "relevance")
 #: How a convolution's input relevance enters eq. (1)'s unfolded form (:func:`lib.criteria.filters.layer_relevance`).
 UNFOLDED_INPUTS = ("copy", "share")
 
@@ -153,9 +157,9 @@ class FlexRelParams(OnDevice):
     def _consistent(self) -> Self:
         if "random" not in self.methods:
             raise ValueError("flexrel.methods must contain 'random' (the control every verdict is gated on)")
-        if "bn_scale" in self.baselines and self.model not in BATCHNORM_MODELS:
-            raise ValueError(f"flexrel.baselines has 'bn_scale' but flexrel.model = {self.model!r} has no BatchNorm; "
-                             f"remove it or use a model of {list(BATCHNORM_MODELS)}")
+        if "bn_scale" in [*self.baselines, self.partner] and self.model not in BATCHNORM_MODELS:
+            raise ValueError(f"flexrel.baselines or partner has 'bn_scale' but flexrel.model = {self.model!r} has no "
+                             f"BatchNorm; remove it or use a model of {list(BATCHNORM_MODELS)}")
         if self.model == "lenet300" and not self.prune_linear:
             raise ValueError("flexrel.model = 'lenet300' has no convolutions; set flexrel.prune_linear: true")
         if self.relevance_split == "unseen" and self.train_subset is None:

@@ -16,7 +16,6 @@ setting, not its x-axis. Rows are tidy dicts for ``pandas.DataFrame``.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from tqdm.auto import tqdm
 
 from lib.core import data, prune, train
 from lib.criteria import filters
+from lib.criteria.registry import CRITERIA, Reference
 from lib.protocols import base_networks
 from lib.store import runs
 from lib.params.flexrel import BASELINES, FLEXREL_METHODS, RESIDUAL_MODELS, FlexRelParams
@@ -76,31 +76,19 @@ class Scoring:
 
 
 def criterion_scores(scoring: Scoring, model: nn.Module, names: Iterable[str] | None = None) -> tuple[dict[str, prune.Scores], float]:
-    """The scores of ``model`` on the layers the protocol prunes by each criterion of ``names`` (default: every
-    one that applies — magnitude raw and BatchNorm-folded, relevance, and the baselines of
-    :data:`lib.params.flexrel.BASELINES`, BatchNorm scale only with BatchNorm), and the relevance time in seconds.
-    Relevance, Taylor and contribution read the reference images (:func:`reference_images`, loaded once and only
-    if one of them is asked for)."""
+    """The scores of ``model`` on the layers the protocol prunes by each registered criterion of ``names``
+    (:data:`lib.criteria.registry.CRITERIA`; default: every one that applies to ``model``), and the relevance time in
+    seconds. The reference images (:func:`reference_images`) are loaded once, and only if a criterion reads them."""
     dev = next(model.parameters()).device
-    images = functools.cache(lambda: tuple(t.to(dev) for t in reference_images(scoring)))
-    has_bn = any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
     layers = [n for n, m in prune.prunable_layers(model).items() if scoring.prune_linear or isinstance(m, nn.Conv2d)]
-
-    def relevance() -> prune.Scores:
-        x, y = images()
-        return filters.relevance(model, x, y if scoring.relevance_target == "label" else None,
-                                 filters.COMPOSITES[scoring.composite](x, filters.canonizers(model)), unfolded_input=scoring.unfolded_input)
-
-    every = {"magnitude": lambda: filters.magnitude(model), "magnitude_bn": lambda: filters.magnitude(model, fold_batchnorm=True),
-             "relevance": relevance, "contribution": lambda: filters.filter_contribution(model, images()[0]),
-             **{n: functools.partial(lambda n: filters.library_scores(model, n, *images(), layers), n)
-                for n in filters.LIBRARY if n != "bn_scale" or has_bn}}
+    reference = Reference(lambda: tuple(t.to(dev) for t in reference_images(scoring)), scoring.composite,
+                          scoring.relevance_target, scoring.unfolded_input, layers)
     found, seconds = {}, 0.0
-    for name in every if names is None else names:
-        if name == "relevance":
-            images()  # the relevance time is the LRP pass only, as before (Fig. 3)
+    for name in [n for n, c in CRITERIA.items() if c.applies(model)] if names is None else names:
+        if "images" in CRITERIA[name].reads:
+            reference.images()  # the relevance time is the LRP pass only (Fig. 3), not the images' loading
         start = time.perf_counter()
-        found[name] = {n: v.cpu() for n, v in every[name]().items() if n in layers}
+        found[name] = {n: v.cpu() for n, v in CRITERIA[name].score(model, reference).items() if n in layers}
         if name == "relevance":
             seconds = time.perf_counter() - start
     return found, seconds
@@ -351,9 +339,7 @@ def prune_in_steps(net: nn.Module, s: prune.Scores, factor: float, steps: int,
         if step:
             s, sec = rescore(model)
             seconds += sec
-        current = prune.prunable_layers(model)
-        amount = factor if steps == 1 else {n: max(0.0, 1 - (k + 0.5) / current[n].weight.shape[0]) for n, k in widths.items()}
-        model = place(prune.prune(model, s, amount, scope, x0), dev)
+        model = place(prune.prune(model, s, factor if steps == 1 else widths, scope, x0), dev)
         train.recalibrate_batchnorm(model, bn_loader(), bn_batches)
     return model, seconds
 
