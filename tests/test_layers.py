@@ -75,3 +75,16 @@ def test_package_inits_hold_no_code():
         code = [n for n in body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
         allowed = init.parent == LIB and all(isinstance(n, ast.Assign) for n in code)  # lib.LAYERS
         assert not code or allowed, f"{init} has code"
+
+
+def test_the_verdicts_run_without_torch_and_the_store_knows_no_study():
+    """The verdict layer is pandas and scipy over frames of numbers (importing it loads no torch); the run store keys
+    and keeps runs without knowing which studies vary which fields (lib.scale.store does)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import lib.verdicts.papers, lib.verdicts.study_claims, lib.verdicts.robustness, lib.publish.tables; "
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('lib.protocols')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=LIB.parent)
+    assert out.stdout.strip() == "[]", out.stdout
+    assert "lib.params.studies" not in runs.closure("lib.store.runs", every=True)

@@ -156,7 +156,7 @@ def test_a_docstring_or_comment_edit_in_every_lib_module_recomputes_no_stored_ru
         path.write_text("# a comment\n" + text.replace('"""', '"""Edited: ', 1))
     status = run(["dvc", "status"], repo, env)
     assert all(f"{stage}:" in status for stage in yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]), status
-    stale = run([sys.executable, "-m", "lib.store.runs", "prune", "--stale", "--dry-run"], repo, env)
+    stale = run([sys.executable, "-m", "lib.scale.store", "prune", "--stale", "--dry-run"], repo, env)
     assert f"0 of {len(store)} entries would be removed" in stale, stale
     run(["dvc", "repro", "--single-item", "03_flexrel_delta_sweep"], repo, env)
     assert {p: p.stat().st_mtime_ns for p in (repo / "cache" / "runs").glob("*/*")} == store, "a stored run was computed"

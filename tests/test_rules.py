@@ -11,6 +11,8 @@ from statsmodels.stats.multitest import multipletests
 
 from lib.core import stats
 from lib.verdicts import measures, papers, rules
+from lib.publish import tables
+from lib.verdicts import robustness
 from lib.verdicts.rules import Rule
 
 CTX = rules.Context("Fig. X", "Synthetic", "none")
@@ -93,9 +95,9 @@ def test_stated_verdicts_and_one_seed():
 
 def test_a_verdict_only_normal_theory_reaches_says_so():
     five = _claim(_around(0.03, 0.01, n=5))
-    assert five.verdict == "reproduced" and rules.NORMAL_ONLY in five.reason and math.isinf(five.flip_low)
+    assert five.verdict == "reproduced" and rules.NORMAL_ONLY in five.note and math.isinf(five.flip_low)
     ten = _claim(_around(0.03, 0.01, n=10))
-    assert ten.verdict == "reproduced" and rules.NORMAL_ONLY not in ten.reason and ten.flip_low > 0
+    assert ten.verdict == "reproduced" and rules.NORMAL_ONLY not in ten.note and ten.flip_low > 0
 
 
 def test_every_level_is_an_intersection_union_test():
@@ -121,7 +123,7 @@ def test_a_failed_gate_makes_comparative_claims_inconclusive_and_keeps_their_ver
     strong, own = _claim(_around(0.1, 0.01), comparative=True), _claim(_around(0.1, 0.01))
     gated = rules.gate([strong, own], passed=False)
     assert gated[0].verdict == "inconclusive" and gated[0].reason.startswith(rules.CANNOT_DISCRIMINATE)
-    assert "ungated: reproduced" in gated[0].reason and gated[1].verdict == "reproduced"
+    assert "ungated: reproduced" in gated[0].note and gated[1].verdict == "reproduced"
     assert rules.gate([strong], passed=True)[0].verdict == "reproduced"
 
 
@@ -159,7 +161,7 @@ def test_floor_levels_are_not_informative_and_the_gate_pools_the_papers_criteria
     stat = measures.against_random(f, list(papers.CRITERIA), [0.3, 0.5])
     assert len(stat) == 10 and stat.mean() == pytest.approx(0.05, abs=0.003)
     row, passed, levels = papers.fig2_gate(f, "retention", 0.1, CTX)
-    assert passed and row.verdict == "passed" and levels == [0.3, 0.5] and "Holm-corrected: 6 above 0" in row.reason
+    assert passed and row.verdict == "passed" and levels == [0.3, 0.5] and "Holm-corrected: 6 above 0" in row.note
     row, passed, _ = papers.fig2_gate(_retention(0.0), "retention", 0.1, CTX)
     assert not passed and row.verdict == "failed"
 
@@ -279,7 +281,7 @@ def test_rank_gate_is_random_against_anti_ranked_and_no_claim_tests_it():
     assert trough.verdict.tolist() == ["reproduced"]
     recovery = ok[ok.primary & ok.claim.str.contains("≈ 70 %")].iloc[0]
     assert recovery.verdict == "reproduced" and recovery.needed == -recovery.margin  # 0.2 points below: within the noise
-    assert "at ½ margin:" in recovery.reason and "at 2× margin: reproduced" in recovery.reason
+    assert "at ½ margin:" in recovery.note and "at 2× margin: reproduced" in recovery.note
     failed = rules.table(papers.rank_claims(_rank_frame(0.05, worst_gap=0.0), ["paper"], 10000, CTX))
     assert failed.iloc[0].verdict == "failed"
     assert (failed[failed.comparative].verdict == "inconclusive").all()
@@ -321,12 +323,12 @@ def test_stability_marks_flipped_verdicts_unstable():
     a = [rules.claim("P", "x", "v", "q", _around(0.1), Rule(), CTX, primary=True, comparative=False),
          rules.claim("P", "y", "v", "q", _around(0.1), Rule(), CTX, primary=True, comparative=False)]
     b = [a[0], rules.claim("P", "y", "v", "q", _around(0.0, 0.1), Rule(), CTX, primary=True, comparative=False)]
-    s = rules.stability(rules.table(a), rules.table(b)).set_index("claim")
-    assert s.combined["x"] == "reproduced" and s.combined["y"] == "inconclusive" and s.reason["y"] == rules.UNSTABLE
+    s = robustness.stability(rules.table(a), rules.table(b)).set_index("claim")
+    assert s.combined["x"] == "reproduced" and s.combined["y"] == "inconclusive" and s.reason["y"] == robustness.UNSTABLE
     # rows are matched by their text with its numbers blanked, whatever order either run emitted them in
     c = [rules.claim("P", f"best δ = {d}, 12% removed", "v", "q", _around(0.1), Rule(), CTX, primary=True,
                      comparative=False) for d in (0.4, 0.6)]
-    s = rules.stability(rules.table([c[0], a[1]]), rules.table([b[1], c[1]]))
+    s = robustness.stability(rules.table([c[0], a[1]]), rules.table([b[1], c[1]]))
     assert len(s) == 2 and set(s.combined) == {"reproduced", "inconclusive"}
     assert s[["verdict_first", "verdict_second"]].notna().all().all()
 
@@ -334,8 +336,8 @@ def test_stability_marks_flipped_verdicts_unstable():
 def test_markdown_shows_both_intervals_what_was_tested_the_mde_and_the_verdict():
     c = rules.claim("FlexRel", "x", "v", "q", _around(0.025, 0.005), Rule(size=0.05, margin=0.004), CTX, primary=False,
                     comparative=False)
-    text = rules.markdown(rules.table([c]))
+    text = tables.markdown(rules.table([c]))
     assert "+2.5 pts [" in text and "above +0.0 pts; claimed +5.0 pts; margin ±0.4 pts" in text and "**reproduced**" in text
     assert "*(sensitivity)*" in text and text.count("|") > 20
-    sign_only = rules.markdown(rules.table([_claim(_around(0.02)).__class__(**{**_claim(_around(0.02)).__dict__, "paper": "Rank"})]))
+    sign_only = tables.markdown(rules.table([_claim(_around(0.02)).__class__(**{**_claim(_around(0.02)).__dict__, "paper": "Rank"})]))
     assert "sign only: the paper states no size" in sign_only

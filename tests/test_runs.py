@@ -18,6 +18,7 @@ import torch
 
 from lib.params import profiles
 from lib.protocols import flexrel, base_networks
+from lib.scale import store as store_cli
 from lib.store import machine, runs
 from lib.params.paths import ROOT
 from tests.conftest import write_mnist_like
@@ -190,10 +191,10 @@ def test_a_damaged_entry_is_reported_and_recomputed_never_loaded(store):
     runs.cached(K(view, 0), compute)
     (path,) = runs.entries()
     path.write_text(path.read_text()[:-20])  # truncated
-    assert runs.main(["verify"]) == 1
+    assert store_cli.main(["verify"]) == 1
     with pytest.warns(UserWarning, match="corrupt"):
         assert runs.cached(K(view, 0), compute) == [1, 2, 3]
-    assert len(calls) == 2 and runs.main(["verify"]) == 0
+    assert len(calls) == 2 and store_cli.main(["verify"]) == 0
     stored = json.loads(path.read_text())
     stored["result"] = [1, 2, 4]  # a changed result that still parses
     path.write_text(json.dumps(stored))
@@ -229,14 +230,14 @@ def test_the_command_line_lists_explains_and_prunes_stale_entries(store, capsys)
     smoke = profiles.load("data", "smoke")
     runs.cached(K(runs.View(smoke), 0), counting(1)[0])
     runs.cached(K(runs.View(smoke.replace(grid=999)), 0), counting(2)[0])
-    assert runs.main(["list"]) == 0
+    assert store_cli.main(["list"]) == 0
     assert "k" in capsys.readouterr().out
     current, stale = sorted(runs.entries(), key=lambda p: json.loads(p.read_text())["result"])
-    assert runs.main(["explain", stale.stem]) == 0
+    assert store_cli.main(["explain", stale.stem]) == 0
     out = capsys.readouterr().out
     assert '"grid": 999' in out and "match no profile" in out
-    assert runs.main(["prune", "--stale", "--dry-run"]) == 0 and len(list(runs.entries())) == 2
-    assert runs.main(["prune", "--stale"]) == 0
+    assert store_cli.main(["prune", "--stale", "--dry-run"]) == 0 and len(list(runs.entries())) == 2
+    assert store_cli.main(["prune", "--stale"]) == 0
     assert list(runs.entries()) == [current]
 
 
@@ -244,5 +245,6 @@ def test_a_study_variant_of_a_profiles_section_is_current_and_another_value_is_s
     """Notebooks 07-08 store runs on variants of section flexrel (lib.params.studies.STUDY_FIELDS): `prune --stale` keeps them."""
     p = profiles.load("flexrel", "default").model_dump()
     header = {"module": "lib.core.stats", "code": runs.code("lib.core.stats"), "versions": machine.versions(), "section": "flexrel"}
-    assert runs.why_stale({**header, "params": {**p, "composite": "EpsilonGammaBox", "model": "lenet300"}}) == []
-    assert runs.why_stale({**header, "params": {**p, "lr": 0.123}}) == ["parameters match no profile's section 'flexrel'"]
+    sections = store_cli.current_sections()
+    assert runs.why_stale({**header, "params": {**p, "composite": "EpsilonGammaBox", "model": "lenet300"}}, sections, store_cli.FREE) == []
+    assert runs.why_stale({**header, "params": {**p, "lr": 0.123}}, sections, store_cli.FREE) == ["parameters match no profile's section 'flexrel'"]

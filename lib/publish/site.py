@@ -30,9 +30,8 @@ import pandas as pd
 import yaml
 
 from lib.params import paths, profiles
-from lib.publish import plotting
+from lib.publish import plotting, tables
 from lib.store import runs
-from lib.verdicts import rules
 
 ROOT = paths.ROOT
 #: Where a cell of a notebook page is linked from the claims table (an anchor is put before the first code cell
@@ -121,7 +120,7 @@ def landing(claims: pd.DataFrame, prov: dict, titles: dict[str, str]) -> str:
     papers = claims[claims.primary.astype(bool)]
     counts = ", ".join(f"{k}: {v}" for k, v in sorted(papers.verdict.value_counts().items()))
     rows = []
-    for c, r in zip(rules.cells(claims), claims.itertuples()):
+    for c, r in zip(tables.cells(claims), claims.itertuples()):
         nb = f"notebooks/{r.stage}.html"
         links = [f'<a href="{nb}#claims">cell</a>']
         if titles.get(r.stage, (None, False))[1]:

@@ -14,7 +14,7 @@ A stored run must never outlive what made it, so its **key** covers all of it:
   the runs that import it, so editing the FlexRel section's schema rekeys FlexRel's runs only;
 - ``versions`` — torch, torchvision, zennit, torch-pruning and numpy.
 
-An entry stores its key's parts beside the result and a checksum of the result, so ``python -m lib.store.runs``
+An entry stores its key's parts beside the result and a checksum of the result, so ``python -m lib.scale.store``
 can list, explain, verify and prune the store. A truncated or corrupt entry is reported, removed and
 recomputed — never loaded. A resumed stage reuses every finished run; a changed parameter changes the key
 of exactly the runs that read it.
@@ -29,14 +29,12 @@ a run is stored without computing it.
 
 from __future__ import annotations
 
-import argparse
 import ast
 import contextlib
 import contextvars
 import hashlib
 import json
 import os
-import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -50,8 +48,6 @@ from torch import nn
 
 from lib.core.train import world
 from lib.params.paths import RUNS
-from lib.params.profiles import PROFILES, SECTIONS, read, validate
-from lib.params.studies import STUDY_FIELDS, residual
 from lib.store.machine import cpu_name, versions
 
 #: Modules whose code is in no key, and whose imports are not followed: the store itself, the machine's description
@@ -436,15 +432,6 @@ def entries(root: Path | None = None) -> Iterator[Path]:
         yield from sorted(p for p in base.glob("*/*") if p.suffix in (".json", ".pt"))
 
 
-def _profile_sections() -> dict[str, list[dict]]:
-    """Per section name, the fields of every profile's section (what current configurations can produce); for
-    ``flexrel`` also notebook 09's residual section of each profile (:func:`lib.params.studies.residual`)."""
-    built = validate(read())
-    out = {name: [built[profile][name].model_dump() for profile in PROFILES] for name in SECTIONS}
-    out["flexrel"] += [residual(built[profile]["flexrel"], built[profile]["studies"]).model_dump() for profile in PROFILES]
-    return out
-
-
 def records(root: Path | None = None) -> Iterator[tuple[Path, dict | None, str | None]]:
     """``(path, header, None)`` for every readable entry of the store, ``(path, None, why)`` for a corrupt one."""
     for path in entries(root):
@@ -454,11 +441,10 @@ def records(root: Path | None = None) -> Iterator[tuple[Path, dict | None, str |
             yield path, None, str(err)
 
 
-def why_stale(header: dict, sections: dict[str, list[dict]] | None = None) -> list[str]:
-    """Why no current configuration produces an entry (empty: it is current): its code or library versions
-    differ from today's, or its parameters match no profile of ``params.yaml`` (section ``flexrel``: up to the
-    fields notebooks 07-08 vary, :data:`lib.params.studies.STUDY_FIELDS`; notebook 09's own section counts as a
-    profile's)."""
+def why_stale(header: dict, sections: dict[str, list[dict]], free: dict[str, tuple[str, ...]] | None = None) -> list[str]:
+    """Why no current configuration produces an entry (empty: it is current): its code or library versions differ
+    from today's, or its parameters match none of ``sections`` (per section name, the fields of every current
+    configuration of it), up to the fields ``free`` names for that section (ones a study varies on a configuration)."""
     reasons = []
     try:
         now = code(header["module"])
@@ -469,65 +455,8 @@ def why_stale(header: dict, sections: dict[str, list[dict]] | None = None) -> li
         reasons.append("code changed: " + ", ".join(changed))
     if header["versions"] != versions():
         reasons.append(f"versions {header['versions']} ≠ installed {versions()}")
-    profiles = (sections or _profile_sections()).get(header["section"], [])
-    studied = STUDY_FIELDS if header["section"] == "flexrel" else ()  # notebooks 07-08 vary these on a profile
-    if not any(all(p.get(k) == v for k, v in header["params"].items() if k not in studied) for p in profiles):
+    varied = (free or {}).get(header["section"], ())
+    if not any(all(p.get(k) == v for k, v in header["params"].items() if k not in varied)
+               for p in sections.get(header["section"], [])):
         reasons.append(f"parameters match no profile's section '{header['section']}'")
     return reasons
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m lib.store.runs [list | explain KEY | verify | prune --stale [--dry-run]]`` on the run store."""
-    parser = argparse.ArgumentParser(prog="python -m lib.store.runs", description=main.__doc__)
-    parser.add_argument("--root", type=Path, default=None, help=f"the store (default {RUNS})")
-    sub = parser.add_subparsers(dest="command")
-    sub.add_parser("list", help="entries, size and how many are stale, per kind")
-    explain = sub.add_parser("explain", help="what made an entry, and why it is stale if it is")
-    explain.add_argument("key", help="an entry's key (its file name without suffix), or a prefix of it")
-    sub.add_parser("verify", help="check every entry's checksum and key; exit 1 if one is corrupt")
-    prune = sub.add_parser("prune", help="remove entries")
-    prune.add_argument("--stale", action="store_true", required=True, help="entries no current configuration produces")
-    prune.add_argument("--dry-run", action="store_true", help="only show what would be removed")
-    args = parser.parse_args(argv)
-    command = args.command or "list"
-    sections = _profile_sections()
-    rows = [(path, header, error, why_stale(header, sections) if header else []) for path, header, error in records(args.root)]
-    if command == "list":
-        kinds = sorted({p.parent.name for p, *_ in rows})
-        print(f"{'kind':<20} {'entries':>7} {'MB':>8} {'stale':>6} {'corrupt':>7}")
-        for kind in kinds:
-            group = [r for r in rows if r[0].parent.name == kind]
-            size = sum(r[0].stat().st_size for r in group) / 1e6
-            print(f"{kind:<20} {len(group):>7} {size:>8.1f} {sum(bool(r[3]) for r in group):>6} {sum(r[2] is not None for r in group):>7}")
-        return 0
-    if command == "explain":
-        found = [r for r in rows if r[0].stem.startswith(args.key)]
-        if len(found) != 1:
-            print(f"{len(found)} entries match {args.key!r}; give more of the key", file=sys.stderr)
-            return 2
-        path, header, error, stale = found[0]
-        if error:
-            print(f"{path}: corrupt ({error})")
-            return 1
-        print(json.dumps({k: v for k, v in header.items() if k != "checksum"}, indent=2))
-        print(f"\n{path}: " + ("stale — " + "; ".join(stale) if stale else "current"))
-        return 0
-    if command == "verify":
-        bad = [r for r in rows if r[2] is not None]
-        for path, _, error, _ in bad:
-            print(f"corrupt: {path} ({error})")
-        print(f"{len(rows)} entries, {len(bad)} corrupt")
-        return 1 if bad else 0
-    removed = 0
-    for path, _, error, stale in rows:
-        if error or stale:
-            print(f"{'would remove' if args.dry_run else 'removing'} {path}: {error or '; '.join(stale)}")
-            removed += 1
-            if not args.dry_run:
-                path.unlink()
-    print(f"{removed} of {len(rows)} entries {'would be ' if args.dry_run else ''}removed")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

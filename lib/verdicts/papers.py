@@ -108,7 +108,7 @@ def fig2_claims(retention: pd.DataFrame, recovery: pd.DataFrame, targets_rel: Se
     magnitude at every informative level, and how many parameters each method removes before falling below a
     target. ``margin``: :func:`lib.verdicts.measures.noise` of the unpruned networks (:func:`fig2_margin`)."""
     methods = set(retention.method)
-    basis = f"margin: noise of the unpruned networks ({margin * 100:.2f} pts: seed sd or binomial error)"
+    noise = f"noise of the unpruned networks ({margin * 100:.2f} pts: seed sd or binomial error)"
     out: list[Claim] = []
     gates = {}
     for name, frame in (("retention", retention), ("recovery", recovery)):
@@ -124,13 +124,13 @@ def fig2_claims(retention: pd.DataFrame, recovery: pd.DataFrame, targets_rel: Se
             rows.append(claim("FlexRel", f"relevance alone substantially worse than magnitude ({name})", "substantially lower",
                               f"magnitude − relevance {name} accuracy, {over}",
                               measures.compare(means, "magnitude", "relevance", "test_acc"),
-                              Rule(needed=margin, margin=margin, basis=f"'substantially': beyond the noise margin; {basis}"), ctx,
+                              Rule(needed=margin, margin=margin, basis="'substantially': beyond the noise margin", margin_basis=noise), ctx,
                               primary=False, comparative=True))
         for base in ("magnitude", "magnitude_bn"):
             if not {"flexrel", base} <= methods:
                 continue
             variant = "" if base == "magnitude" else " (BatchNorm-folded magnitude, our variant)"
-            rule = Rule(margin=margin, basis=basis)
+            rule = Rule(margin=margin, margin_basis=noise)
             per_level = [claim("FlexRel", f"FlexRel beats {base} at factor {f:g} ({name})", "FlexRel ≥ magnitude",
                                f"FlexRel − {base} {name} accuracy at {frame[frame.factor == f].params_removed.mean():.0%} "
                                "of parameters removed", stats.paired(frame[frame.factor == f], "test_acc", "method",
@@ -170,8 +170,8 @@ def _reach_claims(retention: pd.DataFrame, targets_rel: Sequence[float], ctx: Co
             continue
         r = measures.reach(retention, t)
         noise = float(r[r.method == "magnitude"].params_removed.std(ddof=1))
-        rule = Rule(size=claimed, margin=noise, basis=f"claimed: {REACH_70['flexrel']:.0%} − {REACH_70['magnitude']:.0%}; "
-                    f"margin: seed sd of magnitude's own reach ({noise * 100:.1f} pts)")
+        rule = Rule(size=claimed, margin=noise, basis=f"claimed: {REACH_70['flexrel']:.0%} − {REACH_70['magnitude']:.0%}",
+                    margin_basis=f"seed sd of magnitude's own reach ({noise * 100:.1f} pts)")
         out.append(claim("FlexRel", f"{text} — target {t:.0%} of unpruned", f"+{claimed * 100:.0f} points of pruning",
                          "FlexRel − magnitude fraction of parameters removed at the target (retention)",
                          measures.compare(r, "flexrel", "magnitude", "params_removed"), rule, ctx,
@@ -182,8 +182,8 @@ def _reach_claims(retention: pd.DataFrame, targets_rel: Sequence[float], ctx: Co
                              f"target (paper: ≈ {REACH_70['relevance']:.0%} vs ≈ {REACH_70['magnitude']:.0%})", f"+{size * 100:.0f} points",
                              "magnitude − relevance fraction of parameters removed at the target (retention)",
                              measures.compare(r, "magnitude", "relevance", "params_removed"),
-                             Rule(size=size, margin=noise, basis=f"claimed: {REACH_70['magnitude']:.0%} − {REACH_70['relevance']:.0%}; "
-                                  + rule.basis.split("; ")[1]), ctx, primary=True, comparative=True))
+                             Rule(size=size, margin=noise, basis=f"claimed: {REACH_70['magnitude']:.0%} − {REACH_70['relevance']:.0%}",
+                                  margin_basis=rule.margin_basis), ctx, primary=True, comparative=True))
     if BORDER_TARGET in targets_rel:
         r = measures.reach(retention, BORDER_TARGET)
         border = r[r.method == "flexrel"].set_index("seed").params_removed
@@ -312,11 +312,11 @@ def rank_claims(frame: pd.DataFrame, readings: Sequence[str], test_images: int, 
                 for target, text in ((0.7, "near-perfect recovery up to ≈ 70 % of neurons removed"),
                                      (0.4, "≈ 40 % of neurons pruned without accuracy impact")):
                     diff, removed = measures.versus_unpruned(d, dataset, reading, target, value)
-                    rule = Rule(needed=-m, margin=m, basis=f"non-inferiority; margin: noise of the unpruned runs ({m * 100:.2f} pts)")
+                    rule = Rule(needed=-m, margin=m, basis="non-inferiority", margin_basis=f"noise of the unpruned runs ({m * 100:.2f} pts)")
                     c = claim("Rank", f"{text} ({reading} reading, {label} accuracy; {removed:.0%} removed)", f"≈ {target:.0%}",
                               f"rank − unpruned {label} accuracy at the end of that round's recovery", diff, rule, kw,
                               primary=primary, comparative=False)
-                    rows.append(dataclasses.replace(c, reason=f"{c.reason}; {_margins(rule, diff)}"))
+                    rows.append(dataclasses.replace(c, note="; ".join(filter(None, [c.note, _margins(rule, diff)]))))
         out += [ctl, *gate(rows, passed)]
     return out
 
@@ -340,7 +340,7 @@ def table1_claims(frame: pd.DataFrame, readings: Sequence[str], missing: dict[st
             end = measures.at_round_end(d[(d.method == "rank") & (d.reading == reading)], removed)
             out.append(claim("Rank", f"{text} ({reading} reading; ours at {end.removed.mean():.0%})", f"{acc:.4f} @ {removed:.0%}",
                              "our train-time accuracy − the paper's", end.groupby("seed").train_acc.mean() - acc,
-                             Rule(two_sided=True, margin=m, basis=f"margin: noise of our unpruned runs ({m * 100:.2f} pts)"),
+                             Rule(two_sided=True, margin=m, margin_basis=f"noise of our unpruned runs ({m * 100:.2f} pts)"),
                              kw, primary=reading == RANK_READING, comparative=False))
     return out
 
@@ -361,5 +361,5 @@ def vae_claims(frame: pd.DataFrame, ctx: Context) -> list[Claim]:
             f"size trained from scratch: {vs_scratch:+.1%} loss, mean over seeds)")
     return [claim("Rank", text, "≥ 30 % pruned, little-to-no impact", "relative change of held-out loss, pruned vs unpruned",
                   loss["pruned"] / loss["unpruned"] - 1,
-                  Rule(side="below", needed=m, margin=m, basis=f"non-inferiority; margin: relative seed sd of the unpruned loss "
-                       f"({m:.2%})"), ctx, primary=True, comparative=False)]
+                  Rule(side="below", needed=m, margin=m, basis="non-inferiority",
+                       margin_basis=f"relative seed sd of the unpruned loss ({m:.2%})"), ctx, primary=True, comparative=False)]

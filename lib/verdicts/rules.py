@@ -32,11 +32,11 @@ criteria beat random pruning: one pre-specified statistic per gate (:func:`contr
 papers, decides it. Where a gate fails, every comparative claim it guards reads *inconclusive (regime cannot
 discriminate)*.
 
->>> judge(0.01, 0.04, False, Rule())
+>>> judge(0.01, 0.04, False, Rule())[:2]
 ('reproduced', 'CI above 0')
->>> judge(-0.02, 0.01, True, Rule(margin=0.03))
+>>> judge(-0.02, 0.01, True, Rule(margin=0.03))[:2]
 ('no meaningful difference', 'TOST: within ±0.03')
->>> judge(-0.016, 0.009, False, Rule(size=0.25))
+>>> judge(-0.016, 0.009, False, Rule(size=0.25))[:2]
 ('smaller than claimed', 'CI wholly below a third of the claimed 0.25 (direction undetermined)')
 """
 
@@ -46,7 +46,7 @@ import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -62,7 +62,6 @@ DECIDED = ("reproduced", "smaller than claimed", "contradicted", "no meaningful 
 #: The fraction of a paper's stated size below which an effect counts as smaller than claimed.
 SIZE_FRACTION = 1 / 3
 CANNOT_DISCRIMINATE = "regime cannot discriminate: its gate failed"
-UNSTABLE = "unstable across seeds"
 NORMAL_ONLY = "decided under normality only"
 Side = Literal["above", "below"]
 
@@ -84,8 +83,8 @@ class Rule:
         Equivalence margin (NaN: no equivalence verdict), derived from measured noise.
     two_sided
         A number the paper reports, judged matches / exceeds / falls short (quantity: ours − paper's).
-    basis
-        Where ``needed``, ``size`` and ``margin`` come from, in words.
+    basis, margin_basis
+        Where ``needed`` and ``size`` come from, and where ``margin`` comes from, in words.
     """
 
     side: Side = "above"
@@ -94,6 +93,7 @@ class Rule:
     margin: float = math.nan
     two_sided: bool = False
     basis: str = ""
+    margin_basis: str = ""
 
     def __post_init__(self) -> None:
         if self.side not in ("above", "below"):
@@ -115,56 +115,67 @@ def _num(v: float) -> str:
     return f"{v:.3g}"
 
 
-def judge(low: float, high: float, equivalent: bool, rule: Rule) -> tuple[str, str]:
-    """``(verdict, reason)`` from an interval ``[low, high]`` and whether the equivalence test passed.
+class Judgement(NamedTuple):
+    """A verdict, why, and which test decided it: ``interval`` (the interval against the rule's value: the reason
+    restates the rule), ``TOST`` (equivalence within the margin) or ``none`` (no interval)."""
+
+    verdict: str
+    reason: str
+    test: str
+
+
+def judge(low: float, high: float, equivalent: bool, rule: Rule) -> Judgement:
+    """The :class:`Judgement` of an interval ``[low, high]`` and whether the equivalence test passed.
 
     >>> judge(-0.08, -0.02, False, Rule())
-    ('contradicted', 'CI below 0')
-    >>> judge(0.1, 0.2, False, Rule(needed=0.35))
-    ('contradicted', 'CI wholly below 0.35, the size the claim needs')
-    >>> judge(0.01, 0.03, False, Rule(size=0.25))
+    Judgement(verdict='contradicted', reason='CI below 0', test='interval')
+    >>> judge(0.1, 0.2, False, Rule(needed=0.35)).reason
+    'CI wholly below 0.35, the size the claim needs'
+    >>> judge(0.01, 0.03, False, Rule(size=0.25))[:2]
     ('smaller than claimed', 'CI wholly below a third of the claimed 0.25 (right direction)')
     >>> judge(-0.01, 0.01, True, Rule(two_sided=True, margin=0.02))
-    ('matches', 'TOST: within ±0.02 of the paper')
+    Judgement(verdict='matches', reason='TOST: within ±0.02 of the paper', test='TOST')
     """
     if math.isnan(low) or math.isnan(high):
-        return "inconclusive", "no interval (at least 2 seeds needed)"
+        return Judgement("inconclusive", "no interval (at least 2 seeds needed)", "none")
     if rule.two_sided:
         if equivalent:
-            return "matches", f"TOST: within ±{_num(rule.margin)} of the paper"
+            return Judgement("matches", f"TOST: within ±{_num(rule.margin)} of the paper", "TOST")
         if low > 0:
-            return "exceeds", "CI above the paper's value"
+            return Judgement("exceeds", "CI above the paper's value", "interval")
         if high < 0:
-            return "falls short", "CI below the paper's value"
-        return "inconclusive", "CI contains the paper's value"
+            return Judgement("falls short", "CI below the paper's value", "interval")
+        return Judgement("inconclusive", "CI contains the paper's value", "interval")
     sign = 1.0 if rule.side == "above" else -1.0
     lo, hi = sorted((sign * low, sign * high))
     need, floor = sign * rule.needed, sign * rule.size * SIZE_FRACTION
     beyond, short = ("above", "below") if sign > 0 else ("below", "above")
     if rule.non_inferiority:
         if lo > need or equivalent:
-            return "reproduced", f"CI {beyond} {_num(rule.needed)}" if lo > need else f"TOST: within ±{_num(rule.margin)} (no loss)"
+            if lo > need:
+                return Judgement("reproduced", f"CI {beyond} {_num(rule.needed)}", "interval")
+            return Judgement("reproduced", f"TOST: within ±{_num(rule.margin)} (no loss)", "TOST")
         if hi < need:
-            return "contradicted", f"CI {short} {_num(rule.needed)}"
-        return "inconclusive", f"CI contains {_num(rule.needed)}"
+            return Judgement("contradicted", f"CI {short} {_num(rule.needed)}", "interval")
+        return Judgement("inconclusive", f"CI contains {_num(rule.needed)}", "interval")
     if not math.isnan(rule.size):
         if hi < need:
-            return "contradicted", f"CI {short} {_num(rule.needed)}"
+            return Judgement("contradicted", f"CI {short} {_num(rule.needed)}", "interval")
         if hi < floor:
             direction = "right direction" if lo > need else "direction undetermined"
-            return "smaller than claimed", f"CI wholly {short} a third of the claimed {_num(rule.size)} ({direction})"
+            return Judgement("smaller than claimed", f"CI wholly {short} a third of the claimed {_num(rule.size)} ({direction})", "interval")
         if lo > need:
-            return "reproduced", f"CI {beyond} {_num(rule.needed)}"
-        return "inconclusive", f"CI contains {_num(rule.needed)}"
+            return Judgement("reproduced", f"CI {beyond} {_num(rule.needed)}", "interval")
+        return Judgement("inconclusive", f"CI contains {_num(rule.needed)}", "interval")
     if equivalent:
-        return "no meaningful difference", f"TOST: within ±{_num(rule.margin)}"
+        return Judgement("no meaningful difference", f"TOST: within ±{_num(rule.margin)}", "TOST")
     if lo > need:
-        return "reproduced", f"CI {beyond} {_num(rule.needed)}"
+        return Judgement("reproduced", f"CI {beyond} {_num(rule.needed)}", "interval")
     if hi < need:
         if need > 0 and lo > 0:
-            return "contradicted", f"CI wholly {short} {_num(rule.needed)}, the size the claim needs"
-        return "contradicted", f"CI {short} {_num(rule.needed)}"
-    return "inconclusive", f"CI contains {_num(rule.needed)}"
+            return Judgement("contradicted", f"CI wholly {short} {_num(rule.needed)}, the size the claim needs", "interval")
+        return Judgement("contradicted", f"CI {short} {_num(rule.needed)}", "interval")
+    return Judgement("inconclusive", f"CI contains {_num(rule.needed)}", "interval")
 
 
 @dataclass(frozen=True)
@@ -186,10 +197,14 @@ class Claim:
     p
         The p-value of the test that decided the verdict (t-test against the boundary crossed, or TOST); of
         the closest test for an inconclusive row. Holm-adjusted where the row belongs to a scanned family.
-    side, needed, size, margin, two_sided, basis
+    side, needed, size, margin, two_sided, basis, margin_basis
         The :class:`Rule`.
-    verdict, reason
-        One of :data:`VERDICTS` (or :data:`GATE_VERDICTS`) and why.
+    verdict, reason, test
+        One of :data:`VERDICTS` (or :data:`GATE_VERDICTS`), why, and what decided it (:class:`Judgement`'s ``test``;
+        ``levels``, ``Holm`` or ``gate`` where a family rule changed it).
+    note
+        What qualifies the verdict without changing it (decided under normality only, the verdict without its gate,
+        the margin's sensitivity, a gate's scan), ``; ``-separated.
     primary
         A pre-specified primary endpoint (counted in the headline) rather than a sensitivity row.
     comparative
@@ -217,8 +232,11 @@ class Claim:
     margin: float
     two_sided: bool
     basis: str
+    margin_basis: str
     verdict: str
     reason: str
+    test: str
+    note: str
     primary: bool
     comparative: bool
     source: str
@@ -235,12 +253,12 @@ class Context:
     deviation: str
 
 
-def _decisive_p(values: np.ndarray, verdict: str, reason: str, rule: Rule) -> float:
+def _decisive_p(values: np.ndarray, verdict: str, test: str, rule: Rule) -> float:
     """The p-value of the test behind ``verdict`` (for an inconclusive row: the smallest of them)."""
     equivalence = stats.equivalence(values, rule.margin)
     sized = stats.pvalue(values, rule.size * SIZE_FRACTION) if not math.isnan(rule.size) else math.nan
     direction = stats.pvalue(values, 0.0 if rule.two_sided else rule.needed)
-    if reason.startswith("TOST"):
+    if test == "TOST":
         return equivalence
     if verdict == "smaller than claimed":
         return sized
@@ -249,7 +267,7 @@ def _decisive_p(values: np.ndarray, verdict: str, reason: str, rule: Rule) -> fl
     return float(np.nanmin([direction, sized, equivalence, 1.0]))
 
 
-def decide(v: np.ndarray, rule: Rule) -> tuple[str, str]:
+def decide(v: np.ndarray, rule: Rule) -> Judgement:
     """The verdict of per-seed values ``v`` under ``rule`` and why, from the t interval and TOST (what
     :func:`claim` decides by; the sign-flip interval only qualifies it there)."""
     e = stats.interval(v)
@@ -260,19 +278,20 @@ def claim(paper: str, text: str, paper_value: str, quantity: str, values: Iterab
           primary: bool, comparative: bool) -> Claim:
     """Judge per-seed ``values`` by ``rule`` and build the :class:`Claim` (both intervals, the MDE, the p-value)."""
     v = np.asarray([x for x in values if not pd.isna(x)], dtype=float)
-    e, (verdict, reason) = stats.interval(v), decide(v, rule)
+    e, (verdict, reason, test) = stats.interval(v), decide(v, rule)
     flip_low, flip_high = stats.signflip_interval(v)
+    note = ""
     if verdict in DECIDED:
         flip_equivalent = False
-        if reason.startswith("TOST"):
+        if test == "TOST":
             lo90, hi90 = stats.signflip_interval(v, 1 - 2 * (1 - stats.LEVEL))
             flip_equivalent = -rule.margin < lo90 and hi90 < rule.margin
         if judge(flip_low, flip_high, flip_equivalent, rule)[0] != verdict:
-            reason += f"; {NORMAL_ONLY} (the sign-flip interval does not decide)"
+            note = f"{NORMAL_ONLY} (the sign-flip interval does not decide)"
     return Claim(paper, text, paper_value, quantity, e.mean, e.low, e.high, e.n, e.sd, flip_low, flip_high,
-                 stats.detectable(e.sd, e.n), _decisive_p(v, verdict, reason, rule), rule.side, rule.needed, rule.size,
-                 rule.margin, rule.two_sided, rule.basis, verdict, reason, primary, comparative, ctx.source, ctx.dataset,
-                 ctx.deviation)
+                 stats.detectable(e.sd, e.n), _decisive_p(v, verdict, test, rule), rule.side, rule.needed, rule.size,
+                 rule.margin, rule.two_sided, rule.basis, rule.margin_basis, verdict, reason, test, note, primary, comparative,
+                 ctx.source, ctx.dataset, ctx.deviation)
 
 
 def stated(paper: str, text: str, paper_value: str, verdict: str, why: str, ctx: Context, *, primary: bool,
@@ -283,8 +302,8 @@ def stated(paper: str, text: str, paper_value: str, verdict: str, why: str, ctx:
         raise ValueError(f"verdict={verdict!r}; allowed: 'not run', 'not testable in this regime'")
     nan = math.nan
     return Claim(paper, text, paper_value, "—", nan, nan, nan, 0, nan, nan, nan, nan, nan, rule.side, rule.needed,
-                 rule.size, rule.margin, rule.two_sided, rule.basis, verdict, why, primary, False, ctx.source,
-                 ctx.dataset, ctx.deviation)
+                 rule.size, rule.margin, rule.two_sided, rule.basis, rule.margin_basis, verdict, why, "none", "", primary,
+                 False, ctx.source, ctx.dataset, ctx.deviation)
 
 
 def every(rows: Sequence[Claim], text: str, quantity: str) -> Claim:
@@ -308,7 +327,7 @@ def every(rows: Sequence[Claim], text: str, quantity: str) -> Claim:
     else:
         counts = pd.Series(verdicts).value_counts()
         verdict, reason = "inconclusive", "per level: " + ", ".join(f"{k} {v}" for k, v in counts.items())
-    return dataclasses.replace(worst, claim=text, quantity=quantity, verdict=verdict, reason=reason)
+    return dataclasses.replace(worst, claim=text, quantity=quantity, verdict=verdict, reason=reason, test="levels", note="")
 
 
 def holm_family(rows: Sequence[Claim]) -> list[Claim]:
@@ -320,7 +339,7 @@ def holm_family(rows: Sequence[Claim]) -> list[Claim]:
     for r, q in zip(rows, adjusted):
         r = dataclasses.replace(r, p=float(q))
         if r.verdict in DECIDED and not q < 1 - stats.LEVEL:
-            r = dataclasses.replace(r, verdict="inconclusive",
+            r = dataclasses.replace(r, verdict="inconclusive", test="Holm",
                                     reason=f"{r.verdict} before, not after Holm's correction over {len(rows)} rows")
         out.append(r)
     return out
@@ -331,7 +350,8 @@ def gate(claims: Iterable[Claim], passed: bool) -> list[Claim]:
     verdict its interval alone would give)."""
     if passed:
         return list(claims)
-    return [dataclasses.replace(c, verdict="inconclusive", reason=f"{CANNOT_DISCRIMINATE}; ungated: {c.verdict}")
+    return [dataclasses.replace(c, verdict="inconclusive", reason=CANNOT_DISCRIMINATE, test="gate",
+                                note="; ".join(filter(None, [f"ungated: {c.verdict}", c.note])))
             if c.comparative and c.verdict not in ("not run", "not testable in this regime") else c for c in claims]
 
 
@@ -342,10 +362,9 @@ def control(statistic: pd.Series, text: str, quantity: str, ctx: Context, scan: 
     row = claim("control", text, "(not in the paper)", quantity, statistic, Rule(basis="pre-specified gate"), ctx,
                 primary=False, comparative=False)
     passed = row.verdict == "reproduced"
-    reason = ("regime can discriminate" if passed else CANNOT_DISCRIMINATE) + (f"; {scan}" if scan else "")
-    if NORMAL_ONLY in row.reason:
-        reason += f"; {NORMAL_ONLY}"
-    return dataclasses.replace(row, verdict="passed" if passed else "failed", reason=reason), passed
+    return dataclasses.replace(row, verdict="passed" if passed else "failed", test="gate",
+                               reason="regime can discriminate" if passed else CANNOT_DISCRIMINATE,
+                               note="; ".join(filter(None, [scan, row.note]))), passed
 
 
 def scanned(pairs: dict[str, pd.Series]) -> str:
@@ -358,115 +377,6 @@ def scanned(pairs: dict[str, pd.Series]) -> str:
             f"(largest mean: {best}); shown, not deciding")
 
 
-#: A number in a claim's text (sign, digits, decimals, a trailing percent sign).
-NUMBER = r"[-+−]?\d+(?:\.\d+)?%?"
-
-
-def stability(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    """Two runs of the same claims (:func:`table` frames, e.g. of disjoint seed sets) side by side: a claim
-    whose verdicts differ is *inconclusive (unstable across seeds)* in the ``combined`` column."""
-    # A claim's text may carry numbers of the run (the best δ, the measured share, the informative levels): it is
-    # matched by its text with every number blanked, and by its place among claims of equal blanked text.
-    key = ["paper", "source", "dataset", "words", "row"]
-    a, b = (t.assign(words=t.claim.str.replace(NUMBER, "#", regex=True)) for t in (a, b))
-    a, b = (t.assign(row=t.groupby(key[:-1]).cumcount()) for t in (a, b))
-    cols = ["estimate", "low", "high", "verdict"]
-    both = a[key + ["claim", "quantity", "primary"] + cols].merge(b[key + cols], on=key, how="outer",
-                                                                  suffixes=("_first", "_second"))
-    same = both.verdict_first == both.verdict_second
-    both["combined"] = np.where(same, both.verdict_first, "inconclusive")
-    both["reason"] = np.where(same, "", UNSTABLE)
-    return both
-
-
-# --- the table ------------------------------------------------------------------------------------------------------
-
-
 def table(claims: Iterable[Claim]) -> pd.DataFrame:
     """The claims as a tidy frame of numbers (one row per claim, :class:`Claim`'s fields as columns)."""
     return pd.DataFrame([dataclasses.asdict(c) for c in claims], columns=[f.name for f in dataclasses.fields(Claim)])
-
-
-def _number(v: float, percent: bool) -> str:
-    if pd.isna(v):
-        return "—"
-    if math.isinf(v):
-        return "−∞" if v < 0 else "+∞"
-    return f"{v * 100:+.1f}" if percent else f"{v:+.3f}"
-
-
-def cells(frame: pd.DataFrame, percent: Sequence[bool] | None = None) -> list[dict[str, str]]:
-    """Per claim, the text a table shows: ``estimate`` with its t interval, the sign-flip interval, the
-    ``rule`` (what it was tested against: the side and value, the claimed size, *sign only* where the paper states
-    none, the basis of a threshold the claim states, the margin), the minimum detectable effect and the ``verdict``
-    (with its reason, less the clause that only restates the rule). ``percent``: per row, whether the quantity is a fraction shown in
-    percentage points (default: every row)."""
-    percent = [True] * len(frame) if percent is None else list(percent)
-    out = []
-    for pct, r in zip(percent, frame.itertuples()):
-        unit = " pts" if pct else ""
-        f = lambda v: _number(v, pct)  # noqa: E731
-        if pd.isna(r.estimate):
-            est = flip = "—"
-        elif pd.isna(r.low):
-            est, flip = f"{f(r.estimate)}{unit} (no CI)", "—"
-        else:
-            est = f"{f(r.estimate)}{unit} [{f(r.low)}, {f(r.high)}]"
-            flip = "too few seeds" if math.isinf(r.flip_low) else f"[{f(r.flip_low)}, {f(r.flip_high)}]"
-        if r.verdict == "not run" or pd.isna(r.needed):
-            rule = "—"
-        elif r.two_sided:
-            rule = f"two-sided, margin ±{f(r.margin).lstrip('+')}{unit}"
-        else:
-            rule = f"{r.side} {f(r.needed)}{unit}"
-            if not pd.isna(r.size):
-                rule += f"; claimed {f(r.size)}{unit}"
-            elif r.needed == 0 and r.paper in ("FlexRel", "Rank"):
-                rule += "; sign only: the paper states no size"
-            elif r.needed != 0 and (pd.isna(r.margin) or r.needed != -r.margin):
-                rule += f" ({r.basis.split('; ')[0]})"
-            if not pd.isna(r.margin):
-                rule += f"; margin ±{f(r.margin).lstrip('+')}{unit}"
-        mde = "—" if pd.isna(r.mde) else f"{f(r.mde).lstrip('+')}{unit}"
-        rest = r.reason.split("; ", 1)[1] if r.reason.startswith("CI ") and "; " in r.reason else (
-            "" if r.reason.startswith("CI ") else r.reason)
-        reason = f" ({rest})" if rest else ""
-        out.append({"estimate": est, "flip": flip, "rule": rule, "mde": mde, "verdict": r.verdict, "reason": reason})
-    return out
-
-
-def markdown(frame: pd.DataFrame, percent: Sequence[bool] | None = None) -> str:
-    """The claims frame as a Markdown table (see :func:`cells`)."""
-    lines = ["| paper | claim | paper value | ours: quantity | estimate [95 % t CI] | sign-flip 95 % CI | n | tested against "
-             "| MDE | verdict | source |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for c, r in zip(cells(frame, percent), frame.itertuples()):
-        tag = "" if r.primary or r.paper == "control" else " *(sensitivity)*"
-        lines.append(f"| {r.paper} | {r.claim}{tag} | {r.paper_value} | {r.quantity} | {c['estimate']} | {c['flip']} | {r.n} "
-                     f"| {c['rule']} | {c['mde']} | **{r.verdict}**{c['reason']} | {r.source} · {r.dataset} |")
-    return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m lib.verdicts.rules FIRST.csv SECOND.csv``: two claims tables (``results/99_reproduction_report/claims.csv``
-    of two runs, e.g. with disjoint seeds) side by side as Markdown, with the verdicts that differ marked unstable."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("first")
-    parser.add_argument("second")
-    args = parser.parse_args(argv)
-    both = stability(pd.read_csv(args.first), pd.read_csv(args.second))
-    cols = ["paper", "dataset", "claim", "quantity", "primary", "estimate_first", "low_first", "high_first", "verdict_first",
-            "estimate_second", "low_second", "high_second", "verdict_second", "combined", "reason"]
-    print(both[cols].to_markdown(index=False, floatfmt="+.3f"))
-    primary = both[both.primary.fillna(False).astype(bool)]
-    decided = {"reproduced", "contradicted"}
-    swapped = primary.verdict_first.isin(decided) & primary.verdict_second.isin(decided) & (primary.reason == UNSTABLE)
-    print(f"\n{int((both.reason == UNSTABLE).sum())} of {len(both)} rows unstable across the two runs; "
-          f"primary: {int((primary.reason == UNSTABLE).sum())} of {len(primary)}, "
-          f"{int(swapped.sum())} between reproduced and contradicted")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -48,7 +48,7 @@ def row(text: str, quantity: str, values: pd.Series, ctx: rules.Context, margin:
         comparative: bool = True) -> rules.Claim:
     """One finding as a sensitivity row: ``values`` (one per seed) against 0, with the noise ``margin`` for
     *no meaningful difference*."""
-    rule = Rule(margin=margin, basis=f"margin: noise of the unpruned networks ({margin * 100:.2f} pts)")
+    rule = Rule(margin=margin, margin_basis=f"noise of the unpruned networks ({margin * 100:.2f} pts)")
     return rules.claim(PAPER, text, paper_value, quantity, values, rule, ctx, primary=False, comparative=comparative)
 
 

@@ -1,0 +1,67 @@
+"""The claims as REPRODUCTION.md, the website and the notebooks show them: each claim's numbers as text
+(:func:`cells`) and a Markdown table (:func:`markdown`) from :func:`lib.verdicts.rules.table`'s frame of numbers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+
+def _number(v: float, percent: bool) -> str:
+    if pd.isna(v):
+        return "—"
+    if math.isinf(v):
+        return "−∞" if v < 0 else "+∞"
+    return f"{v * 100:+.1f}" if percent else f"{v:+.3f}"
+
+
+def cells(frame: pd.DataFrame, percent: Sequence[bool] | None = None) -> list[dict[str, str]]:
+    """Per claim, the text a table shows: ``estimate`` with its t interval, the sign-flip interval, the
+    ``rule`` (what it was tested against: the side and value, the claimed size, *sign only* where the paper states
+    none, the basis of a threshold the claim states, the margin), the minimum detectable effect and the ``verdict``
+    (with its reason, less the clause that only restates the rule). ``percent``: per row, whether the quantity is a fraction shown in
+    percentage points (default: every row)."""
+    percent = [True] * len(frame) if percent is None else list(percent)
+    out = []
+    for pct, r in zip(percent, frame.itertuples()):
+        unit = " pts" if pct else ""
+        f = lambda v: _number(v, pct)  # noqa: E731
+        if pd.isna(r.estimate):
+            est = flip = "—"
+        elif pd.isna(r.low):
+            est, flip = f"{f(r.estimate)}{unit} (no CI)", "—"
+        else:
+            est = f"{f(r.estimate)}{unit} [{f(r.low)}, {f(r.high)}]"
+            flip = "too few seeds" if math.isinf(r.flip_low) else f"[{f(r.flip_low)}, {f(r.flip_high)}]"
+        if r.verdict == "not run" or pd.isna(r.needed):
+            rule = "—"
+        elif r.two_sided:
+            rule = f"two-sided, margin ±{f(r.margin).lstrip('+')}{unit}"
+        else:
+            rule = f"{r.side} {f(r.needed)}{unit}"
+            if not pd.isna(r.size):
+                rule += f"; claimed {f(r.size)}{unit}"
+            elif r.needed == 0 and r.paper in ("FlexRel", "Rank"):
+                rule += "; sign only: the paper states no size"
+            elif r.needed != 0 and (pd.isna(r.margin) or r.needed != -r.margin):
+                rule += f" ({r.basis})"
+            if not pd.isna(r.margin):
+                rule += f"; margin ±{f(r.margin).lstrip('+')}{unit}"
+        mde = "—" if pd.isna(r.mde) else f"{f(r.mde).lstrip('+')}{unit}"
+        shown = "; ".join(t for t in ("" if r.test == "interval" else r.reason, r.note) if isinstance(t, str) and t)
+        reason = f" ({shown})" if shown else ""
+        out.append({"estimate": est, "flip": flip, "rule": rule, "mde": mde, "verdict": r.verdict, "reason": reason})
+    return out
+
+
+def markdown(frame: pd.DataFrame, percent: Sequence[bool] | None = None) -> str:
+    """The claims frame as a Markdown table (see :func:`cells`)."""
+    lines = ["| paper | claim | paper value | ours: quantity | estimate [95 % t CI] | sign-flip 95 % CI | n | tested against "
+             "| MDE | verdict | source |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for c, r in zip(cells(frame, percent), frame.itertuples()):
+        tag = "" if r.primary or r.paper == "control" else " *(sensitivity)*"
+        lines.append(f"| {r.paper} | {r.claim}{tag} | {r.paper_value} | {r.quantity} | {c['estimate']} | {c['flip']} | {r.n} "
+                     f"| {c['rule']} | {c['mde']} | **{r.verdict}**{c['reason']} | {r.source} · {r.dataset} |")
+    return "\n".join(lines)

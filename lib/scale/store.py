@@ -1,0 +1,91 @@
+"""The run store's command line: list it, explain an entry, verify every checksum, prune what no current
+configuration produces.
+
+    python -m lib.scale.store list | explain KEY | verify | prune --stale [--dry-run]
+
+What is current is this project's knowledge, not the store's (:mod:`lib.store.runs` knows keys, not studies): every
+profile's sections, notebook 09's residual section of each profile, and section ``flexrel`` up to the fields
+notebooks 07-08 vary on it (:data:`lib.params.studies.STUDY_FIELDS`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from lib.params import paths
+from lib.params.profiles import PROFILES, SECTIONS, read, validate
+from lib.params.studies import STUDY_FIELDS, residual
+from lib.store import runs
+
+#: Fields a stored run's section may differ in from a profile's and still be current: notebooks 07-08's variants.
+FREE = {"flexrel": STUDY_FIELDS}
+
+
+def current_sections() -> dict[str, list[dict]]:
+    """Per section name, the fields of every profile's section (what current configurations can produce); for
+    ``flexrel`` also notebook 09's residual section of each profile (:func:`lib.params.studies.residual`)."""
+    built = validate(read())
+    out = {name: [built[profile][name].model_dump() for profile in PROFILES] for name in SECTIONS}
+    out["flexrel"] += [residual(built[profile]["flexrel"], built[profile]["studies"]).model_dump() for profile in PROFILES]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lib.scale.store [list | explain KEY | verify | prune --stale [--dry-run]]`` on the run store."""
+    parser = argparse.ArgumentParser(prog="python -m lib.scale.store", description=main.__doc__)
+    parser.add_argument("--root", type=Path, default=None, help=f"the store (default {paths.RUNS})")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("list", help="entries, size and how many are stale, per kind")
+    explain = sub.add_parser("explain", help="what made an entry, and why it is stale if it is")
+    explain.add_argument("key", help="an entry's key (its file name without suffix), or a prefix of it")
+    sub.add_parser("verify", help="check every entry's checksum and key; exit 1 if one is corrupt")
+    prune = sub.add_parser("prune", help="remove entries")
+    prune.add_argument("--stale", action="store_true", required=True, help="entries no current configuration produces")
+    prune.add_argument("--dry-run", action="store_true", help="only show what would be removed")
+    args = parser.parse_args(argv)
+    command = args.command or "list"
+    sections = current_sections()
+    rows = [(path, header, error, runs.why_stale(header, sections, FREE) if header else [])
+            for path, header, error in runs.records(args.root)]
+    if command == "list":
+        kinds = sorted({p.parent.name for p, *_ in rows})
+        print(f"{'kind':<20} {'entries':>7} {'MB':>8} {'stale':>6} {'corrupt':>7}")
+        for kind in kinds:
+            group = [r for r in rows if r[0].parent.name == kind]
+            size = sum(r[0].stat().st_size for r in group) / 1e6
+            print(f"{kind:<20} {len(group):>7} {size:>8.1f} {sum(bool(r[3]) for r in group):>6} {sum(r[2] is not None for r in group):>7}")
+        return 0
+    if command == "explain":
+        found = [r for r in rows if r[0].stem.startswith(args.key)]
+        if len(found) != 1:
+            print(f"{len(found)} entries match {args.key!r}; give more of the key", file=sys.stderr)
+            return 2
+        path, header, error, stale = found[0]
+        if error:
+            print(f"{path}: corrupt ({error})")
+            return 1
+        print(json.dumps({k: v for k, v in header.items() if k != "checksum"}, indent=2))
+        print(f"\n{path}: " + ("stale — " + "; ".join(stale) if stale else "current"))
+        return 0
+    if command == "verify":
+        bad = [r for r in rows if r[2] is not None]
+        for path, _, error, _ in bad:
+            print(f"corrupt: {path} ({error})")
+        print(f"{len(rows)} entries, {len(bad)} corrupt")
+        return 1 if bad else 0
+    removed = 0
+    for path, _, error, stale in rows:
+        if error or stale:
+            print(f"{'would remove' if args.dry_run else 'removing'} {path}: {error or '; '.join(stale)}")
+            removed += 1
+            if not args.dry_run:
+                path.unlink()
+    print(f"{removed} of {len(rows)} entries {'would be ' if args.dry_run else ''}removed")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
