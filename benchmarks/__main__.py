@@ -26,14 +26,29 @@ BENCHMARKS = ("training_throughput", "pruned_inference", "relevance_vs_epoch", "
 
 def report(frames: dict[str, pd.DataFrame], seconds: dict[str, float], machine: dict) -> str:
     """The Markdown page: machine and date, then each benchmark's docstring summary and table."""
-    lines = [f"# Benchmarks — {datetime.date.today().isoformat()}", "",
-             "| machine | |", "|---|---|", *[f"| {k} | {v} |" for k, v in machine.items() if k != "versions"],
-             *[f"| {k} | {v} |" for k, v in machine["versions"].items()], "",
-             f"Total: {sum(seconds.values()):.0f} s. Regenerate with `make bench`.", ""]
+    lines = [
+        f"# Benchmarks — {datetime.date.today().isoformat()}",
+        "",
+        "| machine | |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in machine.items() if k != "versions"],
+        *[f"| {k} | {v} |" for k, v in machine["versions"].items()],
+        "",
+        f"Total: {sum(seconds.values()):.0f} s. Regenerate with `make bench`.",
+        "",
+    ]
     for name, frame in frames.items():
         doc = importlib.import_module(f"benchmarks.{name}").__doc__.split("\n\n")
-        lines += [f"## {name} ({seconds[name]:.0f} s)", "", " ".join(doc[0].split()), "", " ".join(doc[1].split()), "",
-                  frame.to_markdown(index=False, floatfmt=".3g"), ""]
+        lines += [
+            f"## {name} ({seconds[name]:.0f} s)",
+            "",
+            " ".join(doc[0].split()),
+            "",
+            " ".join(doc[1].split()),
+            "",
+            frame.to_markdown(index=False, floatfmt=".3g"),
+            "",
+        ]
     return "\n".join(lines)
 
 

@@ -15,7 +15,6 @@ per-layer overhead no pruning removes, which bounds the speed-up at ``t0 / (t_fl
 
 from __future__ import annotations
 
-
 import pandas as pd
 import torch
 
@@ -23,17 +22,19 @@ from benchmarks import profile
 from lib.core import models, prune, timing
 from lib.criteria import contribution
 from lib.params import profiles
-from lib.protocols import flexrel, train_time
 from lib.params.flexrel import FlexRelParams
 from lib.params.rank import RankParams
 from lib.params.studies import StudiesParams, residual
+from lib.protocols import flexrel, train_time
 
 BATCH = 64
 
 
 def _timings(net: torch.nn.Module, x: torch.Tensor, repeats: int) -> dict:
-    return {"latency_b1_ms": 1e3 * timing.inference_seconds(net, x[:1], repeats=repeats),
-            f"b{BATCH}_s": timing.inference_seconds(net, x, repeats=repeats)}
+    return {
+        "latency_b1_ms": 1e3 * timing.inference_seconds(net, x[:1], repeats=repeats),
+        f"b{BATCH}_s": timing.inference_seconds(net, x, repeats=repeats),
+    }
 
 
 def vgg_rows(p: FlexRelParams, width: float, repeats: int = 5) -> list[dict]:
@@ -46,8 +47,15 @@ def vgg_rows(p: FlexRelParams, width: float, repeats: int = 5) -> list[dict]:
         nets = flexrel.pruned_networks(p, [0.0, *p.factors], round_to=8 if mode == "round_to 8" else None)
         for level, net in [*nets.items(), ("floor", floor)]:
             run = timing.deployable(net, x) if mode == "deploy" else net
-            rows.append({"network": f"vgg16_bn x{width:g}", "mode": mode, "level": level,
-                         "macs": prune.count(net, x[:1])["macs"], **_timings(run, x, repeats)})
+            rows.append(
+                {
+                    "network": f"vgg16_bn x{width:g}",
+                    "mode": mode,
+                    "level": level,
+                    "macs": prune.count(net, x[:1])["macs"],
+                    **_timings(run, x, repeats),
+                }
+            )
     return rows
 
 
@@ -61,8 +69,15 @@ def resnet_rows(p: FlexRelParams, b: StudiesParams, repeats: int = 5) -> list[di
     for mode in ("eager", "round_to 8"):
         nets = flexrel.pruned_networks(net, levels, round_to=8 if mode == "round_to 8" else None)
         for level, m in [*nets.items(), ("floor", floor)]:
-            rows.append({"network": f"resnet18 x{net.width:g}", "mode": mode, "level": level,
-                         "macs": prune.count(m, x[:1])["macs"], **_timings(m, x, repeats)})
+            rows.append(
+                {
+                    "network": f"resnet18 x{net.width:g}",
+                    "mode": mode,
+                    "level": level,
+                    "macs": prune.count(m, x[:1])["macs"],
+                    **_timings(m, x, repeats),
+                }
+            )
     return rows
 
 
@@ -74,13 +89,31 @@ def mlp_rows(p: RankParams, repeats: int = 5) -> list[dict]:
     x = torch.randn(BATCH, 784)
     hidden = [a for a, _ in contribution.linear_pairs(net, x[:1])]
     final: dict[str, torch.nn.Module] = {}
-    train_time.prune_rounds(net, method="random", schedule=p.model_dump(), layers=hidden, seed=0, example_input=x[:1],
-                      make_optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.0), fit_epoch=lambda m, opt: {},
-                      evaluate=lambda m: {}, score=lambda m: {}, on_event=lambda event, m: final.update({event: m}))
+    train_time.prune_rounds(
+        net,
+        method="random",
+        schedule=p.model_dump(),
+        layers=hidden,
+        seed=0,
+        example_input=x[:1],
+        make_optimizer=lambda m: torch.optim.SGD(m.parameters(), lr=0.0),
+        fit_epoch=lambda m, opt: {},
+        evaluate=lambda m: {},
+        score=lambda m: {},
+        on_event=lambda event, m: final.update({event: m}),
+    )
     pruned = final["end"]
     level = round(1 - train_time.width(pruned, hidden) / train_time.width(net, hidden), 3)
-    return [{"network": "mlp 784-50-30-10", "mode": "eager", "level": lev, "macs": prune.count(m, x[:1])["macs"],
-             **_timings(m, x, repeats)} for lev, m in ((0.0, net), (level, pruned))]
+    return [
+        {
+            "network": "mlp 784-50-30-10",
+            "mode": "eager",
+            "level": lev,
+            "macs": prune.count(m, x[:1])["macs"],
+            **_timings(m, x, repeats),
+        }
+        for lev, m in ((0.0, net), (level, pruned))
+    ]
 
 
 def summarise(rows: list[dict]) -> pd.DataFrame:
@@ -105,7 +138,9 @@ def run(quick: bool = False) -> pd.DataFrame:
     fp, rp, sp = (profiles.load(s, profile(quick)) for s in ("flexrel", "rank", "studies"))
     repeats = 2 if quick else 15
     widths = (fp.width,) if quick else (fp.width, 1.0)
-    return summarise([r for w in widths for r in vgg_rows(fp, w, repeats)] + resnet_rows(fp, sp, repeats) + mlp_rows(rp, repeats))
+    return summarise(
+        [r for w in widths for r in vgg_rows(fp, w, repeats)] + resnet_rows(fp, sp, repeats) + mlp_rows(rp, repeats)
+    )
 
 
 if __name__ == "__main__":

@@ -33,8 +33,14 @@ def row(p: FlexRelParams, quick: bool) -> dict:
     start = time.perf_counter()
     filters.relevance(model, x, y, unfolded_input=p.unfolded_input)
     relevance = time.perf_counter() - start
-    return {"network": f"{p.model} x{p.width:g}", "reference_images": p.relevance_images, "relevance_s": relevance,
-            "epoch_images": p.train_subset, "epoch_s": epoch, "relevance_over_epoch": relevance / epoch}
+    return {
+        "network": f"{p.model} x{p.width:g}",
+        "reference_images": p.relevance_images,
+        "relevance_s": relevance,
+        "epoch_images": p.train_subset,
+        "epoch_s": epoch,
+        "relevance_over_epoch": relevance / epoch,
+    }
 
 
 def run(quick: bool = False) -> pd.DataFrame:

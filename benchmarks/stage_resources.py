@@ -22,8 +22,15 @@ def run(quick: bool = False) -> pd.DataFrame:
     for stage in stages:
         path = RESULTS / stage / "resources.json"
         found = json.loads(path.read_text()) if path.exists() else {}
-        rows.append({"stage": stage, "seconds": found.get("seconds"), "peak_rss_mib": found.get("peak_rss_mib"),
-                     "cpu": found.get("machine", {}).get("cpu"), "ran": bool(found)})
+        rows.append(
+            {
+                "stage": stage,
+                "seconds": found.get("seconds"),
+                "peak_rss_mib": found.get("peak_rss_mib"),
+                "cpu": found.get("machine", {}).get("cpu"),
+                "ran": bool(found),
+            }
+        )
     return pd.DataFrame(rows)
 
 

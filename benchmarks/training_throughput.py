@@ -33,11 +33,22 @@ def cases(name: str) -> list[tuple[str, torch.nn.Module, torch.Tensor, torch.Ten
     v = train_time_vae.build(vp, vp.hidden, 0)
     xv = torch.rand(vp.batch_size, 1, vp.image_size, vp.image_size)
     return [
-        (f"vgg16_bn x{fp.width:g} channels_last", base_networks.place(vgg, torch.device("cpu")),
-         x.contiguous(memory_format=torch.channels_last), y, None),
+        (
+            f"vgg16_bn x{fp.width:g} channels_last",
+            base_networks.place(vgg, torch.device("cpu")),
+            x.contiguous(memory_format=torch.channels_last),
+            y,
+            None,
+        ),
         (f"vgg16_bn x{fp.width:g} contiguous", base_networks.build(fp, 0), x, y, None),
         ("mlp 784-50-30-10", net, torch.randn(rp.batch_size, 784), torch.randint(0, 10, (rp.batch_size,)), None),
-        (f"vae {vp.channels}/{vp.hidden}", v, xv, torch.zeros(vp.batch_size), lambda m, a, b: train_time_vae.loss(m, a, vp.beta)),
+        (
+            f"vae {vp.channels}/{vp.hidden}",
+            v,
+            xv,
+            torch.zeros(vp.batch_size),
+            lambda m, a, b: train_time_vae.loss(m, a, vp.beta),
+        ),
     ]
 
 
@@ -48,9 +59,18 @@ def run(quick: bool = False) -> pd.DataFrame:
     for name, net, x, y, loss in cases(profile(quick)):
         step = timing.train_step_seconds(net, x, y, repeats=repeats, loss=loss)
         gflop = 3 * timing.forward_flop(net, x[:1]) / 1e9
-        rows.append({"network": name, "batch": len(x), "step_s": step, "images_per_s": len(x) / step,
-                     "gflops": gflop * len(x) / step, "matmul_gflops": limits["matmul"],
-                     "conv_gemm_gflops": limits["conv_gemm"], "attainable_gflops": max(limits.values())})
+        rows.append(
+            {
+                "network": name,
+                "batch": len(x),
+                "step_s": step,
+                "images_per_s": len(x) / step,
+                "gflops": gflop * len(x) / step,
+                "matmul_gflops": limits["matmul"],
+                "conv_gemm_gflops": limits["conv_gemm"],
+                "attainable_gflops": max(limits.values()),
+            }
+        )
     frame = pd.DataFrame(rows)
     frame["of_attainable"] = frame.gflops / frame.attainable_gflops
     frame["of_matmul"] = frame.gflops / frame.matmul_gflops

@@ -37,8 +37,9 @@ def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> None:
     path.write_bytes(gzip.compress(payload, mtime=0) if compress else payload)
 
 
-def write_mnist_like(root: Path, name: str = "MNIST", n_train: int = 60, n_test: int = 20, seed: int = 0,
-                     compress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def write_mnist_like(
+    root: Path, name: str = "MNIST", n_train: int = 60, n_test: int = 20, seed: int = 0, compress: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """A tiny MNIST-format dataset under ``root/name/raw`` (uncompressed, as torchvision leaves it after
     unpacking, or ``.gz`` archives as in a mirror). Returns the training images and labels written."""
     rng = np.random.default_rng(seed)
@@ -89,13 +90,21 @@ def smoke_copy(tmp_path_factory) -> tuple[Path, dict[str, str], float, str]:
     """A copy of the repository (a git repository of its own) at `profile: smoke` after `dvc repro`: its path, the
     environment its commands run in, the seconds `dvc repro` took and its log. Shared by every slow test."""
     repo = tmp_path_factory.mktemp("repo")
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True)
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     for rel in files.stdout.splitlines():
         if (ROOT / rel).is_file():
             (repo / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, repo / rel)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
     env.pop("DATA_MIRROR", None)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["profile"] = "smoke"

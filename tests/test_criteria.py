@@ -29,9 +29,14 @@ def input_relevance(net: nn.Module, x: torch.Tensor, y: torch.Tensor, composite)
 def conv_net() -> nn.Sequential:
     torch.manual_seed(0)
     return nn.Sequential(
-        nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(3, 4, 3, stride=2, padding=1), nn.ReLU(),
-        nn.Flatten(), nn.Linear(4 * 4 * 4, 6), nn.ReLU(), nn.Linear(6, 5),
+        nn.Conv2d(2, 3, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(3, 4, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(4 * 4 * 4, 6),
+        nn.ReLU(),
+        nn.Linear(6, 5),
     ).double()
 
 
@@ -49,7 +54,9 @@ def test_eq1_matches_brute_force_unfold_for_conv_and_linear(unfolded_input):
     rel_b = input_relevance(net[3:], net[2](h1).detach(), y, comp)
     unfolded = F.unfold(rel_a, kernel_size=3, stride=2, padding=1)  # (N, c_in*kh*kw, positions): the FC form's rows
     if unfolded_input == "share":
-        cover = F.fold(F.unfold(torch.ones_like(rel_a[:1, :1]), 3, stride=2, padding=1), rel_a.shape[2:], 3, stride=2, padding=1)
+        cover = F.fold(
+            F.unfold(torch.ones_like(rel_a[:1, :1]), 3, stride=2, padding=1), rel_a.shape[2:], 3, stride=2, padding=1
+        )
         unfolded = F.unfold(rel_a / cover, kernel_size=3, stride=2, padding=1)
     a_sum = unfolded.sum(dim=(0, 2))  # Σ_i over samples and output positions
     b_sum = rel_b.sum(dim=(0, 2, 3))
@@ -64,10 +71,21 @@ def test_eq1_matches_brute_force_unfold_for_conv_and_linear(unfolded_input):
     assert torch.allclose(got["5"], brute, atol=1e-9)
     # and the first layer's input relevance is zennit's input attribution
     rel_x = input_relevance(net, x, y, comp)
-    assert torch.allclose(filters.layer_relevance(net, x, y, comp, unfolded_input=unfolded_input)["0"][0],
-                          (F.unfold(rel_x, 3, padding=1) if unfolded_input == "copy" else
-                           F.unfold(rel_x / F.fold(F.unfold(torch.ones_like(rel_x[:1, :1]), 3, padding=1), (8, 8), 3, padding=1), 3, padding=1)
-                           ).sum(dim=(0, 2)).view(2, 3, 3), atol=1e-9)
+    assert torch.allclose(
+        filters.layer_relevance(net, x, y, comp, unfolded_input=unfolded_input)["0"][0],
+        (
+            F.unfold(rel_x, 3, padding=1)
+            if unfolded_input == "copy"
+            else F.unfold(
+                rel_x / F.fold(F.unfold(torch.ones_like(rel_x[:1, :1]), 3, padding=1), (8, 8), 3, padding=1),
+                3,
+                padding=1,
+            )
+        )
+        .sum(dim=(0, 2))
+        .view(2, 3, 3),
+        atol=1e-9,
+    )
 
 
 def test_chunking_changes_nothing():
@@ -82,8 +100,14 @@ def test_chunking_changes_nothing():
 def test_lrp_conserves_relevance_layer_by_layer_on_a_bias_free_net(composite):
     torch.manual_seed(1)
     net = nn.Sequential(
-        nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1, bias=False), nn.ReLU(),
-        nn.Flatten(), nn.Linear(4 * 36, 12, bias=False), nn.ReLU(), nn.Linear(12, 3, bias=False),
+        nn.Conv2d(1, 4, 3, padding=1, bias=False),
+        nn.ReLU(),
+        nn.Conv2d(4, 4, 3, padding=1, bias=False),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(4 * 36, 12, bias=False),
+        nn.ReLU(),
+        nn.Linear(12, 3, bias=False),
     ).double()
     x = torch.randn(5, 1, 6, 6, dtype=torch.double)
     logits = net(x)
@@ -132,7 +156,9 @@ def test_flexrel_delta_extremes_are_the_pure_normalized_rankings():
     mid = filters.flexrel(m, r, 0.25)["l"]
     assert torch.allclose(mid, 0.75 * filters.normalize(m)["l"] + 0.25 * filters.normalize(r)["l"])
     # the text's reading: low magnitude, high relevance scores close to δ
-    assert filters.flexrel({"l": torch.tensor([0.0, 1.0])}, {"l": torch.tensor([1.0, 0.0])}, 0.3)["l"][0].item() == pytest.approx(0.3)
+    assert filters.flexrel({"l": torch.tensor([0.0, 1.0])}, {"l": torch.tensor([1.0, 0.0])}, 0.3)["l"][
+        0
+    ].item() == pytest.approx(0.3)
 
 
 @pytest.mark.parametrize("delta", [-0.1, 1.0001, math.nan, float("inf")])
@@ -162,8 +188,12 @@ def test_contribution_by_hand_signed_with_a_zero_denominator():
 
 def test_contribution_by_hand_absolute():
     # |W2| = [[1, 1], [2, 1]]: z = [3, 4]; ratios j=0: [1/3, 2/3], j=1: [1/2, 1/2]
-    c_avg = contribution.contribution(hand_net(), [torch.tensor([[1.0, 2.0]])], lam_avg=1, lam_max=0, absolute=True)["1"]
-    c_max = contribution.contribution(hand_net(), [torch.tensor([[1.0, 2.0]])], lam_avg=0, lam_max=1, absolute=True)["1"]
+    c_avg = contribution.contribution(hand_net(), [torch.tensor([[1.0, 2.0]])], lam_avg=1, lam_max=0, absolute=True)[
+        "1"
+    ]
+    c_max = contribution.contribution(hand_net(), [torch.tensor([[1.0, 2.0]])], lam_avg=0, lam_max=1, absolute=True)[
+        "1"
+    ]
     assert torch.allclose(c_avg, torch.tensor([5 / 12, 7 / 12])) and torch.allclose(c_max, torch.tensor([1 / 2, 2 / 3]))
 
 
@@ -176,8 +206,12 @@ def test_contribution_pre_versus_post_activation_and_mean_over_passes():
     assert torch.allclose(post, torch.tensor([1.0, 0.0])) and torch.allclose(pre, torch.tensor([-0.25, 1.25]))
     # two forward passes: C_avg averages them ([1/6, 1/3] and [1, 0]), C_max takes the larger
     two = [torch.tensor([[1.0, 2.0], [1.0, -2.0]])]
-    assert torch.allclose(contribution.contribution(hand_net(), two, lam_avg=1, lam_max=0)["1"], torch.tensor([7 / 12, 1 / 6]))
-    assert torch.allclose(contribution.contribution(hand_net(), two, lam_avg=0, lam_max=1)["1"], torch.tensor([1.0, 2 / 3]))
+    assert torch.allclose(
+        contribution.contribution(hand_net(), two, lam_avg=1, lam_max=0)["1"], torch.tensor([7 / 12, 1 / 6])
+    )
+    assert torch.allclose(
+        contribution.contribution(hand_net(), two, lam_avg=0, lam_max=1)["1"], torch.tensor([1.0, 2 / 3])
+    )
     # the public code's reading uses only the last batch
     split = [torch.tensor([[1.0, 2.0]]), torch.tensor([[1.0, -2.0]])]
     last = contribution.contribution(hand_net(), split, lam_avg=1, lam_max=0, last_batch_only=True)["1"]
@@ -207,7 +241,9 @@ def test_original_code_preset():
 
 
 def test_magnitude_folds_batchnorm_scale():
-    net = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(), nn.Linear(27, 4), nn.Linear(4, 2))
+    net = nn.Sequential(
+        nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(), nn.Linear(27, 4), nn.Linear(4, 2)
+    )
     net(torch.rand(2, 1, 5, 5))
     bn = net[1]
     with torch.no_grad():

@@ -52,7 +52,9 @@ def test_missing_dataset_names_itself_the_place_and_the_command(tmp_path):
     with pytest.raises(data.DatasetMissing) as err:
         data.tensors("FashionMNIST", train=True, root=tmp_path)
     msg = str(err.value)
-    assert "FashionMNIST" in msg and str(tmp_path / "FashionMNIST") in msg and "make data" in msg and "DATA_MIRROR" in msg
+    assert (
+        "FashionMNIST" in msg and str(tmp_path / "FashionMNIST") in msg and "make data" in msg and "DATA_MIRROR" in msg
+    )
 
 
 def test_imagenet_missing_says_where_to_place_the_archives(tmp_path):
@@ -91,16 +93,25 @@ def _write_cifar(root, base, n, classes, key):
     folder = root / base
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
-    names = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"] if classes == 10 else ["train", "test"]
+    names = (
+        ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"]
+        if classes == 10
+        else ["train", "test"]
+    )
     for name in names:
         batch = {"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8), key: list(np.arange(n) % classes)}
         (folder / name).write_bytes(pickle.dumps(batch))
     meta = "batches.meta" if classes == 10 else "meta"
-    (folder / meta).write_bytes(pickle.dumps({"label_names" if classes == 10 else "fine_label_names": [str(i) for i in range(classes)]}))
+    (folder / meta).write_bytes(
+        pickle.dumps({"label_names" if classes == 10 else "fine_label_names": [str(i) for i in range(classes)]})
+    )
     return folder
 
 
-@pytest.mark.parametrize("name, base, classes, key", [("CIFAR10", "cifar-10-batches-py", 10, "labels"), ("CIFAR100", "cifar-100-python", 100, "fine_labels")])
+@pytest.mark.parametrize(
+    "name, base, classes, key",
+    [("CIFAR10", "cifar-10-batches-py", 10, "labels"), ("CIFAR100", "cifar-100-python", 100, "fine_labels")],
+)
 def test_cifar_tensors_from_the_real_pickle_format(tmp_path, monkeypatch, name, base, classes, key):
     _write_cifar(tmp_path, base, 12, classes, key)
     cls = getattr(torchvision.datasets, name)
@@ -125,7 +136,10 @@ def test_the_recorded_split_sizes_are_the_official_ones(tmp_path):
     for name in ("MNIST", "FashionMNIST"):
         data.fetch(name, tmp_path, mirror())
         spec = data.SPECS[name]
-        assert (len(data.labels(name, True, tmp_path)), len(data.labels(name, False, tmp_path))) == (spec.train, spec.test)
+        assert (len(data.labels(name, True, tmp_path)), len(data.labels(name, False, tmp_path))) == (
+            spec.train,
+            spec.test,
+        )
 
 
 @pytest.mark.skipif(mirror() is None, reason="no offline mirror (../shared/data or $DATA_MIRROR)")

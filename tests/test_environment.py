@@ -7,8 +7,26 @@ import yaml
 
 from lib.params.paths import ROOT
 
-REQUIRED = {"torch", "torchvision", "zennit", "torch-pruning", "papermill", "ipykernel", "jupyterlab", "scipy", "statsmodels",
-            "matplotlib", "seaborn", "dvc", "pandas", "tqdm", "pytest", "pydantic", "jinja2", "submitit"}
+REQUIRED = {
+    "torch",
+    "torchvision",
+    "zennit",
+    "torch-pruning",
+    "papermill",
+    "ipykernel",
+    "jupyterlab",
+    "scipy",
+    "statsmodels",
+    "matplotlib",
+    "seaborn",
+    "dvc",
+    "pandas",
+    "tqdm",
+    "pytest",
+    "pydantic",
+    "jinja2",
+    "submitit",
+}
 
 
 def pins() -> dict[str, str]:

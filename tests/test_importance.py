@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-from pathlib import Path
 
 import pytest
 import torch
@@ -44,8 +43,10 @@ def test_the_readme_example_prunes_a_torchvision_network_and_exports_it(architec
     code = readme_example()
     assert len(code.strip().splitlines()) <= 20
     code = code.replace("torchvision.models.resnet18(", f"torchvision.models.{architecture}(")
-    code = code.replace("ignored_layers=[model.fc]",
-                        "ignored_layers=[m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))][-1:]")
+    code = code.replace(
+        "ignored_layers=[model.fc]",
+        "ignored_layers=[m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))][-1:]",
+    )
     monkeypatch.chdir(tmp_path)
     scope: dict = {}
     exec(compile(code, "README.md", "exec"), scope)
@@ -62,8 +63,12 @@ def test_the_readme_example_prunes_a_torchvision_network_and_exports_it(architec
     assert accuracy(program(x)) == accuracy(logits)  # the exported program scores what the pruned network scores
     assert json.loads((tmp_path / "pruned" / "record.json").read_text())["input"]["shape"] == [3, 64, 64]
     if architecture == "resnet18":  # the residual stream: the stem and every block of layer1 keep the same channels
-        widths = {model.conv1.out_channels, model.layer1[0].conv2.out_channels, model.layer1[1].conv2.out_channels,
-                  model.layer2[0].conv1.in_channels}
+        widths = {
+            model.conv1.out_channels,
+            model.layer1[0].conv2.out_channels,
+            model.layer1[1].conv2.out_channels,
+            model.layer2[0].conv1.in_channels,
+        }
         assert widths == {kept(64)}, widths
 
 
@@ -88,8 +93,11 @@ def test_per_layer_flexrel_importance_keeps_the_reproductions_filters():
     net = models.vgg16(10, 1, 0.125, batch_norm=True, image_size=32).eval()
     x, y = torch.randn(8, 1, 32, 32), torch.randint(0, 10, (8,))
     convs = {n: m for n, m in prune.prunable_layers(net).items() if isinstance(m, torch.nn.Conv2d)}
-    scores = filters.flexrel({n: s for n, s in filters.magnitude(net).items() if n in convs},
-                             {n: s for n, s in filters.relevance(net, x, y).items() if n in convs}, 0.5)
+    scores = filters.flexrel(
+        {n: s for n, s in filters.magnitude(net).items() if n in convs},
+        {n: s for n, s in filters.relevance(net, x, y).items() if n in convs},
+        0.5,
+    )
     ours = prune.prune(net, scores, 0.3, example_inputs=x[:1])
     model = copy.deepcopy(net)
     importance = FlexRelImportance(RelevanceImportance(model, x, y), delta=0.5)
@@ -106,12 +114,20 @@ def test_flexrel_importance_keeps_the_protocols_filters_on_a_residual_network():
     net = models.resnet18(10, 1, 0.125).eval()
     x, y = torch.randn(8, 1, 32, 32), torch.randint(0, 10, (8,))
     convs = {n for n, m in prune.prunable_layers(net).items() if isinstance(m, torch.nn.Conv2d)}
-    scores = filters.flexrel({n: s for n, s in filters.magnitude(net).items() if n in convs},
-                             {n: s for n, s in filters.relevance(net, x, y).items() if n in convs}, 0.5)
+    scores = filters.flexrel(
+        {n: s for n, s in filters.magnitude(net).items() if n in convs},
+        {n: s for n, s in filters.relevance(net, x, y).items() if n in convs},
+        0.5,
+    )
     ours = prune.prune(net, scores, 0.3, example_inputs=x[:1])
     model = copy.deepcopy(net)
-    tp.pruner.BasePruner(model, x[:1], importance=FlexRelImportance(RelevanceImportance(model, x, y), delta=0.5),
-                         pruning_ratio=0.3, ignored_layers=[model[-1]]).step()
+    tp.pruner.BasePruner(
+        model,
+        x[:1],
+        importance=FlexRelImportance(RelevanceImportance(model, x, y), delta=0.5),
+        pruning_ratio=0.3,
+        ignored_layers=[model[-1]],
+    ).step()
     for name, layer in prune.prunable_layers(ours).items():
         torch.testing.assert_close(dict(model.named_modules())[name].weight, layer.weight, rtol=0, atol=0)
 
@@ -127,12 +143,25 @@ def test_the_contribution_reads_every_consumer_and_keeps_the_reproductions_filte
     torch.testing.assert_close(scores["0"], scores["3.0.conv2"])  # one residual stream: one score
     assert not torch.equal(scores["0"], scores["3.0.conv1"])
     vgg = models.vgg16(10, 1, 0.125, batch_norm=True, image_size=32).eval()
-    ours = prune.prune(vgg, {n: s for n, s in filters.filter_contribution(vgg, x).items()
-                             if isinstance(dict(vgg.named_modules())[n], torch.nn.Conv2d)}, 0.3, example_inputs=x[:1])
+    ours = prune.prune(
+        vgg,
+        {
+            n: s
+            for n, s in filters.filter_contribution(vgg, x).items()
+            if isinstance(dict(vgg.named_modules())[n], torch.nn.Conv2d)
+        },
+        0.3,
+        example_inputs=x[:1],
+    )
     model = copy.deepcopy(vgg)
     ignored = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
-    tp.pruner.BasePruner(model, x[:1], importance=CriterionImportance(model, "contribution", x), pruning_ratio=0.3,
-                         ignored_layers=ignored).step()
+    tp.pruner.BasePruner(
+        model,
+        x[:1],
+        importance=CriterionImportance(model, "contribution", x),
+        pruning_ratio=0.3,
+        ignored_layers=ignored,
+    ).step()
     for name, layer in prune.prunable_layers(ours).items():
         torch.testing.assert_close(dict(model.named_modules())[name].weight, layer.weight, rtol=0, atol=0)
 
@@ -153,4 +182,6 @@ def test_what_zennit_cannot_attribute_is_refused_naming_the_layer():
     other = copy.deepcopy(net)  # a pruner on another network than the importance's: refused, not a silent no-op
     ignored = [m for m in other.modules() if isinstance(m, torch.nn.Linear)]
     with pytest.raises(ValueError, match="has no score"):
-        tp.pruner.BasePruner(other, x[:1], importance=RelevanceImportance(net, x), pruning_ratio=0.3, ignored_layers=ignored).step()
+        tp.pruner.BasePruner(
+            other, x[:1], importance=RelevanceImportance(net, x), pruning_ratio=0.3, ignored_layers=ignored
+        ).step()

@@ -13,8 +13,11 @@ import lib
 from lib.store import runs
 
 LIB = Path(lib.__file__).parent
-MODULES = sorted("lib." + ".".join(p.relative_to(LIB).with_suffix("").parts) for p in LIB.rglob("*.py")
-                 if p.name not in ("__init__.py", "__main__.py"))
+MODULES = sorted(
+    "lib." + ".".join(p.relative_to(LIB).with_suffix("").parts)
+    for p in LIB.rglob("*.py")
+    if p.name not in ("__init__.py", "__main__.py")
+)
 
 
 def layer(module: str) -> int:
@@ -33,7 +36,9 @@ def imported(module: str, root: Path = LIB) -> set[str]:
                 package = module.split(".")[: -node.level]
                 base = ".".join([*package, *([base] if base else [])])
             if base == "lib" or base.startswith("lib."):
-                found |= {f"{base}.{a.name}" if runs._source(f"{base}.{a.name}", root).exists() else base for a in node.names}
+                found |= {
+                    f"{base}.{a.name}" if runs._source(f"{base}.{a.name}", root).exists() else base for a in node.names
+                }
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("lib.")}
     return found - {"lib"}
@@ -83,8 +88,10 @@ def test_the_verdicts_run_without_torch_and_the_store_knows_no_study():
     import subprocess
     import sys
 
-    code = ("import sys; import lib.verdicts.papers, lib.verdicts.study_claims, lib.verdicts.robustness, lib.publish.tables; "
-            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('lib.protocols')))")
+    code = (
+        "import sys; import lib.verdicts.papers, lib.verdicts.study_claims, lib.verdicts.robustness, lib.publish.tables; "
+        "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('lib.protocols')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=LIB.parent)
     assert out.stdout.strip() == "[]", out.stdout
     assert "lib.params.studies" not in runs.closure("lib.store.runs", every=True)

@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from lib.params import profiles
-from lib.store import runs
 from lib.params.paths import ROOT
+from lib.store import runs
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
@@ -38,7 +38,10 @@ def test_every_notebook_has_a_papermill_stage(path):
 
 def _lib_imports(path) -> set[str]:
     """The lib modules a notebook's code cells import, and the two every stage's command runs."""
-    found = {"lib.params.profiles", "lib.store.machine"}  # `python -m lib.params`, then the notebook through lib.store.machine
+    found = {
+        "lib.params.profiles",
+        "lib.store.machine",
+    }  # `python -m lib.params`, then the notebook through lib.store.machine
     for cell in json.loads(path.read_text())["cells"]:
         if cell["cell_type"] == "code":
             found |= runs.lib_imports("".join(cell["source"]))
@@ -50,7 +53,9 @@ def test_a_stage_depends_on_exactly_the_lib_modules_its_notebook_runs(path):
     closure = set().union(*(runs.closure(m, every=True) for m in _lib_imports(path)))
     declared = {d for d in STAGES[path.stem]["deps"] if d.startswith("lib/") and d.endswith(".py")}
     wanted = {m.replace(".", "/") + ".py" for m in closure}
-    assert declared == wanted, f"dvc.yaml {path.stem}: add {sorted(wanted - declared)}, remove {sorted(declared - wanted)}"
+    assert declared == wanted, (
+        f"dvc.yaml {path.stem}: add {sorted(wanted - declared)}, remove {sorted(declared - wanted)}"
+    )
     if "lib.publish.report" in closure:  # the report's prose is a template the stage reads too
         assert "lib/publish/templates/REPRODUCTION.md.j2" in STAGES[path.stem]["deps"]
     assert STAGES[path.stem]["cmd"].startswith("python -m lib.params && ")
@@ -62,7 +67,10 @@ def test_a_stage_tracks_its_sections_in_the_active_profile_only(path):
     params = STAGES[path.stem]["params"]
     sections = [p for p in params if p in profiles.SECTIONS]
     every = ["profiles"] if "lib.scale.sizing" in _lib_imports(path) else []  # the sizing table reads every profile
-    assert sections and params == ["profile", "seed"] + [x for s in sections for x in (s, f"profiles.${{profile}}.{s}")] + every
+    assert (
+        sections
+        and params == ["profile", "seed"] + [x for s in sections for x in (s, f"profiles.${{profile}}.{s}")] + every
+    )
 
 
 #: What builds or reads a stored run outside a stage's list: a notebook calling one of these would read runs that

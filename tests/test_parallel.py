@@ -27,7 +27,11 @@ def train_small(out: str | None = None) -> dict:
     net = train.parallel(model)
     opt = train.make_optimizer("sgd", net.parameters(), 0.1, momentum=0.9)
     rows = [train.train_epoch(net, data.TensorLoader(x, y, 32, shuffle=True, seed=e), opt) for e in range(3)]
-    result = {"state": model.state_dict(), "rows": rows, "distributed": isinstance(net, nn.parallel.DistributedDataParallel)}
+    result = {
+        "state": model.state_dict(),
+        "rows": rows,
+        "distributed": isinstance(net, nn.parallel.DistributedDataParallel),
+    }
     if out is not None and rank == 0:
         torch.save(result, out)
     return result
@@ -37,11 +41,18 @@ def train_small(out: str | None = None) -> dict:
 def test_two_gloo_processes_train_like_one(tmp_path: Path):
     out = tmp_path / "ddp.pt"
     script = tmp_path / "worker.py"
-    script.write_text(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nfrom tests.test_parallel import train_small\n"
-                      f"train_small({str(out)!r})\n")
+    script.write_text(
+        f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nfrom tests.test_parallel import train_small\n"
+        f"train_small({str(out)!r})\n"
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(script)],
-                          capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     both, one = torch.load(out, weights_only=False), train_small()
     assert both["distributed"] and not one["distributed"]

@@ -10,10 +10,18 @@ import yaml
 
 from lib.core import data, models, prune, train
 from lib.criteria import contribution, filters
-from lib.params import paths, profiles
 from lib.criteria.filters import LIBRARY
 from lib.criteria.registry import COMPOSITES, CRITERIA
-from lib.params.flexrel import BASELINES, COMPOSITE_NAMES, FLEXREL_METHODS, BATCHNORM_MODELS, FLEXREL_MODELS, NORMALISATIONS, PARTNERS
+from lib.params import paths, profiles
+from lib.params.flexrel import (
+    BASELINES,
+    BATCHNORM_MODELS,
+    COMPOSITE_NAMES,
+    FLEXREL_METHODS,
+    FLEXREL_MODELS,
+    NORMALISATIONS,
+    PARTNERS,
+)
 from lib.params.profiles import validate
 from lib.params.schema import DATASETS, DEVICES, OPTIMIZERS, READINGS, SCHEDULES, SCOPES, SHIFTS, ParamsError
 from lib.params.studies import VARIANTS
@@ -38,18 +46,30 @@ def test_committed_params_are_valid_and_complete(raw):
         (lambda r: r.update(sedd=1), ["sedd", "allowed"]),
         (lambda r: r.update(seed="zero"), ["seed", "'zero'"]),
         (lambda r: r["data"].update(datasets=["MNIST", "SVHN"]), ["data.datasets", "'SVHN'", "CIFAR10"]),
-        (lambda r: r["profiles"]["smoke"]["data"].update(datasets=["SVHN"]), ["data.datasets", "'SVHN'", "profile 'smoke'"]),
+        (
+            lambda r: r["profiles"]["smoke"]["data"].update(datasets=["SVHN"]),
+            ["data.datasets", "'SVHN'", "profile 'smoke'"],
+        ),
         (lambda r: r["data"].update(gird=3), ["data.gird", "allowed keys"]),
-        (lambda r: r["profiles"]["paper"]["flexrel"].update(lr_sched="step"), ["profiles.paper.flexrel.lr_sched", "allowed keys"]),
+        (
+            lambda r: r["profiles"]["paper"]["flexrel"].update(lr_sched="step"),
+            ["profiles.paper.flexrel.lr_sched", "allowed keys"],
+        ),
         (lambda r: r["data"].pop("grid"), ["missing", "data.grid"]),
-        (lambda r: r["profiles"]["paper"]["data"].update(grid="many"), ["profiles.paper.data.grid", "'many'", "wrong type"]),
+        (
+            lambda r: r["profiles"]["paper"]["data"].update(grid="many"),
+            ["profiles.paper.data.grid", "'many'", "wrong type"],
+        ),
         (lambda r: r["profiles"]["default"].pop("rank"), ["profiles.default.rank is missing", "rank: {}"]),
         (lambda r: r["profiles"]["cifar"].update(split_learning=None), ["profiles.cifar.split_learning", "mapping"]),
         (lambda r: r["profiles"].update(huge={}), ["'huge'", "allowed"]),
         (lambda r: r["profiles"]["cifar"].update(extra={}), ["'extra'", "section"]),
         (lambda r: r["flexrel"].update(bn_batches=-3), ["flexrel.bn_batches", "-3", "out of range"]),
         (lambda r: r["flexrel"].update(methods=["magnitude"]), ["flexrel.methods", "'random'"]),
-        (lambda r: r["profiles"]["smoke"]["flexrel"].update(lr_schedule="step"), ["flexrel.lr_schedule", "'step'", "onecycle"]),
+        (
+            lambda r: r["profiles"]["smoke"]["flexrel"].update(lr_schedule="step"),
+            ["flexrel.lr_schedule", "'step'", "onecycle"],
+        ),
         (lambda r: r["profiles"]["smoke"]["flexrel"].update(factors=[0.0, 0.5]), ["flexrel.factors", "unpruned"]),
         (lambda r: r["vae"].update(seeds=[]), ["vae.seeds", "empty"]),
         (lambda r: r["rank"].update(seeds=[0, 1, 0]), ["rank.seeds", "[0, 1, 0]", "distinct"]),
@@ -58,12 +78,18 @@ def test_committed_params_are_valid_and_complete(raw):
         (lambda r: r["flexrel"].update(unfolded_input="split"), ["flexrel.unfolded_input", "'split'", "share"]),
         (lambda r: r["profiles"]["smoke"]["vae"].update(amp=True), ["vae.amp", "'cpu'", "CUDA only"]),
         (lambda r: r["rank"].update(amp="yes"), ["rank.amp", "'yes'", "wrong type"]),
-        (lambda r: r["profiles"]["paper"]["flexrel"].update(baselines=["bn_scale"]), ["bn_scale", "'vgg16'", "no BatchNorm"]),
+        (
+            lambda r: r["profiles"]["paper"]["flexrel"].update(baselines=["bn_scale"]),
+            ["bn_scale", "'vgg16'", "no BatchNorm"],
+        ),
         (lambda r: r["flexrel"].update(composite="LRPZPlus"), ["flexrel.composite", "'LRPZPlus'", "EpsilonGammaBox"]),
         (lambda r: r["flexrel"].update(relevance_split="unseen", train_subset=None), ["unseen", "train_subset"]),
         (lambda r: r["studies"].update(variants=["images=3"]), ["studies.variants", "'images=3'", "images=128"]),
         (lambda r: r["studies"].update(shifts=["none"]), ["studies.shifts", "'none'", "rotate"]),
-        (lambda r: r["profiles"]["smoke"]["flexrel"].update(model="lenet300", baselines=[]), ["lenet300", "prune_linear"]),
+        (
+            lambda r: r["profiles"]["smoke"]["flexrel"].update(model="lenet300", baselines=[]),
+            ["lenet300", "prune_linear"],
+        ),
     ],
 )
 def test_bad_params_are_rejected_with_key_value_and_choices(raw, mutate, words):
@@ -115,10 +141,16 @@ def test_registries_match_their_implementations():
     weight = [torch.nn.Parameter(torch.zeros(1))]
     made = {o: train.make_optimizer(o, weight, 0.1, momentum=0.9) for o in OPTIMIZERS}
     assert {o: (type(m).__name__, m.defaults.get("nesterov")) for o, m in made.items()} == {
-        "sgd": ("SGD", False), "nesterov": ("SGD", True), "adam": ("Adam", None)}
+        "sgd": ("SGD", False),
+        "nesterov": ("SGD", True),
+        "adam": ("Adam", None),
+    }
     opt = train.make_optimizer("sgd", weight, 0.1)
     assert {s: type(train.make_scheduler(s, opt, 10)).__name__ for s in SCHEDULES} == {
-        "constant": "NoneType", "cosine": "CosineAnnealingLR", "onecycle": "OneCycleLR"}
+        "constant": "NoneType",
+        "cosine": "CosineAnnealingLR",
+        "onecycle": "OneCycleLR",
+    }
     with pytest.raises(ValueError):
         train.make_optimizer("lbfgs", weight, 0.1)
     assert {train.device(d).type for d in DEVICES if d != "cuda"} <= {"cpu", "cuda"}
@@ -128,15 +160,27 @@ def test_registries_match_their_implementations():
     assert all(set(filters.flexrel(scores, scores, 0.5, n, {"a": 1, "b": 1})) == {"a", "b"} for n in NORMALISATIONS)
     kinds = {}
     for name in FLEXREL_MODELS:
-        model = base_networks.build(profiles.load("flexrel", "smoke").replace(model=name, prune_linear=True, baselines=[]), 0)
-        kinds[name] = (any(isinstance(m, torch.nn.Conv2d) for m in model.modules()),
-                       any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()))
-    assert kinds == {"vgg16_bn": (True, True), "vgg16": (True, False), "lenet300": (False, False), "resnet18": (True, True)}
+        model = base_networks.build(
+            profiles.load("flexrel", "smoke").replace(model=name, prune_linear=True, baselines=[]), 0
+        )
+        kinds[name] = (
+            any(isinstance(m, torch.nn.Conv2d) for m in model.modules()),
+            any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()),
+        )
+    assert kinds == {
+        "vgg16_bn": (True, True),
+        "vgg16": (True, False),
+        "lenet300": (False, False),
+        "resnet18": (True, True),
+    }
     assert {name for name, (_, bn) in kinds.items() if bn} == set(BATCHNORM_MODELS)
     mlp = models.mlp([8, 6, 4, 2])
     s = prune.random_scores(mlp, 0)
     for scope in SCOPES:
-        assert prune.count(prune.prune(mlp, s, 0.5, scope, torch.zeros(1, 8)), torch.zeros(1, 8))["params"] < 8 * 6 + 6 * 4 + 4 * 2 + 12
+        assert (
+            prune.count(prune.prune(mlp, s, 0.5, scope, torch.zeros(1, 8)), torch.zeros(1, 8))["params"]
+            < 8 * 6 + 6 * 4 + 4 * 2 + 12
+        )
 
 
 def test_every_variant_applies_to_the_default_flexrel_section():
@@ -148,6 +192,11 @@ def test_every_variant_applies_to_the_default_flexrel_section():
 
 
 def test_params_hold_each_value_once(raw):
-    repeated = [f"profiles.{name}.{section}.{key}" for name, block in raw["profiles"].items() for section, over in block.items()
-                for key, value in over.items() if raw[section].get(key) == value]
+    repeated = [
+        f"profiles.{name}.{section}.{key}"
+        for name, block in raw["profiles"].items()
+        for section, over in block.items()
+        for key, value in over.items()
+        if raw[section].get(key) == value
+    ]
     assert not repeated, f"overrides equal to the base value: {repeated}"

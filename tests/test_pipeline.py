@@ -45,20 +45,48 @@ def test_report_has_a_row_for_every_claim(smoke_copy):
 
     repo = smoke_copy[0]
     text = (repo / "REPRODUCTION.md").read_text()
-    for claim in ("How to read a verdict", "Gates: can each regime discriminate?", "## Primary claims", "FlexRel beats magnitude",
-                  "relevance alone substantially worse", "border of the flat region", "removes more parameters than magnitude",
-                  "relevance computation time almost negligible", "substantially less learning time", "bandwidth saved",
-                  "the best δ is intermediate", "near-perfect recovery", "rank-based beats random", "Table 1: MNIST",
-                  "Table 1: CIFAR10", "Table 1: CIFAR100", "≈ 40 % of neurons", "VAE", "Table I writes", "Adam with learning rate 0.05",
-                  "code vs its text", "Signed contribution ratios", "Determinism", "## Beyond the papers",
-                  "does composite=EpsilonGammaBox change FlexRel − magnitude?", "FlexRel beats taylor", "second architecture (lenet300)",
-                  "rotate: FlexRel beats magnitude on shifted test images", "dynamic relevance", "papers crossed", "sign-flip 95 % CI",
-                  "MDE", "tested against"):
+    for claim in (
+        "How to read a verdict",
+        "Gates: can each regime discriminate?",
+        "## Primary claims",
+        "FlexRel beats magnitude",
+        "relevance alone substantially worse",
+        "border of the flat region",
+        "removes more parameters than magnitude",
+        "relevance computation time almost negligible",
+        "substantially less learning time",
+        "bandwidth saved",
+        "the best δ is intermediate",
+        "near-perfect recovery",
+        "rank-based beats random",
+        "Table 1: MNIST",
+        "Table 1: CIFAR10",
+        "Table 1: CIFAR100",
+        "≈ 40 % of neurons",
+        "VAE",
+        "Table I writes",
+        "Adam with learning rate 0.05",
+        "code vs its text",
+        "Signed contribution ratios",
+        "Determinism",
+        "## Beyond the papers",
+        "does composite=EpsilonGammaBox change FlexRel − magnitude?",
+        "FlexRel beats taylor",
+        "second architecture (lenet300)",
+        "rotate: FlexRel beats magnitude on shifted test images",
+        "dynamic relevance",
+        "papers crossed",
+        "sign-flip 95 % CI",
+        "MDE",
+        "tested against",
+    ):
         assert claim in text, claim
     claims = pd.read_csv(repo / "results/99_reproduction_report/claims.csv")
     assert set(claims.verdict) <= {*rules.VERDICTS, *rules.GATE_VERDICTS}
     judged = claims[(claims.paper != "control") & ~claims.verdict.isin(["not run", "not testable in this regime"])]
-    assert (judged.n >= 1).all() and (claims[claims.verdict == "not run"].n == 0).all(), claims[["claim", "n", "verdict"]]
+    assert (judged.n >= 1).all() and (claims[claims.verdict == "not run"].n == 0).all(), claims[
+        ["claim", "n", "verdict"]
+    ]
     primary = claims[claims.primary]
     assert primary.paper.isin(["FlexRel", "Rank"]).all() and len(primary) >= 10
     assert primary.groupby(["paper", "dataset"]).claim.apply(lambda c: c.is_unique).all()  # one endpoint per claim
@@ -74,12 +102,19 @@ def test_dvc_status_names_exactly_the_stages_an_edit_affects(own_smoke_copy):
     originals = {path: path.read_text() for path in (params, vae)}
     try:
         raw = yaml.safe_load(originals[params])
-        raw["profiles"]["paper"]["flexrel"]["epochs_pre"] = 99  # another profile: only the report's sizing table reads it
+        raw["profiles"]["paper"]["flexrel"]["epochs_pre"] = (
+            99  # another profile: only the report's sizing table reads it
+        )
         params.write_text(yaml.safe_dump(raw, sort_keys=False))
         assert changed() == {"99_reproduction_report"}
         raw["profiles"]["smoke"]["rank"]["seeds"] = [0, 1]  # the active profile's rank section
         params.write_text(yaml.safe_dump(raw, sort_keys=False))
-        assert changed() == {"04_rank_random_vs_rank", "05_rank_table1", "08_flexrel_open_questions", "99_reproduction_report"}
+        assert changed() == {
+            "04_rank_random_vs_rank",
+            "05_rank_table1",
+            "08_flexrel_open_questions",
+            "99_reproduction_report",
+        }
         params.write_text(originals[params])
         vae.write_text(originals[vae] + "\n# edited\n")  # a module notebook 06 runs (and the sizing table counts with)
         assert changed() == {"06_rank_vae", "99_reproduction_report"}
@@ -97,9 +132,11 @@ def test_the_sizing_table_lists_the_runs_the_notebooks_stored(smoke_copy):
     import pandas as pd
 
     repo, env, _, _ = smoke_copy
-    code = ("import json; from lib.store import runs; from lib.scale import sizing; s = sizing.planned('smoke'); s = s[s.stage != '05_rank_table1'];"
-            "print(json.dumps({'planned': s.kind.value_counts().to_dict(),"
-            " 'stored': {k: sum(1 for _, h, _ in runs.records() if h['kind'] == k) for k in s.kind.unique()}}))")
+    code = (
+        "import json; from lib.store import runs; from lib.scale import sizing; s = sizing.planned('smoke'); s = s[s.stage != '05_rank_table1'];"
+        "print(json.dumps({'planned': s.kind.value_counts().to_dict(),"
+        " 'stored': {k: sum(1 for _, h, _ in runs.records() if h['kind'] == k) for k in s.kind.unique()}}))"
+    )
     found = json.loads(run([sys.executable, "-c", code], repo, env).strip().splitlines()[-1])
     assert found["planned"] == found["stored"], found
     sizes = pd.read_csv(repo / "results/99_reproduction_report/sizing.csv")
@@ -159,5 +196,7 @@ def test_a_docstring_or_comment_edit_in_every_lib_module_recomputes_no_stored_ru
     stale = run([sys.executable, "-m", "lib.scale.store", "prune", "--stale", "--dry-run"], repo, env)
     assert f"0 of {len(store)} entries would be removed" in stale, stale
     run(["dvc", "repro", "--single-item", "03_flexrel_delta_sweep"], repo, env)
-    assert {p: p.stat().st_mtime_ns for p in (repo / "cache" / "runs").glob("*/*")} == store, "a stored run was computed"
+    assert {p: p.stat().st_mtime_ns for p in (repo / "cache" / "runs").glob("*/*")} == store, (
+        "a stored run was computed"
+    )
     assert table.read_bytes() == before

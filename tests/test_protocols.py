@@ -1,6 +1,5 @@
 """The FlexRel and rank protocols on tiny synthetic data: determinism, reuse, schedule, code paths."""
 
-
 import pandas as pd
 import pytest
 import torch
@@ -8,7 +7,7 @@ import torch
 from lib.core import data, models, prune, train
 from lib.criteria import contribution
 from lib.params import profiles
-from lib.protocols import flexrel, base_networks, split_learning, train_time, train_time_vae
+from lib.protocols import base_networks, flexrel, split_learning, train_time, train_time_vae
 from lib.store import runs
 from tests.conftest import write_mnist_like
 
@@ -80,7 +79,9 @@ def test_flexrel_sweep_pairs_methods_on_the_same_base_networks(sandbox):
 def test_time_to_target_uses_the_first_crossing(sandbox):
     p = _tiny()
     sp = profiles.load("split_learning", "smoke")
-    frame = pd.DataFrame({"seed": 0, "method": ["m"] * 4, "factor": [0.0, 0.3, 0.6, 0.8], "test_acc": [0.9, 0.88, 0.7, 0.89]})
+    frame = pd.DataFrame(
+        {"seed": 0, "method": ["m"] * 4, "factor": [0.0, 0.3, 0.6, 0.8], "test_acc": [0.9, 0.88, 0.7, 0.89]}
+    )
     t = split_learning.time_to_target(p, sp, frame, [0.95, 0.5]).set_index("target_rel")
     # 0.95 × 0.9 = 0.855 is crossed between 0.3 (0.88) and 0.6 (0.7); 0.8 reaches it again, but after a fall: not counted
     assert t.factor[0.95] == pytest.approx(0.3 + (0.88 - 0.855) / (0.88 - 0.7) * 0.3) and t.factor[0.5] == 0.8
@@ -125,7 +126,9 @@ def test_rank_and_worst_remove_opposite_ends(sandbox):
 def test_cifar_cnn_code_path_on_synthetic_tensors(sandbox, monkeypatch):
     x = torch.randint(0, 256, (96, 3, 32, 32), dtype=torch.uint8)
     y = torch.arange(96) % 10
-    monkeypatch.setattr(data, "splits", lambda dataset, **kw: (data.prepare(x, dataset), y, data.prepare(x[:32], dataset), y[:32]))
+    monkeypatch.setattr(
+        data, "splits", lambda dataset, **kw: (data.prepare(x, dataset), y, data.prepare(x[:32], dataset), y[:32])
+    )
     p = smoke("rank").replace(prune_fraction=0.5, target_removed=0.4)
     rows = pd.DataFrame(train_time.run(p, "CIFAR10", "rank", "original_code", 0))
     assert rows.removed.max() >= 0.4 and rows.test_acc.notna().all()
@@ -134,8 +137,9 @@ def test_cifar_cnn_code_path_on_synthetic_tensors(sandbox, monkeypatch):
 
 
 def test_vae_pruned_unpruned_scratch(sandbox):
-    p = smoke("vae").replace(train_subset=128, test_subset=32, n_images=4, prune_fraction=0.3, target_removed=0.3,
-                            seeds=[0, 1])
+    p = smoke("vae").replace(
+        train_subset=128, test_subset=32, n_images=4, prune_fraction=0.3, target_removed=0.3, seeds=[0, 1]
+    )
     frame, first = train_time_vae.sweep(train_time_vae.planned(p))
     assert sorted(set(zip(frame.seed, frame.kind))) == [(s, k) for s in (0, 1) for k in sorted(train_time_vae.KINDS)]
     assert first["pruned"] == train_time_vae.run(p, "pruned", 0) != train_time_vae.run(p, "pruned", 1)
@@ -144,7 +148,9 @@ def test_vae_pruned_unpruned_scratch(sandbox):
     assert len(pruned["images"]["end"]) == 4 and "before_pruning" in pruned["images"]
     last = lambda r: r["rows"][-1]  # noqa: E731
     assert last(pruned)["params"] == last(scratch)["params"] < last(unpruned)["params"]
-    assert sum(r["stage"] == "trained" for r in pruned["rows"]) == sum(r["stage"] == "trained" for r in unpruned["rows"])
+    assert sum(r["stage"] == "trained" for r in pruned["rows"]) == sum(
+        r["stage"] == "trained" for r in unpruned["rows"]
+    )
 
 
 DEVICES = ["cpu", "auto"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -155,8 +161,9 @@ def test_rank_and_vae_run_on_the_profile_device_and_record_it(sandbox, device):
     """Every protocol resolves ``device`` alike (:func:`lib.core.train.device`) and keys a run by the device it used."""
     used = str(train.device(device))
     r = smoke("rank").replace(train_subset=128, prune_fraction=0.3, target_removed=0.3, device=device)
-    v = smoke("vae").replace(train_subset=64, test_subset=32, n_images=2, prune_fraction=0.3,
-                            target_removed=0.3, seeds=[0], device=device)
+    v = smoke("vae").replace(
+        train_subset=64, test_subset=32, n_images=2, prune_fraction=0.3, target_removed=0.3, seeds=[0], device=device
+    )
     rows = pd.DataFrame(train_time.run(r, "MNIST", "rank", "paper", 0))
     assert rows.test_acc.notna().all() and rows.removed.max() >= 0.3
     assert train_time_vae.run(v, "pruned", 0)["rows"][-1]["test_loss"] > 0
@@ -180,7 +187,9 @@ def test_vae_at_celeba_size_prunes_hidden_layers_only():
     s = contribution.contribution(v, [x], pairs=v.hidden_pairs())
     assert set(s) == {"enc_fc.0", "enc_fc.2", "dec_fc.0", "dec_fc.2"}
     pv = prune.prune(v, s, 0.5, example_inputs=x[:1])
-    assert pv.mu.out_features == 8 and pv.dec_in.out_features == v.dec_in.out_features and pv.enc_fc[0].out_features == 32
+    assert (
+        pv.mu.out_features == 8 and pv.dec_in.out_features == v.dec_in.out_features and pv.enc_fc[0].out_features == 32
+    )
     assert train_time_vae.loss(pv.train(), x, 1.0).isfinite()
 
 
@@ -190,16 +199,30 @@ def _fake(name, size, classes):
 
     def open_dataset(dataset, train, root=None, download=False, transform=None):
         assert dataset == name
-        return torchvision.datasets.FakeData(size=24 if train else 8, image_size=size, num_classes=max(classes, 1),
-                                             transform=transform, random_offset=0 if train else 100)
+        return torchvision.datasets.FakeData(
+            size=24 if train else 8,
+            image_size=size,
+            num_classes=max(classes, 1),
+            transform=transform,
+            random_offset=0 if train else 100,
+        )
+
     return open_dataset
 
 
 def test_flexrel_paper_profile_code_path_on_fake_imagenet(sandbox, monkeypatch):
     monkeypatch.setattr(data, "open_dataset", _fake("ImageNet", (3, 256, 256), 1000))
     monkeypatch.setattr(data, "loader", lambda *a, **k: _no_workers(*a, **k))
-    p = profiles.load("flexrel", "paper").replace(width=0.03125, batch_size=8, epochs_pre=1, epochs_post=1,
-                            relevance_images=8, bn_batches=1, device="cpu", post_subset=8)
+    p = profiles.load("flexrel", "paper").replace(
+        width=0.03125,
+        batch_size=8,
+        epochs_pre=1,
+        epochs_post=1,
+        relevance_images=8,
+        bn_batches=1,
+        device="cpu",
+        post_subset=8,
+    )
     rows = flexrel.recovery(p, 0, "flexrel", 0.5, 0.5)
     assert [r["stage"] for r in rows] == ["recovery"] and rows[0]["params"] > 0
     assert isinstance(base_networks.build(p, 0).features[0], torch.nn.Conv2d) and p.model == "vgg16" and p.lr == 0.05
@@ -213,16 +236,26 @@ def _no_workers(*args, **kwargs):
 
 
 def test_flexrel_cifar_profile_code_path_on_synthetic_cifar(sandbox, monkeypatch):
-    from tests.test_data import _write_cifar
     import torchvision
+
+    from tests.test_data import _write_cifar
 
     _write_cifar(sandbox / "data", "cifar-10-batches-py", 16, 10, "labels")
     cls = torchvision.datasets.CIFAR10
     monkeypatch.setattr(cls, "train_list", [[f, None] for f, _ in cls.train_list])
     monkeypatch.setattr(cls, "test_list", [[f, None] for f, _ in cls.test_list])
     monkeypatch.setitem(cls.meta, "md5", None)
-    p = profiles.load("flexrel", "cifar").replace(width=0.0625, epochs_pre=1, epochs_post=1, seeds=[0],
-                            relevance_images=16, bn_batches=1, test_subset=16, train_subset=64, device="cpu")
+    p = profiles.load("flexrel", "cifar").replace(
+        width=0.0625,
+        epochs_pre=1,
+        epochs_post=1,
+        seeds=[0],
+        relevance_images=16,
+        bn_batches=1,
+        test_subset=16,
+        train_subset=64,
+        device="cpu",
+    )
     row = flexrel.retention(p, 0, "relevance", 0.5)["row"]
     assert row["params"] > 0 and 0 <= row["test_acc"] <= 1
 
@@ -231,8 +264,18 @@ def test_vae_celeba_code_path_on_fake_celeba(sandbox, monkeypatch):
     monkeypatch.setattr(data, "open_dataset", _fake("CelebA", (3, 218, 178), 0))
     x, y = data.tensors("CelebA", True)
     assert x.shape == (24, 3, 64, 64) and x.dtype == torch.uint8 and y.eq(0).all()
-    p = profiles.load("vae", "paper").replace(hidden=[32, 16], latent=4, batch_size=8, initial_epochs=1,
-                            recovery_epochs=1, final_epochs=0, train_subset=24, test_subset=8, n_images=2, prune_fraction=0.3)
+    p = profiles.load("vae", "paper").replace(
+        hidden=[32, 16],
+        latent=4,
+        batch_size=8,
+        initial_epochs=1,
+        recovery_epochs=1,
+        final_epochs=0,
+        train_subset=24,
+        test_subset=8,
+        n_images=2,
+        prune_fraction=0.3,
+    )
     out = train_time_vae.run(p, "pruned", 0)
     assert out["hidden"][0] < 32 and len(out["images"]["end"][0]) == 3
 

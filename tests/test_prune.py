@@ -12,9 +12,17 @@ def small_vgg() -> nn.Sequential:
     """conv-BN-ReLU ×2, pool, flatten, linear-ReLU, linear — with non-trivial BatchNorm statistics."""
     torch.manual_seed(0)
     net = nn.Sequential(
-        nn.Conv2d(2, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-        nn.Conv2d(8, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(),
-        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(6 * 4 * 4, 10), nn.ReLU(), nn.Linear(10, 3),
+        nn.Conv2d(2, 8, 3, padding=1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.Conv2d(8, 6, 3, padding=1),
+        nn.BatchNorm2d(6),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(6 * 4 * 4, 10),
+        nn.ReLU(),
+        nn.Linear(10, 3),
     )
     for m in net:
         if isinstance(m, nn.BatchNorm2d):
@@ -33,10 +41,12 @@ def zeroed_reference(net: nn.Module, removed: dict[str, torch.Tensor]) -> torch.
     """The unpruned network's output with the removed units' activations set to zero."""
     handles = []
     for name, idx in removed.items():
+
         def hook(module, args, out, idx=idx):
             out = out.clone()
             out[:, idx] = 0
             return out
+
         handles.append(net[ACTIVATION_OF[name]].register_forward_hook(hook))
     with torch.no_grad():
         out = net(X)
@@ -104,6 +114,7 @@ def test_half_of_vgg16_filters_cut_macs_by_about_three_quarters():
 
 def test_vgg16_at_imagenet_size_is_torchvision_vgg16():
     from torchvision.models import vgg16_bn
+
     ours, theirs = models.vgg16(1000, 3, 1.0, image_size=224), vgg16_bn()
     assert [tuple(p.shape) for p in ours.parameters()] == [tuple(p.shape) for p in theirs.parameters()]
 

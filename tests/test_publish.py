@@ -33,9 +33,16 @@ def test_executed_notebooks_carry_no_warning_and_progress_bars_are_widgets(smoke
     widgets = 0
     for stage in site.stages(repo):
         nb = json.loads(site.executed(stage, repo).read_text())
-        stderr = ["".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []) if o.get("name") == "stderr"]
+        stderr = [
+            "".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []) if o.get("name") == "stderr"
+        ]
         assert not stderr, f"{stage}: {stderr[:3]}"
-        views = [o for c in nb["cells"] for o in c.get("outputs", []) if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+        views = [
+            o
+            for c in nb["cells"]
+            for o in c.get("outputs", [])
+            if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+        ]
         state = nb["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
         assert all(v["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] in state for v in views), stage
         widgets += len(views)
@@ -46,14 +53,20 @@ def test_the_site_builds_offline_and_every_page_reads_in_a_browser(smoke_copy, t
     repo, env, _, _ = smoke_copy
     run([sys.executable, "-m", "lib.publish.site", "build", "--site", str(tmp_path / "site")], repo, env)
     index = (tmp_path / "site/index.html").read_text()
-    assert "unpkg.com" not in index and "THEBE" not in index and "Provenance" in (tmp_path / "site/notebooks/01_flexrel_accuracy_vs_pruning.html").read_text()
+    assert (
+        "unpkg.com" not in index
+        and "THEBE" not in index
+        and "Provenance" in (tmp_path / "site/notebooks/01_flexrel_accuracy_vs_pruning.html").read_text()
+    )
     why = site.browser_missing()
     if why:
         pytest.skip(f"no browser here: {why}")
     shots = Path(os.environ.get("SITE_SCREENSHOTS", tmp_path / "screenshots"))
     found = site.check(tmp_path / "site", shots, repo)  # raises, listing every failure
     with_figure = [f for f in found.values() if "figure" in f["anchors"]]
-    assert found["index.html"]["claim_rows"] > 50 and len(with_figure) >= 7 and all(f["images"] > 0 for f in with_figure)
+    assert (
+        found["index.html"]["claim_rows"] > 50 and len(with_figure) >= 7 and all(f["images"] > 0 for f in with_figure)
+    )
     assert len(list(shots.glob("*.png"))) == len(found)
 
 
@@ -121,14 +134,37 @@ def test_an_exported_network_reloads_in_plain_pytorch_and_scores_its_recorded_ac
     p = yaml.safe_load((repo / "params.yaml").read_text())["profiles"]["smoke"]["flexrel"]
     factor = p["recovery_factors"][0]
     out = tmp_path / "export"
-    run([sys.executable, "-m", "lib.publish.export", "--method", "flexrel", "--factor", str(factor), "--seed", "1", "--stage",
-         "recovery", "--out", str(out)], repo, env)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "lib.publish.export",
+            "--method",
+            "flexrel",
+            "--factor",
+            str(factor),
+            "--seed",
+            "1",
+            "--stage",
+            "recovery",
+            "--out",
+            str(out),
+        ],
+        repo,
+        env,
+    )
     record = json.loads((out / "record.json").read_text())
-    assert (out / "model.pt2").stat().st_size < (out / "state_dict.pt").stat().st_size + 2**20  # weights and graph, no test images
+    assert (out / "model.pt2").stat().st_size < (
+        out / "state_dict.pt"
+    ).stat().st_size + 2**20  # weights and graph, no test images
     acc = record["test_acc"]
     assert acc["stored_run"] == acc["rebuilt"] == acc["exported"]
     kept = record["pruning"]["filters_kept"]
-    assert all(k <= n for k, n in kept.values()) and any(k < n for k, n in kept.values()) and record["pruning"]["pruned"]["params"] < record["pruning"]["unpruned"]["params"]
+    assert (
+        all(k <= n for k, n in kept.values())
+        and any(k < n for k, n in kept.values())
+        and record["pruning"]["pruned"]["params"] < record["pruning"]["unpruned"]["params"]
+    )
     script = (
         "import json, sys, torch, torchvision\n"
         "record = json.load(open('record.json'))\n"
@@ -139,23 +175,41 @@ def test_an_exported_network_reloads_in_plain_pytorch_and_scores_its_recorded_ac
         "with torch.no_grad():\n"
         "    acc = (model(x).argmax(1) == y).float().mean().item()\n"
         "assert not [m for m in sys.modules if m == 'lib' or m.startswith('lib.')]\n"
-        "print(json.dumps(acc))\n")
+        "print(json.dumps(acc))\n"
+    )
     fresh = {k: v for k, v in env.items() if k not in ("PYTHONPATH",)}
-    found = json.loads(run([sys.executable, "-I", "-c", script, str(repo / "data")], out, fresh).strip().splitlines()[-1])
+    found = json.loads(
+        run([sys.executable, "-I", "-c", script, str(repo / "data")], out, fresh).strip().splitlines()[-1]
+    )
     assert found == pytest.approx(acc["stored_run"], abs=0.5 / record["input"]["first"])
     shutil.rmtree(out)
 
 
 def test_a_notebook_page_gets_provenance_anchors_and_its_progress_bars_as_text():
     bar = {"application/vnd.jupyter.widget-view+json": {"model_id": "box"}, "text/plain": "runs:   0%|   | 0/4"}
-    state = {"box": {"state": {"children": ["IPY_MODEL_l", "IPY_MODEL_b", "IPY_MODEL_r"]}},
-             "l": {"state": {"value": "runs: 100%"}}, "b": {"state": {"value": 4, "max": 4}}, "r": {"state": {"value": " 4/4 [00:01&lt;00:00]"}}}
-    nb = {"metadata": {"widgets": {"application/vnd.jupyter.widget-state+json": {"state": state}}, "papermill": {"duration": 3.2}},
-          "cells": [{"cell_type": "markdown", "source": "# 01 · title"},
-                    {"cell_type": "code", "source": "frame = run()", "outputs": [{"output_type": "display_data", "data": bar}]},
-                    {"cell_type": "code", "source": 'plotting.save_figure(fig, "x", prov)', "outputs": []},
-                    {"cell_type": "code", "source": 'claims.to_csv(out / "claims.csv", index=False)', "outputs": []}]}
-    prov = {"profile": "smoke", "commit": "abc1234", "stages": {"01": {"params_hash": "h", "notebook_md5": "m", "status": "up to date"}}}
+    state = {
+        "box": {"state": {"children": ["IPY_MODEL_l", "IPY_MODEL_b", "IPY_MODEL_r"]}},
+        "l": {"state": {"value": "runs: 100%"}},
+        "b": {"state": {"value": 4, "max": 4}},
+        "r": {"state": {"value": " 4/4 [00:01&lt;00:00]"}},
+    }
+    nb = {
+        "metadata": {
+            "widgets": {"application/vnd.jupyter.widget-state+json": {"state": state}},
+            "papermill": {"duration": 3.2},
+        },
+        "cells": [
+            {"cell_type": "markdown", "source": "# 01 · title"},
+            {"cell_type": "code", "source": "frame = run()", "outputs": [{"output_type": "display_data", "data": bar}]},
+            {"cell_type": "code", "source": 'plotting.save_figure(fig, "x", prov)', "outputs": []},
+            {"cell_type": "code", "source": 'claims.to_csv(out / "claims.csv", index=False)', "outputs": []},
+        ],
+    }
+    prov = {
+        "profile": "smoke",
+        "commit": "abc1234",
+        "stages": {"01": {"params_hash": "h", "notebook_md5": "m", "status": "up to date"}},
+    }
     out = site.page(nb, "01", prov)
     sources = ["".join(c["source"]) for c in out["cells"]]
     assert sources[0] == "# 01 · title" and "commit `abc1234`" in sources[1] and "parameters hash `h`" in sources[1]
@@ -167,7 +221,6 @@ def test_a_notebook_page_gets_provenance_anchors_and_its_progress_bars_as_text()
 
 def test_the_exported_module_prepares_images_as_the_pipeline_does():
     import torch
-
 
     x = torch.randint(0, 256, (3, 1, 28, 28), dtype=torch.uint8)
     wrapped = export.Prepared(torch.nn.Identity(), "FashionMNIST", 32)

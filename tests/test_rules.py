@@ -10,9 +10,8 @@ from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 
 from lib.core import stats
-from lib.verdicts import measures, papers, rules
 from lib.publish import tables
-from lib.verdicts import robustness
+from lib.verdicts import measures, papers, robustness, rules
 from lib.verdicts.rules import Rule
 
 CTX = rules.Context("Fig. X", "Synthetic", "none")
@@ -36,7 +35,12 @@ def test_interval_is_student_t_with_ddof_1():
     e = stats.interval(v)
     sd = np.std(v, ddof=1)
     half = sps.t.ppf(0.975, 4) * sd / math.sqrt(5)
-    assert e.n == 5 and e.sd == pytest.approx(sd) and e.low == pytest.approx(0.2 - half) and e.high == pytest.approx(0.2 + half)
+    assert (
+        e.n == 5
+        and e.sd == pytest.approx(sd)
+        and e.low == pytest.approx(0.2 - half)
+        and e.high == pytest.approx(0.2 + half)
+    )
     one = stats.interval([0.5, float("nan")])
     assert one.n == 1 and math.isnan(one.low) and math.isnan(one.sd)
     with pytest.raises(ValueError, match="level"):
@@ -62,23 +66,26 @@ def test_the_minimum_detectable_effect_shrinks_with_the_square_root_of_n():
 # --- every verdict -----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mean, sd, rule, verdict, reason", [
-    (0.03, 0.01, Rule(), "reproduced", "CI above 0"),
-    (-0.03, 0.01, Rule(), "contradicted", "CI below 0"),
-    (0.20, 0.01, Rule(needed=0.35), "contradicted", "the size the claim needs"),
-    (0.40, 0.01, Rule(needed=0.35), "reproduced", "CI above 0.35"),
-    (0.002, 0.004, Rule(margin=0.01), "no meaningful difference", "TOST"),
-    (0.03, 0.01, Rule(size=0.25), "smaller than claimed", "right direction"),
-    (-0.003, 0.02, Rule(size=0.25, margin=0.005), "smaller than claimed", "direction undetermined"),
-    (0.15, 0.05, Rule(size=0.25), "reproduced", "CI above 0"),
-    (0.01, 0.05, Rule(margin=0.005), "inconclusive", "CI contains 0"),
-    (-0.003, 0.002, Rule(needed=-0.01, margin=0.01), "reproduced", "CI above -0.01"),  # non-inferiority
-    (0.01, 0.002, Rule(side="below", needed=0.05), "reproduced", "CI below 0.05"),
-    (0.001, 0.004, Rule(two_sided=True, margin=0.01), "matches", "within ±0.01 of the paper"),
-    (0.03, 0.004, Rule(two_sided=True, margin=0.01), "exceeds", "above the paper"),
-    (-0.03, 0.004, Rule(two_sided=True, margin=0.01), "falls short", "below the paper"),
-    (0.0, 0.05, Rule(two_sided=True, margin=0.01), "inconclusive", "contains the paper's value"),
-])
+@pytest.mark.parametrize(
+    "mean, sd, rule, verdict, reason",
+    [
+        (0.03, 0.01, Rule(), "reproduced", "CI above 0"),
+        (-0.03, 0.01, Rule(), "contradicted", "CI below 0"),
+        (0.20, 0.01, Rule(needed=0.35), "contradicted", "the size the claim needs"),
+        (0.40, 0.01, Rule(needed=0.35), "reproduced", "CI above 0.35"),
+        (0.002, 0.004, Rule(margin=0.01), "no meaningful difference", "TOST"),
+        (0.03, 0.01, Rule(size=0.25), "smaller than claimed", "right direction"),
+        (-0.003, 0.02, Rule(size=0.25, margin=0.005), "smaller than claimed", "direction undetermined"),
+        (0.15, 0.05, Rule(size=0.25), "reproduced", "CI above 0"),
+        (0.01, 0.05, Rule(margin=0.005), "inconclusive", "CI contains 0"),
+        (-0.003, 0.002, Rule(needed=-0.01, margin=0.01), "reproduced", "CI above -0.01"),  # non-inferiority
+        (0.01, 0.002, Rule(side="below", needed=0.05), "reproduced", "CI below 0.05"),
+        (0.001, 0.004, Rule(two_sided=True, margin=0.01), "matches", "within ±0.01 of the paper"),
+        (0.03, 0.004, Rule(two_sided=True, margin=0.01), "exceeds", "above the paper"),
+        (-0.03, 0.004, Rule(two_sided=True, margin=0.01), "falls short", "below the paper"),
+        (0.0, 0.05, Rule(two_sided=True, margin=0.01), "inconclusive", "contains the paper's value"),
+    ],
+)
 def test_every_verdict(mean, sd, rule, verdict, reason):
     c = _claim(_around(mean, sd), rule)
     assert (c.verdict, c.n) == (verdict, 10) and reason in c.reason
@@ -104,7 +111,9 @@ def test_every_level_is_an_intersection_union_test():
     up, flat, down = (_claim(_around(m, 0.01), Rule(margin=0.02)) for m in (0.03, 0.0, -0.03))
     assert rules.every([up, up], "t", "q").verdict == "reproduced"
     both = rules.every([up, flat], "t", "q")
-    assert both.verdict == "inconclusive" and both.estimate == pytest.approx(0.0, abs=1e-12)  # the least favourable level
+    assert both.verdict == "inconclusive" and both.estimate == pytest.approx(
+        0.0, abs=1e-12
+    )  # the least favourable level
     assert rules.every([up, down], "t", "q").verdict == "contradicted"
     assert rules.every([flat, flat], "t", "q").verdict == "no meaningful difference"
 
@@ -148,10 +157,20 @@ def _retention(gap: float, flexrel: float = 0.0, noise: float = 0.005, seeds: in
                     elif factor == 0.7:
                         acc = 0.1 + abs(rng.normal(0, 0.01))
                     else:
-                        acc = base - factor + (gap if method != "random" else 0) + (flexrel if method == "flexrel" else 0)
+                        acc = (
+                            base - factor + (gap if method != "random" else 0) + (flexrel if method == "flexrel" else 0)
+                        )
                         acc += rng.normal(0, noise)
-                    rows.append({"seed": seed, "method": method, "factor": factor, "draw": draw, "params_removed": removed,
-                                 "test_acc": acc})
+                    rows.append(
+                        {
+                            "seed": seed,
+                            "method": method,
+                            "factor": factor,
+                            "draw": draw,
+                            "params_removed": removed,
+                            "test_acc": acc,
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -167,17 +186,24 @@ def test_floor_levels_are_not_informative_and_the_gate_pools_the_papers_criteria
 
 
 def test_fig2_primary_endpoints_and_gates():
-    claims = rules.table(papers.fig2_claims(_retention(0.05, flexrel=0.02), _retention(0.05), [0.99, 0.95, 0.9], 0.1, 0.01, CTX))
+    claims = rules.table(
+        papers.fig2_claims(_retention(0.05, flexrel=0.02), _retention(0.05), [0.99, 0.95, 0.9], 0.1, 0.01, CTX)
+    )
     controls = claims[claims.paper == "control"]
     assert list(controls.verdict) == ["passed", "passed"]
     primary = claims[claims.primary]
     assert len(primary) == 4 and primary.claim.is_unique
     verdict = lambda start: primary[primary.claim.str.startswith(start)].verdict.item()  # noqa: E731
     assert verdict("FlexRel beats magnitude at every pruning factor") == "reproduced"
-    assert verdict("relevance alone substantially worse") in ("smaller than claimed", "no meaningful difference")  # equal here
+    assert verdict("relevance alone substantially worse") in (
+        "smaller than claimed",
+        "no meaningful difference",
+    )  # equal here
     accuracy = claims[claims.claim == "relevance alone substantially worse than magnitude (retention)"].iloc[0]
     assert not accuracy.primary and accuracy.verdict == "no meaningful difference"  # within ±1 pt
-    every_row = claims[claims.claim.str.startswith("FlexRel beats magnitude at every pruning factor (retention)")].iloc[0]
+    every_row = claims[claims.claim.str.startswith("FlexRel beats magnitude at every pruning factor (retention)")].iloc[
+        0
+    ]
     assert every_row.reason == "reproduced at each of 2 levels"
     assert set(claims.verdict) <= {*rules.GATE_VERDICTS, *rules.VERDICTS}
 
@@ -187,18 +213,31 @@ def test_fig2_claims_are_gated_by_their_own_measurements_gate():
     assert list(claims[claims.paper == "control"].verdict) == ["failed", "passed"]
     retention = claims[claims.claim.str.contains(r"\(retention\)") & claims.comparative]
     recovery = claims[claims.claim.str.contains(r"\(recovery\)") & claims.comparative]
-    assert (retention.verdict == "inconclusive").all() and retention.reason.str.startswith(rules.CANNOT_DISCRIMINATE).all()
+    assert (retention.verdict == "inconclusive").all() and retention.reason.str.startswith(
+        rules.CANNOT_DISCRIMINATE
+    ).all()
     assert not recovery.reason.str.startswith(rules.CANNOT_DISCRIMINATE).any() and "reproduced" in set(recovery.verdict)
 
 
 def test_reach_uses_each_seeds_own_unpruned_accuracy_and_is_judged_against_the_claimed_size():
-    f = pd.DataFrame({"seed": [0, 0, 1, 1], "method": "m", "factor": [0.0, 0.5] * 2, "params_removed": [0.0, 0.7] * 2,
-                      "test_acc": [0.9, 0.85, 0.8, 0.78]})
+    f = pd.DataFrame(
+        {
+            "seed": [0, 0, 1, 1],
+            "method": "m",
+            "factor": [0.0, 0.5] * 2,
+            "params_removed": [0.0, 0.7] * 2,
+            "test_acc": [0.9, 0.85, 0.8, 0.78],
+        }
+    )
     r = measures.reach(f, 0.95).set_index("seed").params_removed
     assert r[0] == pytest.approx(0.7 * (0.9 - 0.855) / (0.9 - 0.85)) and r[1] == 0.7
     claims = rules.table(papers.fig2_claims(_retention(0.05, flexrel=0.0), _retention(0.05), [0.95], 0.1, 0.004, CTX))
     reach = claims[claims.claim.str.contains("target 95%")].iloc[0]
-    assert reach.primary and reach["size"] == pytest.approx(0.25) and reach.verdict in ("smaller than claimed", "no meaningful difference")
+    assert (
+        reach.primary
+        and reach["size"] == pytest.approx(0.25)
+        and reach.verdict in ("smaller than claimed", "no meaningful difference")
+    )
     border = claims[claims.claim.str.contains("border of the flat region")]
     assert border.verdict.tolist() == ["not run"]  # 0.99 is not among the targets
 
@@ -215,9 +254,18 @@ def _times(post_share: float, saved: float) -> pd.DataFrame:
     for seed in range(8):
         for method, scale in (("magnitude", 1.0), ("flexrel", 1 - saved + 0.002 * (seed % 3))):
             total = 100.0 * (1 - post_share + post_share * scale) if method == "flexrel" else 100.0
-            rows.append({"seed": seed, "method": method, "target_rel": 0.95, "relevance_s": 1.0 if method == "flexrel" else 0.0,
-                         "total_s": total, "bytes": total * 1e6, "post_total_s": 100 * post_share * scale,
-                         "post_bytes": 1e8 * post_share * scale})
+            rows.append(
+                {
+                    "seed": seed,
+                    "method": method,
+                    "target_rel": 0.95,
+                    "relevance_s": 1.0 if method == "flexrel" else 0.0,
+                    "total_s": total,
+                    "bytes": total * 1e6,
+                    "post_total_s": 100 * post_share * scale,
+                    "post_bytes": 1e8 * post_share * scale,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -242,8 +290,11 @@ def test_fig4_primary_is_the_papers_delta_against_both_ends_and_the_scan_is_holm
     assert claims.verdict.iloc[0] == "reproduced" and claims.reason.iloc[0] == "reproduced at each of 2 levels"
     scan = claims.iloc[3]
     assert "best interior δ = 0.5" in scan.claim and scan.p == pytest.approx(
-        multipletests([stats.pvalue(v) for v in ([0.0] * 10, [0.02 + 0.002 * (s % 3) for s in range(10)], [0.01] * 10)],
-                      method="holm")[1][1])
+        multipletests(
+            [stats.pvalue(v) for v in ([0.0] * 10, [0.02 + 0.002 * (s % 3) for s in range(10)], [0.01] * 10)],
+            method="holm",
+        )[1][1]
+    )
 
 
 # --- rank paper ---------------------------------------------------------------------------------------------------------
@@ -256,14 +307,49 @@ def _rank_frame(gap: float, worst_gap: float = 0.05, seeds: int = 8) -> pd.DataF
         for method, reading in (("rank", "paper"), ("random", "-"), ("worst", "paper"), ("none", "-")):
             trough = 0.8 + {"rank": gap, "worst": -worst_gap}.get(method, 0.0) + 0.001 * (seed % 3)
             pruned = method != "none"
-            rows += [{"dataset": "MNIST", "method": method, "reading": reading, "seed": seed, "stage": "trained", "epoch": 1,
-                      "round": 0, "removed": 0.0, "train_acc": 0.95, "test_acc": 0.95}]
+            rows += [
+                {
+                    "dataset": "MNIST",
+                    "method": method,
+                    "reading": reading,
+                    "seed": seed,
+                    "stage": "trained",
+                    "epoch": 1,
+                    "round": 0,
+                    "removed": 0.0,
+                    "train_acc": 0.95,
+                    "test_acc": 0.95,
+                }
+            ]
             if pruned:
-                rows.append({"dataset": "MNIST", "method": method, "reading": reading, "seed": seed, "stage": "pruned", "epoch": 1,
-                             "round": 1, "removed": 0.7, "train_acc": float("nan"), "test_acc": trough})
-            rows.append({"dataset": "MNIST", "method": method, "reading": reading, "seed": seed, "stage": "trained", "epoch": 2,
-                         "round": 1 if pruned else 0, "removed": 0.7 if pruned else 0.0, "train_acc": trough + 0.1,
-                         "test_acc": 0.95 - (0.002 if pruned else 0) + 0.003 * (seed % 4)})
+                rows.append(
+                    {
+                        "dataset": "MNIST",
+                        "method": method,
+                        "reading": reading,
+                        "seed": seed,
+                        "stage": "pruned",
+                        "epoch": 1,
+                        "round": 1,
+                        "removed": 0.7,
+                        "train_acc": float("nan"),
+                        "test_acc": trough,
+                    }
+                )
+            rows.append(
+                {
+                    "dataset": "MNIST",
+                    "method": method,
+                    "reading": reading,
+                    "seed": seed,
+                    "stage": "trained",
+                    "epoch": 2,
+                    "round": 1 if pruned else 0,
+                    "removed": 0.7 if pruned else 0.0,
+                    "train_acc": trough + 0.1,
+                    "test_acc": 0.95 - (0.002 if pruned else 0) + 0.003 * (seed % 4),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -280,7 +366,9 @@ def test_rank_gate_is_random_against_anti_ranked_and_no_claim_tests_it():
     trough = ok[ok.primary & ok.quantity.str.contains("rank − random test accuracy in the troughs")]
     assert trough.verdict.tolist() == ["reproduced"]
     recovery = ok[ok.primary & ok.claim.str.contains("≈ 70 %")].iloc[0]
-    assert recovery.verdict == "reproduced" and recovery.needed == -recovery.margin  # 0.2 points below: within the noise
+    assert (
+        recovery.verdict == "reproduced" and recovery.needed == -recovery.margin
+    )  # 0.2 points below: within the noise
     assert "at ½ margin:" in recovery.note and "at 2× margin: reproduced" in recovery.note
     failed = rules.table(papers.rank_claims(_rank_frame(0.05, worst_gap=0.0), ["paper"], 10000, CTX))
     assert failed.iloc[0].verdict == "failed"
@@ -292,8 +380,10 @@ def test_table1_is_two_sided_with_the_noise_margin_and_reports_missing_data():
     ours = measures.at_round_end(frame[(frame.method == "rank")], 0.68).train_acc.mean()
     for paper, verdict in ((ours, "matches"), (ours - 0.05, "exceeds"), (ours + 0.05, "falls short")):
         table = {"MNIST": (paper, 0.68), "CIFAR10": (0.91, 0.41)}
-        by = {c.dataset: c for c in papers.table1_claims(frame, ["paper"], {"CIFAR10": "not run: needs CIFAR10"}, 10000, CTX,
-                                                         table)}
+        by = {
+            c.dataset: c
+            for c in papers.table1_claims(frame, ["paper"], {"CIFAR10": "not run: needs CIFAR10"}, 10000, CTX, table)
+        }
         assert by["CIFAR10"].verdict == "not run" and by["MNIST"].verdict == verdict and by["MNIST"].two_sided
 
 
@@ -301,14 +391,29 @@ def _vae_frame(change: list[float], spread: float = 0.01) -> pd.DataFrame:
     rows = []
     for seed, c in enumerate(change):
         unpruned = 100.0 * (1 + spread * (seed % 3 - 1))
-        for kind, loss, params in (("unpruned", unpruned, 1000), ("pruned", unpruned * (1 + c), 600), ("scratch", 101.0, 600)):
-            rows += [{"kind": kind, "seed": seed, "epoch": e, "removed": 0.34 if kind == "pruned" else 0.0, "params": params,
-                      "test_loss": loss + (3 - e)} for e in (1, 2, 3)]
+        for kind, loss, params in (
+            ("unpruned", unpruned, 1000),
+            ("pruned", unpruned * (1 + c), 600),
+            ("scratch", 101.0, 600),
+        ):
+            rows += [
+                {
+                    "kind": kind,
+                    "seed": seed,
+                    "epoch": e,
+                    "removed": 0.34 if kind == "pruned" else 0.0,
+                    "params": params,
+                    "test_loss": loss + (3 - e),
+                }
+                for e in (1, 2, 3)
+            ]
     return pd.DataFrame(rows)
 
 
-@pytest.mark.parametrize("change, verdict", [([0.001, 0.004, -0.002], "reproduced"), ([0.06, 0.05, 0.07], "contradicted"),
-                                             ([0.0, 0.05, 0.02], "inconclusive")])
+@pytest.mark.parametrize(
+    "change, verdict",
+    [([0.001, 0.004, -0.002], "reproduced"), ([0.06, 0.05, 0.07], "contradicted"), ([0.0, 0.05, 0.02], "inconclusive")],
+)
 def test_vae_claim_is_non_inferiority_within_the_unpruned_losss_own_spread(change, verdict):
     (c,) = papers.vae_claims(_vae_frame(change), CTX)
     assert c.verdict == verdict and c.n == 3 and c.estimate == pytest.approx(np.mean(change))
@@ -320,24 +425,47 @@ def test_vae_claim_is_non_inferiority_within_the_unpruned_losss_own_spread(chang
 
 
 def test_stability_marks_flipped_verdicts_unstable():
-    a = [rules.claim("P", "x", "v", "q", _around(0.1), Rule(), CTX, primary=True, comparative=False),
-         rules.claim("P", "y", "v", "q", _around(0.1), Rule(), CTX, primary=True, comparative=False)]
+    a = [
+        rules.claim("P", "x", "v", "q", _around(0.1), Rule(), CTX, primary=True, comparative=False),
+        rules.claim("P", "y", "v", "q", _around(0.1), Rule(), CTX, primary=True, comparative=False),
+    ]
     b = [a[0], rules.claim("P", "y", "v", "q", _around(0.0, 0.1), Rule(), CTX, primary=True, comparative=False)]
     s = robustness.stability(rules.table(a), rules.table(b)).set_index("claim")
-    assert s.combined["x"] == "reproduced" and s.combined["y"] == "inconclusive" and s.reason["y"] == robustness.UNSTABLE
+    assert (
+        s.combined["x"] == "reproduced" and s.combined["y"] == "inconclusive" and s.reason["y"] == robustness.UNSTABLE
+    )
     # rows are matched by their text with its numbers blanked, whatever order either run emitted them in
-    c = [rules.claim("P", f"best δ = {d}, 12% removed", "v", "q", _around(0.1), Rule(), CTX, primary=True,
-                     comparative=False) for d in (0.4, 0.6)]
+    c = [
+        rules.claim(
+            "P", f"best δ = {d}, 12% removed", "v", "q", _around(0.1), Rule(), CTX, primary=True, comparative=False
+        )
+        for d in (0.4, 0.6)
+    ]
     s = robustness.stability(rules.table([c[0], a[1]]), rules.table([b[1], c[1]]))
     assert len(s) == 2 and set(s.combined) == {"reproduced", "inconclusive"}
     assert s[["verdict_first", "verdict_second"]].notna().all().all()
 
 
 def test_markdown_shows_both_intervals_what_was_tested_the_mde_and_the_verdict():
-    c = rules.claim("FlexRel", "x", "v", "q", _around(0.025, 0.005), Rule(size=0.05, margin=0.004), CTX, primary=False,
-                    comparative=False)
+    c = rules.claim(
+        "FlexRel",
+        "x",
+        "v",
+        "q",
+        _around(0.025, 0.005),
+        Rule(size=0.05, margin=0.004),
+        CTX,
+        primary=False,
+        comparative=False,
+    )
     text = tables.markdown(rules.table([c]))
-    assert "+2.5 pts [" in text and "above +0.0 pts; claimed +5.0 pts; margin ±0.4 pts" in text and "**reproduced**" in text
+    assert (
+        "+2.5 pts [" in text
+        and "above +0.0 pts; claimed +5.0 pts; margin ±0.4 pts" in text
+        and "**reproduced**" in text
+    )
     assert "*(sensitivity)*" in text and text.count("|") > 20
-    sign_only = tables.markdown(rules.table([_claim(_around(0.02)).__class__(**{**_claim(_around(0.02)).__dict__, "paper": "Rank"})]))
+    sign_only = tables.markdown(
+        rules.table([_claim(_around(0.02)).__class__(**{**_claim(_around(0.02)).__dict__, "paper": "Rank"})])
+    )
     assert "sign only: the paper states no size" in sign_only

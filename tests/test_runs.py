@@ -17,10 +17,10 @@ import pytest
 import torch
 
 from lib.params import profiles
-from lib.protocols import flexrel, base_networks
+from lib.params.paths import ROOT
+from lib.protocols import base_networks, flexrel
 from lib.scale import store as store_cli
 from lib.store import machine, runs
-from lib.params.paths import ROOT
 from tests.conftest import write_mnist_like
 
 
@@ -62,7 +62,7 @@ def test_a_run_is_computed_once_and_keyed_by_its_coordinates(store):
 def test_an_entry_records_what_its_computation_cost_outside_its_key(store):
     view = runs.View(profiles.load("data", "smoke"))
     runs.cached(K(view, 0), lambda: sum(range(10**6)))
-    (path, header, error), = runs.records()
+    ((path, header, error),) = runs.records()
     assert error is None and header["seconds"] > 0 and header["cpu"]
     timed = header.copy()
     header.update(seconds=123.0, cpu="another CPU")
@@ -75,7 +75,10 @@ def test_a_parameter_a_run_does_not_read_leaves_its_key_and_cannot_be_read():
     assert flexrel.view(p, "flexrel-retention").params() == flexrel.view(other, "flexrel-retention").params()
     assert flexrel.view(p, "flexrel-recovery").params() != flexrel.view(other, "flexrel-recovery").params()
     bn = p.replace(bn_batches=3)
-    assert runs.View(p, base_networks.GRID + base_networks.NOT_READ).params() == runs.View(bn, base_networks.GRID + base_networks.NOT_READ).params()
+    assert (
+        runs.View(p, base_networks.GRID + base_networks.NOT_READ).params()
+        == runs.View(bn, base_networks.GRID + base_networks.NOT_READ).params()
+    )
     with pytest.raises(AttributeError, match="flexrel.lr_post is not in this run's key"):
         flexrel.view(p, "flexrel-retention").lr_post
     with pytest.raises(ValueError, match="not fields"):
@@ -83,8 +86,13 @@ def test_a_parameter_a_run_does_not_read_leaves_its_key_and_cannot_be_read():
 
 
 #: Every module that computes stored runs (each stored entry names the module whose code keys it).
-PROTOCOLS = ("lib.protocols.base_networks", "lib.protocols.flexrel", "lib.protocols.train_time", "lib.protocols.train_time_vae",
-             "lib.protocols.crossed")
+PROTOCOLS = (
+    "lib.protocols.base_networks",
+    "lib.protocols.flexrel",
+    "lib.protocols.train_time",
+    "lib.protocols.train_time_vae",
+    "lib.protocols.crossed",
+)
 
 
 def _edit(lib: Path, module: str, old: str, new: str) -> dict[str, dict[str, str]]:
@@ -104,21 +112,40 @@ def test_editing_a_module_changes_the_code_key_of_exactly_the_runs_that_execute_
     lib = shutil.copytree(runs.LIB, tmp_path / "lib")
     before = {m: runs.code(m, lib) for m in PROTOCOLS}
     assert before == {m: runs.code(m) for m in PROTOCOLS}
-    assert "lib.criteria.filters" in before["lib.protocols.flexrel"] and "lib.criteria.filters" not in before["lib.protocols.base_networks"]
+    assert (
+        "lib.criteria.filters" in before["lib.protocols.flexrel"]
+        and "lib.criteria.filters" not in before["lib.protocols.base_networks"]
+    )
     assert "lib.store.runs" not in before["lib.protocols.flexrel"]  # the store's own code is not part of a result
     after = _edit(lib, "lib.criteria.filters", "abs().flatten(1).mean(1)", "abs().flatten(1).amax(1)")
     assert _changed(before, after) == {"lib.protocols.flexrel", "lib.protocols.crossed"}  # crossed scores by relevance
     again = _edit(lib, "lib.criteria.contribution", "import math", "import math\nFLOOR = 0.0")
-    assert _changed(after, again) == {"lib.protocols.train_time", "lib.protocols.train_time_vae", "lib.protocols.crossed"}
+    assert _changed(after, again) == {
+        "lib.protocols.train_time",
+        "lib.protocols.train_time_vae",
+        "lib.protocols.crossed",
+    }
 
 
-@pytest.mark.parametrize("module, old, new", [
-    ("lib.params.flexrel", "Section ``flexrel``", "Section ``flexrel`` (edited)"),  # a docstring
-    ("lib.core.train", "from __future__ import annotations", "from __future__ import annotations  # a comment"),
-    ("lib.core.prune", "\n\n\ndef ", "\n\n\n\ndef "),  # formatting
-    ("lib.params.studies", '"images=128": {"flexrel": {"relevance_images": 128}},', '"images=64": {"flexrel": {"relevance_images": 64}},'),
-    ("lib.params.profiles", 'PROFILES = ("smoke", "default", "paper", "cifar")', 'PROFILES = ("smoke", "default", "paper", "cifar", "mine")'),
-    ("lib.verdicts.rules", "def judge(", "def judge_edited(")])
+@pytest.mark.parametrize(
+    "module, old, new",
+    [
+        ("lib.params.flexrel", "Section ``flexrel``", "Section ``flexrel`` (edited)"),  # a docstring
+        ("lib.core.train", "from __future__ import annotations", "from __future__ import annotations  # a comment"),
+        ("lib.core.prune", "\n\n\ndef ", "\n\n\n\ndef "),  # formatting
+        (
+            "lib.params.studies",
+            '"images=128": {"flexrel": {"relevance_images": 128}},',
+            '"images=64": {"flexrel": {"relevance_images": 64}},',
+        ),
+        (
+            "lib.params.profiles",
+            'PROFILES = ("smoke", "default", "paper", "cifar")',
+            'PROFILES = ("smoke", "default", "paper", "cifar", "mine")',
+        ),
+        ("lib.verdicts.rules", "def judge(", "def judge_edited("),
+    ],
+)
 def test_an_edit_that_cannot_change_a_result_rekeys_no_run(tmp_path, module, old, new):
     """Docstrings, comments and formatting are not code; notebook 07's table, the loader of params.yaml and the
     verdict rules are code of no stored run."""
@@ -134,7 +161,11 @@ def test_editing_a_sections_schema_rekeys_only_the_runs_that_read_it(tmp_path):
     # not the base networks, nor the rank paper's runs (the crossed runs score by FlexRel's relevance, whose choices these are)
     assert _changed(before, after) == {"lib.protocols.flexrel", "lib.protocols.crossed"}
     again = _edit(lib, "lib.params.rank", 'RANK_METHODS = ("rank",', 'RANK_METHODS = ("rank", "other",')
-    assert _changed(after, again) == {"lib.protocols.train_time", "lib.protocols.train_time_vae", "lib.protocols.crossed"}
+    assert _changed(after, again) == {
+        "lib.protocols.train_time",
+        "lib.protocols.train_time_vae",
+        "lib.protocols.crossed",
+    }
 
 
 SCRIPT = """
@@ -151,7 +182,9 @@ print(json.dumps(out))
 
 
 def _stored(repo: Path) -> dict[str, float]:
-    return {str(p.relative_to(repo / "cache" / "runs")): p.stat().st_mtime_ns for p in (repo / "cache" / "runs").glob("*/*")}
+    return {
+        str(p.relative_to(repo / "cache" / "runs")): p.stat().st_mtime_ns for p in (repo / "cache" / "runs").glob("*/*")
+    }
 
 
 @pytest.mark.slow
@@ -173,8 +206,10 @@ def test_editing_a_scoring_function_recomputes_the_runs_it_affects_and_nothing_e
     first, stored = run(), _stored(repo)
     assert run() == first and _stored(repo) == stored  # a rerun reads everything back
     source = (repo / "lib" / "criteria" / "filters.py").read_text()
-    edited = source.replace("return {name: m.weight.detach().abs().flatten(1).mean(1)",
-                            "return {name: -m.weight.detach().abs().flatten(1).mean(1)")
+    edited = source.replace(
+        "return {name: m.weight.detach().abs().flatten(1).mean(1)",
+        "return {name: -m.weight.detach().abs().flatten(1).mean(1)",
+    )
     assert edited != source
     (repo / "lib" / "criteria" / "filters.py").write_text(edited)
     second, now = run(), _stored(repo)
@@ -244,7 +279,19 @@ def test_the_command_line_lists_explains_and_prunes_stale_entries(store, capsys)
 def test_a_study_variant_of_a_profiles_section_is_current_and_another_value_is_stale():
     """Notebooks 07-08 store runs on variants of section flexrel (lib.params.studies.STUDY_FIELDS): `prune --stale` keeps them."""
     p = profiles.load("flexrel", "default").model_dump()
-    header = {"module": "lib.core.stats", "code": runs.code("lib.core.stats"), "versions": machine.versions(), "section": "flexrel"}
+    header = {
+        "module": "lib.core.stats",
+        "code": runs.code("lib.core.stats"),
+        "versions": machine.versions(),
+        "section": "flexrel",
+    }
     sections = store_cli.current_sections()
-    assert runs.why_stale({**header, "params": {**p, "composite": "EpsilonGammaBox", "model": "lenet300"}}, sections, store_cli.FREE) == []
-    assert runs.why_stale({**header, "params": {**p, "lr": 0.123}}, sections, store_cli.FREE) == ["parameters match no profile's section 'flexrel'"]
+    assert (
+        runs.why_stale(
+            {**header, "params": {**p, "composite": "EpsilonGammaBox", "model": "lenet300"}}, sections, store_cli.FREE
+        )
+        == []
+    )
+    assert runs.why_stale({**header, "params": {**p, "lr": 0.123}}, sections, store_cli.FREE) == [
+        "parameters match no profile's section 'flexrel'"
+    ]

@@ -4,12 +4,20 @@ import pytest
 import torch
 from torch import nn
 
-from lib.protocols import split_learning
 from lib.params.split_learning import SplitLearningParams
+from lib.protocols import split_learning
 
 NET = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 4 * 4, 5))
-PARAMS = SplitLearningParams(cut_layer="2", uplink_mbps=8, downlink_mbps=4, bytes_per_value=4, device_time="assumed",
-                     device_gmacs=1, server_gmacs=10, backward_factor=2)
+PARAMS = SplitLearningParams(
+    cut_layer="2",
+    uplink_mbps=8,
+    downlink_mbps=4,
+    bytes_per_value=4,
+    device_time="assumed",
+    device_gmacs=1,
+    server_gmacs=10,
+    backward_factor=2,
+)
 
 
 def test_layer_macs_by_hand():

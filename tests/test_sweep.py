@@ -40,26 +40,32 @@ def test_sizing_counts_every_listed_run_once():
     its own ResNet-18's."""
     planned = sizing.planned("default")
     counts = planned.groupby(["stage", "kind"]).size().to_dict()
-    assert counts == {("01_flexrel_accuracy_vs_pruning", "flexrel-pre"): 6, ("01_flexrel_accuracy_vs_pruning", "flexrel-scores"): 6 * 7,
-                      # 4 criteria and 6 random draws, then 4 baselines, at 5 levels
-                      ("01_flexrel_accuracy_vs_pruning", "flexrel-retention"): 6 * (4 + 6) * 5 + 6 * 4 * 5,
-                      ("01_flexrel_accuracy_vs_pruning", "flexrel-recovery"): 6 * 5 * 2,
-                      ("03_flexrel_delta_sweep", "flexrel-retention"): 6 * 2 * (7 - 3),
-                      ("04_rank_random_vs_rank", "rank-run"): 2 * 5 * 6,
-                      ("05_rank_table1", "rank-run"): 2 * 5 * 6, ("06_rank_vae", "vae-run"): 9,
-                      # 5 variants change the relevance (and so the magnitude entry's key): 2 criteria × 6 seeds each
-                      ("07_flexrel_sensitivity", "flexrel-scores"): 6 * 2 * 5,
-                      # 9 variants' FlexRel and the global-scope magnitude, 2 levels × 6 seeds
-                      ("07_flexrel_sensitivity", "flexrel-retention"): 10 * 2 * 6,
-                      ("08_flexrel_open_questions", "flexrel-pre-lenet300"): 6,
-                      ("08_flexrel_open_questions", "flexrel-scores"): 2 * 2 * 6,
-                      # LeNet: 7 δ and 6 random draws; VGG: 4 rotation arms, Taylor partner, dynamic; at 2 levels × 6 seeds
-                      ("08_flexrel_open_questions", "flexrel-retention"): (13 + 6) * 2 * 6,
-                      ("08_flexrel_open_questions", "rank-run"): 5,
-                      # ResNet-18: 6 criteria per seed; 3 δ (its ends runs of their own), 2 random draws, magnitude,
-                      # relevance and 4 baselines at 2 levels; 4 methods recovered
-                      ("09_flexrel_resnet", "flexrel-pre-resnet18"): 6, ("09_flexrel_resnet", "flexrel-scores"): 6 * 6,
-                      ("09_flexrel_resnet", "flexrel-retention"): (3 + 2 + 2 + 4) * 2 * 6, ("09_flexrel_resnet", "flexrel-recovery"): 4 * 6}
+    assert counts == {
+        ("01_flexrel_accuracy_vs_pruning", "flexrel-pre"): 6,
+        ("01_flexrel_accuracy_vs_pruning", "flexrel-scores"): 6 * 7,
+        # 4 criteria and 6 random draws, then 4 baselines, at 5 levels
+        ("01_flexrel_accuracy_vs_pruning", "flexrel-retention"): 6 * (4 + 6) * 5 + 6 * 4 * 5,
+        ("01_flexrel_accuracy_vs_pruning", "flexrel-recovery"): 6 * 5 * 2,
+        ("03_flexrel_delta_sweep", "flexrel-retention"): 6 * 2 * (7 - 3),
+        ("04_rank_random_vs_rank", "rank-run"): 2 * 5 * 6,
+        ("05_rank_table1", "rank-run"): 2 * 5 * 6,
+        ("06_rank_vae", "vae-run"): 9,
+        # 5 variants change the relevance (and so the magnitude entry's key): 2 criteria × 6 seeds each
+        ("07_flexrel_sensitivity", "flexrel-scores"): 6 * 2 * 5,
+        # 9 variants' FlexRel and the global-scope magnitude, 2 levels × 6 seeds
+        ("07_flexrel_sensitivity", "flexrel-retention"): 10 * 2 * 6,
+        ("08_flexrel_open_questions", "flexrel-pre-lenet300"): 6,
+        ("08_flexrel_open_questions", "flexrel-scores"): 2 * 2 * 6,
+        # LeNet: 7 δ and 6 random draws; VGG: 4 rotation arms, Taylor partner, dynamic; at 2 levels × 6 seeds
+        ("08_flexrel_open_questions", "flexrel-retention"): (13 + 6) * 2 * 6,
+        ("08_flexrel_open_questions", "rank-run"): 5,
+        # ResNet-18: 6 criteria per seed; 3 δ (its ends runs of their own), 2 random draws, magnitude,
+        # relevance and 4 baselines at 2 levels; 4 methods recovered
+        ("09_flexrel_resnet", "flexrel-pre-resnet18"): 6,
+        ("09_flexrel_resnet", "flexrel-scores"): 6 * 6,
+        ("09_flexrel_resnet", "flexrel-retention"): (3 + 2 + 2 + 4) * 2 * 6,
+        ("09_flexrel_resnet", "flexrel-recovery"): 4 * 6,
+    }
     assert (planned.macs > 0).all()
 
 
@@ -88,8 +94,14 @@ def test_sweep_jobs_recompute_every_stored_run_of_the_stage_bit_for_bit(own_smok
         for p, _, error in runs.records(store):
             assert error is None, (p, error)
             if p.parent.name in kinds:
-                stored = json.loads(p.read_text())["result"] if p.suffix == ".json" else torch.load(p, weights_only=True)["state"]
-                out[p.relative_to(store)] = untimed(stored) if p.suffix == ".json" else {k: v.numpy().tobytes() for k, v in stored.items()}
+                stored = (
+                    json.loads(p.read_text())["result"]
+                    if p.suffix == ".json"
+                    else torch.load(p, weights_only=True)["state"]
+                )
+                out[p.relative_to(store)] = (
+                    untimed(stored) if p.suffix == ".json" else {k: v.numpy().tobytes() for k, v in stored.items()}
+                )
         return out
 
     serial = results()
@@ -98,10 +110,16 @@ def test_sweep_jobs_recompute_every_stored_run_of_the_stage_bit_for_bit(own_smok
     sweep = [sys.executable, "-m", "lib.scale.sweep", "01_flexrel_accuracy_vs_pruning"]
     log = run([*sweep, "--workers", "2", "--threads", str(torch.get_num_threads())], repo, env)
     phases = [line for line in log.splitlines() if line.strip().endswith(" s") and "job(s), processes" in line]
-    assert len(phases) == 3 and all(len(line.split("processes [")[1].split("]")[0].split(",")) == 2 for line in phases), log
+    assert len(phases) == 3 and all(
+        len(line.split("processes [")[1].split("]")[0].split(",")) == 2 for line in phases
+    ), log
     swept = results()  # the kinds are shared with stages 03, 07 and 08: the serial store holds their runs too
     assert swept and swept == {k: serial[k] for k in swept}
-    listed = [int(line.split(": ")[1].split(" runs")[0]) for line in log.splitlines() if " runs, " in line and " missing" in line]
+    listed = [
+        int(line.split(": ")[1].split(" runs")[0])
+        for line in log.splitlines()
+        if " runs, " in line and " missing" in line
+    ]
     assert len(listed) == 3 and len(swept) == sum(listed), log  # every run the stage lists, one entry each
 
 
@@ -112,8 +130,9 @@ def test_slurm_no_wait_queues_each_phase_after_the_one_before(own_smoke_copy, tm
     repo, env, _, _ = own_smoke_copy
     bin_, scripts = tmp_path / "bin", tmp_path / "scripts"
     bin_.mkdir(), scripts.mkdir()
-    (bin_ / "sbatch").write_text('#!/bin/sh\nn=$((100 + $(ls "$SCRIPTS" | wc -l)))\ncp "$1" "$SCRIPTS/$n.sh"\n'
-                                 'echo "Submitted batch job $n"\n')
+    (bin_ / "sbatch").write_text(
+        '#!/bin/sh\nn=$((100 + $(ls "$SCRIPTS" | wc -l)))\ncp "$1" "$SCRIPTS/$n.sh"\necho "Submitted batch job $n"\n'
+    )
     (bin_ / "srun").write_text("#!/bin/sh\nexit 1\n")
     for tool in ("sbatch", "srun"):
         (bin_ / tool).chmod(0o755)
@@ -123,12 +142,33 @@ def test_slurm_no_wait_queues_each_phase_after_the_one_before(own_smoke_copy, tm
     raw = yaml.safe_load(original)
     # four seeds not run, on LeNet-300-100: only the job scripts matter here, and a VGG takes ~1 s to build (torchvision's
     # builder initialises a 25088×4096 classifier before lib.core.models replaces it)
-    raw["profiles"]["smoke"]["flexrel"].update(seeds=[2, 3, 4, 5], model="lenet300", prune_linear=True,
-                                               baselines=[b for b in raw["flexrel"]["baselines"] if b != "bn_scale"])
+    raw["profiles"]["smoke"]["flexrel"].update(
+        seeds=[2, 3, 4, 5],
+        model="lenet300",
+        prune_linear=True,
+        baselines=[b for b in raw["flexrel"]["baselines"] if b != "bn_scale"],
+    )
     params.write_text(yaml.safe_dump(raw, sort_keys=False))
     try:
-        log = run([sys.executable, "-m", "lib.scale.sweep", "01_flexrel_accuracy_vs_pruning", "--profile", "smoke", "--executor",
-                   "slurm", "--no-wait", "--workers", "4", "--slurm-partition", "cpu"], repo, env)
+        log = run(
+            [
+                sys.executable,
+                "-m",
+                "lib.scale.sweep",
+                "01_flexrel_accuracy_vs_pruning",
+                "--profile",
+                "smoke",
+                "--executor",
+                "slurm",
+                "--no-wait",
+                "--workers",
+                "4",
+                "--slurm-partition",
+                "cpu",
+            ],
+            repo,
+            env,
+        )
     finally:
         params.write_text(original)
     jobs = [(scripts / f"{n}.sh").read_text() for n in (100, 101, 102)]

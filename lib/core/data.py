@@ -74,10 +74,24 @@ class Spec:
 SPECS: dict[str, Spec] = {
     "MNIST": Spec(("MNIST/raw",), 1, 28, 10, (0.1307,), (0.3081,), True, 60_000, 10_000),
     "FashionMNIST": Spec(("FashionMNIST/raw",), 1, 28, 10, (0.2860,), (0.3530,), True, 60_000, 10_000),
-    "CIFAR10": Spec(("cifar-10-python.tar.gz",), 3, 32, 10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), True, 50_000, 10_000),
-    "CIFAR100": Spec(("cifar-100-python.tar.gz",), 3, 32, 100, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), True, 50_000, 10_000),
+    "CIFAR10": Spec(
+        ("cifar-10-python.tar.gz",), 3, 32, 10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), True, 50_000, 10_000
+    ),
+    "CIFAR100": Spec(
+        ("cifar-100-python.tar.gz",),
+        3,
+        32,
+        100,
+        (0.5071, 0.4865, 0.4409),
+        (0.2673, 0.2564, 0.2762),
+        True,
+        50_000,
+        10_000,
+    ),
     "CelebA": Spec(("celeba",), 3, 64, 0, (0.5063, 0.4258, 0.3832), (0.3106, 0.2904, 0.2897), False, 162_770, 19_962),
-    "ImageNet": Spec(("ImageNet",), 3, 224, 1000, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), False, 1_281_167, 50_000),
+    "ImageNet": Spec(
+        ("ImageNet",), 3, 224, 1000, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), False, 1_281_167, 50_000
+    ),
 }
 assert tuple(SPECS) == DATASETS
 
@@ -104,10 +118,14 @@ def open_dataset(name: str, train: bool, root: Path | None = None, download: boo
     _check_name(name)
     cls = getattr(torchvision.datasets, name)
     try:
-        if name == "ImageNet" and not any((root / "ImageNet" / f).exists() for f in ("meta.bin", "ILSVRC2012_devkit_t12.tar.gz")):
+        if name == "ImageNet" and not any(
+            (root / "ImageNet" / f).exists() for f in ("meta.bin", "ILSVRC2012_devkit_t12.tar.gz")
+        ):
             raise FileNotFoundError("no ILSVRC2012_devkit_t12.tar.gz")
         if name == "CelebA":
-            return cls(str(root), split="train" if train else "test", target_type=[], download=download, transform=transform)
+            return cls(
+                str(root), split="train" if train else "test", target_type=[], download=download, transform=transform
+            )
         if name == "ImageNet":
             return cls(str(root / "ImageNet"), split="train" if train else "val", transform=transform)
         return cls(str(root), train=train, download=download, transform=transform)
@@ -139,12 +157,16 @@ def fetch(name: str, root: Path | None = None, mirror: Path | None = None) -> No
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, dst)
             else:
-                raise DatasetMissing(f"{name}: the mirror {mirror} has no {rel}; the mirror must use torchvision's layout")
+                raise DatasetMissing(
+                    f"{name}: the mirror {mirror} has no {rel}; the mirror must use torchvision's layout"
+                )
     for train in (True, False):
         open_dataset(name, train, root, download=name != "ImageNet")
 
 
-def tensors(name: str, train: bool, root: Path | None = None, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def tensors(
+    name: str, train: bool, root: Path | None = None, limit: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The split as ``uint8`` images ``N×C×H×W`` and ``int64`` labels, read straight from torchvision's arrays.
 
     ``limit`` keeps the first ``limit`` samples. CelebA is resized to ``64×64`` (centre crop) and
@@ -247,8 +269,14 @@ def shift(x: torch.Tensor, name: str, kind: str, seed: int = 0) -> torch.Tensor:
     return v2.functional.rotate(x, ROTATION_DEGREES, fill=background)
 
 
-def splits(name: str, size: int | None = None, train_subset: int | None = None, test_subset: int | None = None,
-           standardize: bool = True, channels_last: bool = False) -> tuple[torch.Tensor, ...]:
+def splits(
+    name: str,
+    size: int | None = None,
+    train_subset: int | None = None,
+    test_subset: int | None = None,
+    standardize: bool = True,
+    channels_last: bool = False,
+) -> tuple[torch.Tensor, ...]:
     """Prepared in-memory ``(x_train, y_train, x_test, y_test)``: the first ``train_subset`` / ``test_subset``
     samples (``None``: all) through :func:`tensors` and :func:`prepare`, optionally in channels-last layout
     (faster convolutions on CPU). Read once per process and data root: the one data path of every protocol."""
@@ -320,7 +348,11 @@ def loader(
         return TensorLoader(prepare(x, name, size, standardize), y, batch_size, shuffle, seed)
     side = size or spec.size
     steps = [v2.PILToTensor()]
-    steps += [v2.RandomResizedCrop(side, antialias=True), v2.RandomHorizontalFlip()] if train else [v2.Resize(side * 8 // 7, antialias=True), v2.CenterCrop(side)]
+    steps += (
+        [v2.RandomResizedCrop(side, antialias=True), v2.RandomHorizontalFlip()]
+        if train
+        else [v2.Resize(side * 8 // 7, antialias=True), v2.CenterCrop(side)]
+    )
     steps += [v2.ToDtype(torch.float32, scale=True)]
     if standardize:
         steps += [v2.Normalize(spec.mean, spec.std)]
@@ -328,17 +360,27 @@ def loader(
     if limit is not None:
         ds = torch.utils.data.Subset(ds, range(min(limit, len(ds))))
     return torch.utils.data.DataLoader(
-        ds, batch_size=batch_size, shuffle=shuffle, num_workers=workers, generator=torch.Generator().manual_seed(seed),
+        ds,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        num_workers=workers,
+        generator=torch.Generator().manual_seed(seed),
         pin_memory=pin_memory,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lib.core.data", description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="*", help=f"datasets to fetch (default: data.datasets of the active profile); any of {list(SPECS)}")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        help=f"datasets to fetch (default: data.datasets of the active profile); any of {list(SPECS)}",
+    )
     parser.add_argument("--root", type=Path, default=DATA_ROOT, help="data root (default: %(default)s)")
     parser.add_argument(
-        "--mirror", type=Path, default=os.environ.get("DATA_MIRROR") or None,
+        "--mirror",
+        type=Path,
+        default=os.environ.get("DATA_MIRROR") or None,
         help="folder in torchvision's layout to copy raw archives from (default: $DATA_MIRROR)",
     )
     args = parser.parse_args(argv)

@@ -47,8 +47,12 @@ def vgg16(
         channels, hidden = cfg[-2], max(1, round(512 * width))
         model.avgpool = nn.Flatten()
         model.classifier = nn.Sequential(
-            nn.Linear(channels * (image_size // 32) ** 2, hidden), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
+            nn.Linear(channels * (image_size // 32) ** 2, hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),
             nn.Linear(hidden, num_classes),
         )
         for m in model.classifier:
@@ -75,7 +79,11 @@ def resnet18(num_classes: int = 10, in_channels: int = 3, width: float = 1.0) ->
     if not 0 < width <= 4:
         raise ValueError(f"width must be in (0, 4], got {width}")
     widths = [max(1, round(w * width)) for w in (64, 128, 256, 512)]
-    layers: list[nn.Module] = [nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU()]
+    layers: list[nn.Module] = [
+        nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False),
+        nn.BatchNorm2d(widths[0]),
+        nn.ReLU(),
+    ]
     inplanes = widths[0]
     for i, planes in enumerate(widths):
         stride = 1 if i == 0 else 2
@@ -114,12 +122,19 @@ def cnn(in_channels: int = 3, num_classes: int = 10, image_size: int = 32, bias:
     from the 2048-wide flattened input (32 channels × 8 × 8 at 32×32) through 1024, 512 and 256 to the classes."""
     flat = 32 * (image_size // 4) ** 2
     return nn.Sequential(
-        nn.Conv2d(in_channels, 16, 3, padding=1, bias=bias), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1, bias=bias), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(in_channels, 16, 3, padding=1, bias=bias),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1, bias=bias),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
         nn.Flatten(),
-        nn.Linear(flat, 1024, bias=bias), nn.ReLU(),
-        nn.Linear(1024, 512, bias=bias), nn.ReLU(),
-        nn.Linear(512, 256, bias=bias), nn.ReLU(),
+        nn.Linear(flat, 1024, bias=bias),
+        nn.ReLU(),
+        nn.Linear(1024, 512, bias=bias),
+        nn.ReLU(),
+        nn.Linear(512, 256, bias=bias),
+        nn.ReLU(),
         nn.Linear(256, num_classes, bias=bias),
     )
 
@@ -139,7 +154,8 @@ class VAE(nn.Module):
         self.shape = (c2, self.side, self.side)
         flat = c2 * self.side**2
         self.enc_conv = nn.Sequential(
-            nn.Conv2d(in_channels, c1, 4, 2, 1), nn.ReLU(), nn.Conv2d(c1, c2, 4, 2, 1), nn.ReLU(), nn.Flatten())
+            nn.Conv2d(in_channels, c1, 4, 2, 1), nn.ReLU(), nn.Conv2d(c1, c2, 4, 2, 1), nn.ReLU(), nn.Flatten()
+        )
         widths = [flat, *hidden]
         self.enc_fc = nn.Sequential(*[m for a, b in zip(widths[:-1], widths[1:]) for m in (nn.Linear(a, b), nn.ReLU())])
         self.mu = nn.Linear(widths[-1], latent)
@@ -148,8 +164,13 @@ class VAE(nn.Module):
         self.dec_fc = nn.Sequential(*[m for a, b in zip(back[:-1], back[1:]) for m in (nn.Linear(a, b), nn.ReLU())])
         self.dec_in = nn.Linear(back[-1], flat)
         self.dec_conv = nn.Sequential(
-            nn.ReLU(), nn.Unflatten(1, self.shape), nn.ConvTranspose2d(c2, c1, 4, 2, 1), nn.ReLU(),
-            nn.ConvTranspose2d(c1, in_channels, 4, 2, 1), nn.Sigmoid())
+            nn.ReLU(),
+            nn.Unflatten(1, self.shape),
+            nn.ConvTranspose2d(c2, c1, 4, 2, 1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(c1, in_channels, 4, 2, 1),
+            nn.Sigmoid(),
+        )
 
     def encode(self, x):
         h = self.enc_fc(self.enc_conv(x))

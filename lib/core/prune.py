@@ -51,8 +51,12 @@ class ScoreImportance(tp.importance.GroupMagnitudeImportance):
     returned as they are) and optionally normalised (``normalizer``). A group without a scored layer gets ``None``
     (not pruned). Subclasses compute the scores in :meth:`layer_scores`."""
 
-    def __init__(self, scores: dict[nn.Module, torch.Tensor] | None = None, group_reduction: str = "mean",
-                 normalizer: str | None = None) -> None:
+    def __init__(
+        self,
+        scores: dict[nn.Module, torch.Tensor] | None = None,
+        group_reduction: str = "mean",
+        normalizer: str | None = None,
+    ) -> None:
         super().__init__(p=1, group_reduction=group_reduction, normalizer=normalizer)
         self.scores = scores or {}
 
@@ -135,9 +139,14 @@ def prune(
     was_training = pruned.training
     pruned.eval()
     pruner = tp.pruner.BasePruner(
-        pruned, example_inputs, importance=importance, pruning_ratio=0.0 if ratios else amount,
+        pruned,
+        example_inputs,
+        importance=importance,
+        pruning_ratio=0.0 if ratios else amount,
         pruning_ratio_dict={modules[n]: r for n, r in ratios.items()} if ratios else None,
-        global_pruning=scope == "global", ignored_layers=ignored, round_to=round_to,
+        global_pruning=scope == "global",
+        ignored_layers=ignored,
+        round_to=round_to,
     )
     pruner.step()
     pruned.train(was_training)

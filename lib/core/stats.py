@@ -97,8 +97,16 @@ def band(frame: pd.DataFrame, value: str, by: list[str], level: float = LEVEL) -
     rows = []
     for key, g in frame.groupby(by):
         e = interval(g[value], level)
-        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), "mean": e.mean, "low": e.low,
-                     "high": e.high, "n": e.n, "sd": e.sd})
+        rows.append(
+            {
+                **dict(zip(by, key if isinstance(key, tuple) else (key,))),
+                "mean": e.mean,
+                "low": e.low,
+                "high": e.high,
+                "n": e.n,
+                "sd": e.sd,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -123,7 +131,7 @@ def crossing(curve: pd.DataFrame, target: float, x: str = "params_removed", valu
     return float(x0 + (y0 - target) / (y0 - y1) * (x1 - x0))
 
 
-def signflip_interval(values: Iterable[float], level: float = LEVEL, resamples: int = 2 ** 13) -> tuple[float, float]:
+def signflip_interval(values: Iterable[float], level: float = LEVEL, resamples: int = 2**13) -> tuple[float, float]:
     """A distribution-free ``level`` interval for the mean of paired differences: every shift θ that a two-sided
     sign-flip permutation test of ``values − θ`` (:func:`scipy.stats.permutation_test`, one sample) does not
     reject at ``1 − level``. It assumes only that the differences are symmetric about their centre, not normal.
@@ -146,8 +154,14 @@ def signflip_interval(values: Iterable[float], level: float = LEVEL, resamples: 
         return float(v[0]), float(v[0])
 
     def p(theta: float) -> float:
-        result = stats.permutation_test((v - theta,), lambda x, axis: np.mean(x, axis=axis), vectorized=True,
-                                        permutation_type="samples", n_resamples=resamples, rng=0)
+        result = stats.permutation_test(
+            (v - theta,),
+            lambda x, axis: np.mean(x, axis=axis),
+            vectorized=True,
+            permutation_type="samples",
+            n_resamples=resamples,
+            rng=0,
+        )
         return float(result.pvalue)
 
     def edge(inside: float, outside: float) -> float:  # bisection between an accepted and a rejected shift

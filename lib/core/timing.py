@@ -33,7 +33,9 @@ def _sync(dev: torch.device) -> None:
         torch.cuda.synchronize(dev)
 
 
-def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 2, dev: torch.device | None = None) -> float:
+def median_seconds(
+    fn: Callable[[], object], repeats: int = 5, warmup: int = 2, dev: torch.device | None = None
+) -> float:
     """Median wall seconds of ``fn()`` over ``repeats`` calls, after ``warmup`` untimed calls."""
     if repeats < 1 or warmup < 0:
         raise ValueError(f"repeats must be ≥ 1 and warmup ≥ 0, got {repeats}, {warmup}")
@@ -62,8 +64,10 @@ def attainable_gflops(n: int = 2048, repeats: int = 5, dev: torch.device | None 
     x = torch.randn(1, channels, side, side, device=dev).contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
         conv_s = median_seconds(lambda: conv(x), repeats, 2, dev)
-    return {"matmul": 2 * n**3 / median_seconds(lambda: a @ b, repeats, 2, dev) / 1e9,
-            "conv_gemm": 2 * channels**2 * side**2 / conv_s / 1e9}
+    return {
+        "matmul": 2 * n**3 / median_seconds(lambda: a @ b, repeats, 2, dev) / 1e9,
+        "conv_gemm": 2 * channels**2 * side**2 / conv_s / 1e9,
+    }
 
 
 def forward_flop(model: nn.Module, example: torch.Tensor) -> float:
@@ -79,8 +83,14 @@ def inference_seconds(model: nn.Module, x: torch.Tensor, repeats: int = 5, warmu
         return median_seconds(lambda: model(x), repeats, warmup, x.device)
 
 
-def train_step_seconds(model: nn.Module, x: torch.Tensor, y: torch.Tensor, repeats: int = 5, warmup: int = 2,
-                       loss: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> float:
+def train_step_seconds(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    repeats: int = 5,
+    warmup: int = 2,
+    loss: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+) -> float:
     """Median seconds of one SGD step (forward, loss, backward, update) on the batch ``x, y``, on a copy of
     ``model`` (the model itself is not trained). ``loss`` defaults to cross-entropy."""
     net = copy.deepcopy(model).train()

@@ -97,8 +97,9 @@ def autocast(dev: torch.device, amp: bool) -> contextlib.AbstractContextManager:
     return torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp and dev.type == "cuda")
 
 
-def make_optimizer(name: str, params: Iterable[nn.Parameter], lr: float, momentum: float = 0.0,
-                   weight_decay: float = 0.0) -> torch.optim.Optimizer:
+def make_optimizer(
+    name: str, params: Iterable[nn.Parameter], lr: float, momentum: float = 0.0, weight_decay: float = 0.0
+) -> torch.optim.Optimizer:
     """``"sgd"`` (with ``momentum``), ``"nesterov"`` (SGD with Nesterov momentum) or ``"adam"``. Build it *after*
     pruning: pruning replaces parameters."""
     if name in ("sgd", "nesterov"):
@@ -108,7 +109,9 @@ def make_optimizer(name: str, params: Iterable[nn.Parameter], lr: float, momentu
     raise ValueError(f"optimizer {name!r}; allowed: {list(OPTIMIZERS)}")
 
 
-def make_scheduler(name: str, optimizer: torch.optim.Optimizer, steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
+def make_scheduler(
+    name: str, optimizer: torch.optim.Optimizer, steps: int
+) -> torch.optim.lr_scheduler.LRScheduler | None:
     """``constant`` (none), ``cosine`` (from the optimizer's lr down to 0 over ``steps`` batches) or ``onecycle``
     (a quarter of the steps warming up to the optimizer's lr, then cosine down to ≈0; at least 8 steps long)."""
     if name == "constant":
@@ -143,9 +146,14 @@ def _sum_over_processes(*values: float) -> list[float]:
     return t.tolist()
 
 
-def train_epoch(model: nn.Module, batches: Iterable, optimizer: torch.optim.Optimizer,
-                scheduler: torch.optim.lr_scheduler.LRScheduler | None = None, loss: Loss = classification,
-                amp: bool = False) -> dict[str, float]:
+def train_epoch(
+    model: nn.Module,
+    batches: Iterable,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    loss: Loss = classification,
+    amp: bool = False,
+) -> dict[str, float]:
     """One pass of training on ``loss`` (``scheduler`` stepped after every batch; ``amp``: see :func:`autocast`).
     Returns the mean loss, the accuracy on the training batches as they were seen during the epoch
     ("train-batch accuracy"; absent if ``loss`` counts none), and the wall time.

@@ -119,9 +119,14 @@ def contribution(
             handles.append(layer.register_forward_hook(lambda m, a, o, name=name: acts.__setitem__(name, o)))
         else:
             handles.append(nxt.register_forward_pre_hook(lambda m, a, name=name: acts.__setitem__(name, a[0])))
-    total = {name: torch.zeros(layer.out_features, dtype=torch.float64, device=layer.weight.device) for (name, layer), _ in pairs}
-    peak = {name: torch.full((layer.out_features,), -math.inf, dtype=torch.float64, device=layer.weight.device)
-            for (name, layer), _ in pairs}
+    total = {
+        name: torch.zeros(layer.out_features, dtype=torch.float64, device=layer.weight.device)
+        for (name, layer), _ in pairs
+    }
+    peak = {
+        name: torch.full((layer.out_features,), -math.inf, dtype=torch.float64, device=layer.weight.device)
+        for (name, layer), _ in pairs
+    }
     count = 0
     try:
         for xb in batches:

@@ -44,10 +44,10 @@ from zennit.composites import EpsilonAlpha2Beta1, EpsilonGammaBox, EpsilonPlusFl
 from zennit.core import Composite
 from zennit.torchvision import ResNetCanonizer
 
-from lib.params.flexrel import NORMALISATIONS, UNFOLDED_INPUTS
 from lib.core import models
 from lib.core.prune import INPUTS, OUTPUTS, Scores, prunable_layers
 from lib.criteria.registry import COMPOSITES, Reference, composite, criterion
+from lib.params.flexrel import NORMALISATIONS, UNFOLDED_INPUTS
 
 
 def magnitude(model: nn.Module, fold_batchnorm: bool = False) -> Scores:
@@ -111,7 +111,9 @@ def canonizers(model: nn.Module) -> list[Canonizer]:
 
 def default_composite(model: nn.Module | None = None) -> Composite:
     """zennit's ``EpsilonPlusFlat`` with the :func:`canonizers` ``model`` needs (none given: a plain chain's)."""
-    return COMPOSITES["EpsilonPlusFlat"](torch.zeros(1), canonizers(model) if model is not None else [SequentialMergeBatchNorm()])
+    return COMPOSITES["EpsilonPlusFlat"](
+        torch.zeros(1), canonizers(model) if model is not None else [SequentialMergeBatchNorm()]
+    )
 
 
 def _every_canonizer(composite: Composite) -> list:
@@ -133,17 +135,25 @@ def check_attributable(model: nn.Module, composite: Composite) -> None:
     resnet = any(isinstance(c, ResNetCanonizer) for c in _every_canonizer(composite))
     for name, m in model.named_modules():
         if isinstance(m, nn.Conv2d) and m.groups != 1:
-            raise TypeError(f"{name}: Conv2d with groups={m.groups} (a grouped or depthwise convolution); FlexRel's "
-                            "relevance (eq. (1) on the unfolded input) is defined for groups=1 only")
+            raise TypeError(
+                f"{name}: Conv2d with groups={m.groups} (a grouped or depthwise convolution); FlexRel's "
+                "relevance (eq. (1) on the unfolded input) is defined for groups=1 only"
+            )
         if isinstance(m, (BasicBlock, Bottleneck)) and not resnet:
-            raise TypeError(f"{name}: {type(m).__name__} adds its residual outside any module; pass a composite with "
-                            "zennit.torchvision.ResNetCanonizer, e.g. EpsilonPlusFlat(canonizers=[ResNetCanonizer()])")
+            raise TypeError(
+                f"{name}: {type(m).__name__} adds its residual outside any module; pass a composite with "
+                "zennit.torchvision.ResNetCanonizer, e.g. EpsilonPlusFlat(canonizers=[ResNetCanonizer()])"
+            )
         if isinstance(m, InvertedResidual) and m.use_res_connect:
-            raise TypeError(f"{name}: InvertedResidual adds its skip connection outside any module and zennit has no "
-                            "canonizer for it: its relevance would not be LRP")
+            raise TypeError(
+                f"{name}: InvertedResidual adds its skip connection outside any module and zennit has no "
+                "canonizer for it: its relevance would not be LRP"
+            )
 
 
-def _unfolded_input_sum(layer: nn.Module, rel_a: torch.Tensor, out_shape: torch.Size, unfolded_input: str) -> torch.Tensor:
+def _unfolded_input_sum(
+    layer: nn.Module, rel_a: torch.Tensor, out_shape: torch.Size, unfolded_input: str
+) -> torch.Tensor:
     """``Σ_i rel(a_ik)`` for every column ``k`` of the layer's fully-connected form, shaped like one unit's weights.
 
     For a convolution the unfolded input repeats each input element once per output position whose receptive
@@ -155,7 +165,9 @@ def _unfolded_input_sum(layer: nn.Module, rel_a: torch.Tensor, out_shape: torch.
         return rel_a.reshape(-1, rel_a.shape[-1]).sum(0)
     rel_a = rel_a.sum(0, keepdim=True)  # the row sum is linear: sum the samples first
     if unfolded_input == "share":
-        geometry = dict(kernel_size=layer.kernel_size, dilation=layer.dilation, padding=layer.padding, stride=layer.stride)
+        geometry = dict(
+            kernel_size=layer.kernel_size, dilation=layer.dilation, padding=layer.padding, stride=layer.stride
+        )
         ones = torch.ones(1, 1, *rel_a.shape[2:], dtype=rel_a.dtype, device=rel_a.device)
         cover = F.fold(F.unfold(ones, **geometry), rel_a.shape[2:], **geometry)  # copies of each input element
         rel_a = rel_a / cover.clamp(min=1)
@@ -194,6 +206,7 @@ def layer_relevance(
     captured: dict[str, dict] = {name: {} for name in layers}
     handles = []
     for name, layer in layers.items():
+
         def pre(module, args, name=name):
             args[0].register_hook(lambda g: captured[name].__setitem__("a", g))
 
@@ -223,8 +236,9 @@ def layer_relevance(
     return {name: (a.detach(), b.detach()) for name, (a, b) in sums.items()}
 
 
-def parameter_relevance(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None,
-                        composite: Composite | None = None, **options: Any) -> dict[str, torch.Tensor]:
+def parameter_relevance(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, composite: Composite | None = None, **options: Any
+) -> dict[str, torch.Tensor]:
     """FlexRel eq. (1) for every weight of every prunable layer, shaped like ``layer.weight``.
 
     Parameters
@@ -273,8 +287,13 @@ def reference_relevance(model: nn.Module, reference: Reference) -> Scores:
     """Eq. (1)'s per-unit relevance (:func:`relevance`) on the reference images, LRP started at the true class's logit
     (or the predicted class's: ``reference.target``), with its composite and the canonizers ``model`` needs."""
     x, y = reference.images()
-    return relevance(model, x, y if reference.target == "label" else None,
-                     COMPOSITES[reference.composite](x, canonizers(model)), unfolded_input=reference.unfolded_input)
+    return relevance(
+        model,
+        x,
+        y if reference.target == "label" else None,
+        COMPOSITES[reference.composite](x, canonizers(model)),
+        unfolded_input=reference.unfolded_input,
+    )
 
 
 def normalize(scores: Scores, over: str = "layer") -> Scores:
@@ -297,8 +316,13 @@ def normalize(scores: Scores, over: str = "layer") -> Scores:
     return out
 
 
-def flexrel(magnitude_scores: Scores, relevance_scores: Scores, delta: float, normalisation: str = "layer",
-            sizes: dict[str, int] | None = None) -> Scores:
+def flexrel(
+    magnitude_scores: Scores,
+    relevance_scores: Scores,
+    delta: float,
+    normalisation: str = "layer",
+    sizes: dict[str, int] | None = None,
+) -> Scores:
     """FlexRel score ``s = (1 − δ)·M̂ + δ·R̂`` with per-layer min-max normalised magnitude and relevance.
 
     **Normalisation** (unstated in the paper; :data:`lib.params.flexrel.NORMALISATIONS`). ``layer``: min-max within each
@@ -338,7 +362,9 @@ def flexrel(magnitude_scores: Scores, relevance_scores: Scores, delta: float, no
     m, r = normalize(m, over), normalize(r, over)
     for name in m:
         if m[name].shape != r[name].shape:
-            raise ValueError(f"layer {name}: {tuple(m[name].shape)} magnitude vs {tuple(r[name].shape)} relevance scores")
+            raise ValueError(
+                f"layer {name}: {tuple(m[name].shape)} magnitude vs {tuple(r[name].shape)} relevance scores"
+            )
     return {name: (1.0 - delta) * m[name] + delta * r[name] for name in m}
 
 
@@ -356,8 +382,14 @@ LIBRARY: dict[str, Callable[[], tp.importance.Importance]] = {
 }
 
 
-def library_scores(model: nn.Module, name: str, x: torch.Tensor, y: torch.Tensor, layers: list[str] | None = None,
-                   batch_size: int = 256) -> Scores:
+def library_scores(
+    model: nn.Module,
+    name: str,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    layers: list[str] | None = None,
+    batch_size: int = 256,
+) -> Scores:
     """Per-unit scores of torch-pruning's criterion ``name`` (:data:`LIBRARY`) for the prunable ``layers``
     (default: all).
 
@@ -371,7 +403,9 @@ def library_scores(model: nn.Module, name: str, x: torch.Tensor, y: torch.Tensor
     if name == "taylor":
         net.zero_grad()
         for start in range(0, len(x), batch_size):
-            F.cross_entropy(net(x[start : start + batch_size]), y[start : start + batch_size], reduction="sum").backward()
+            F.cross_entropy(
+                net(x[start : start + batch_size]), y[start : start + batch_size], reduction="sum"
+            ).backward()
     graph = tp.DependencyGraph().build_dependency(net, example_inputs=x[:1])
     importance = LIBRARY[name]()
     modules = dict(net.named_modules())
@@ -382,7 +416,9 @@ def library_scores(model: nn.Module, name: str, x: torch.Tensor, y: torch.Tensor
         group = graph.get_pruning_group(layer, fn, idxs=list(range(layer.weight.shape[0])))
         found = importance(group)
         if found is None:
-            raise ValueError(f"{name} gives no score for layer {layer_name} (e.g. bn_scale on a layer without BatchNorm)")
+            raise ValueError(
+                f"{name} gives no score for layer {layer_name} (e.g. bn_scale on a layer without BatchNorm)"
+            )
         out[layer_name] = found.detach().float().cpu()
     return out
 
@@ -413,14 +449,17 @@ def consumers(model: nn.Module, x: torch.Tensor) -> dict[str, list[nn.Module]]:
         graph = tp.DependencyGraph().build_dependency(model, example_inputs=x[:1])
     out = {}
     for name, layer in prunable_layers(model).items():
-        group = graph.get_pruning_group(layer, OUTPUTS[isinstance(layer, nn.Linear)], idxs=list(range(layer.weight.shape[0])))
+        group = graph.get_pruning_group(
+            layer, OUTPUTS[isinstance(layer, nn.Linear)], idxs=list(range(layer.weight.shape[0]))
+        )
         out[name] = [dep.target.module for dep, _ in group if dep.handler in INPUTS]
     return out
 
 
 @torch.no_grad()
-def filter_contribution(model: nn.Module, x: torch.Tensor, lam_avg: float = 0.5, lam_max: float = 0.5,
-                        batch_size: int = 256) -> Scores:
+def filter_contribution(
+    model: nn.Module, x: torch.Tensor, lam_avg: float = 0.5, lam_max: float = 0.5, batch_size: int = 256
+) -> Scores:
     """The rank paper's contribution ``λ1·C_avg + λ2·C_max`` (:func:`lib.criteria.contribution.contribution`) read on
     filters and neurons: unit ``k`` feeds each unit ``j`` of every layer that reads its outputs (:func:`consumers`)
     with ``u_k·w_jk``, where ``u_k`` is the summed ``|activation|`` of the consumer's input channel ``k`` over
@@ -433,8 +472,10 @@ def filter_contribution(model: nn.Module, x: torch.Tensor, lam_avg: float = 0.5,
     modules, layers = dict(model.named_modules()), prunable_layers(model)
     reads = consumers(model, x)
     inputs: dict[nn.Module, torch.Tensor] = {}
-    handles = [m.register_forward_pre_hook(lambda m, a: inputs.__setitem__(m, a[0]))
-               for m in {c for cs in reads.values() for c in cs}]
+    handles = [
+        m.register_forward_pre_hook(lambda m, a: inputs.__setitem__(m, a[0]))
+        for m in {c for cs in reads.values() for c in cs}
+    ]
     total = {n: 0.0 for n in layers}
     peak = {n: torch.full((modules[n].weight.shape[0],), -math.inf) for n in layers}
     was_training = model.training
@@ -449,8 +490,10 @@ def filter_contribution(model: nn.Module, x: torch.Tensor, lam_avg: float = 0.5,
                     w = nxt.weight.abs().double()
                     if isinstance(nxt, nn.Conv2d):
                         if a.shape[1] != units:
-                            raise NotImplementedError(f"contribution of {name}: {type(nxt).__name__} reads {a.shape[1]} "
-                                                      f"channels, {name} has {units} (a concatenation)")
+                            raise NotImplementedError(
+                                f"contribution of {name}: {type(nxt).__name__} reads {a.shape[1]} "
+                                f"channels, {name} has {units} (a concatenation)"
+                            )
                         u, w = a.flatten(2).sum(2), w.flatten(2).sum(2)  # (N, units), (M, units)
                         c = u[:, :, None] * w.T[None]  # (N, units, M)
                     else:

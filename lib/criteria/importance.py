@@ -66,8 +66,10 @@ class _Computed(ScoreImportance):
     def __call__(self, group: tp.Group) -> torch.Tensor | None:
         root = group[0].dep.target.module
         if group[0].dep.handler in OUTPUTS and root not in self.layer_scores():
-            raise ValueError(f"{type(root).__name__} {tuple(root.weight.shape)} has no score: the output layer (pass it "
-                             "in the pruner's ignored_layers) or a network other than the one this importance scores")
+            raise ValueError(
+                f"{type(root).__name__} {tuple(root.weight.shape)} has no score: the output layer (pass it "
+                "in the pruner's ignored_layers) or a network other than the one this importance scores"
+            )
         return super().__call__(group)
 
 
@@ -86,8 +88,16 @@ class RelevanceImportance(_Computed):
     ``normalizer`` groups are compared with it included.
     """
 
-    def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, composite: Composite | None = None,
-                 unfolded_input: str = "copy", group_reduction: str = "mean", normalizer: str | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor | None = None,
+        composite: Composite | None = None,
+        unfolded_input: str = "copy",
+        group_reduction: str = "mean",
+        normalizer: str | None = None,
+    ) -> None:
         super().__init__(model, group_reduction, normalizer)
         self.composite = composite or filters.default_composite(model)
         filters.check_attributable(model, self.composite)
@@ -103,14 +113,24 @@ class CriterionImportance(_Computed):
     (labels ``y``; LRP's settings as :class:`lib.criteria.registry.Reference` names them), reduced over the group.
     A criterion that reads images or labels refuses to be built without them."""
 
-    def __init__(self, model: nn.Module, criterion: str, x: torch.Tensor | None = None, y: torch.Tensor | None = None,
-                 group_reduction: str = "mean", normalizer: str | None = None, **reference) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        criterion: str,
+        x: torch.Tensor | None = None,
+        y: torch.Tensor | None = None,
+        group_reduction: str = "mean",
+        normalizer: str | None = None,
+        **reference,
+    ) -> None:
         if criterion not in CRITERIA:
             raise ValueError(f"criterion {criterion!r}; registered: {list(CRITERIA)}")
         reads = CRITERIA[criterion].reads
         if ("images" in reads and x is None) or ("labels" in reads and y is None):
-            raise ValueError(f"criterion {criterion!r} reads {', '.join(r for r in reads if r in ('images', 'labels'))}: "
-                             "pass reference images x (and their labels y)")
+            raise ValueError(
+                f"criterion {criterion!r} reads {', '.join(r for r in reads if r in ('images', 'labels'))}: "
+                "pass reference images x (and their labels y)"
+            )
         super().__init__(model, group_reduction, normalizer)
         self.criterion, self.reference = CRITERIA[criterion], Reference(lambda: (x, y), **reference)
 
@@ -127,9 +147,14 @@ class FlexRelImportance(_Computed):
     are those of the reproduction's protocol on any network: a plain chain (one layer per group) and a residual
     one (notebook 09) alike (``tests/test_importance.py``)."""
 
-    def __init__(self, relevance: RelevanceImportance, delta: float = 0.5,
-                 partner: Callable[[nn.Module], dict[str, torch.Tensor]] = filters.magnitude,
-                 group_reduction: str = "mean", normalizer: str | None = None) -> None:
+    def __init__(
+        self,
+        relevance: RelevanceImportance,
+        delta: float = 0.5,
+        partner: Callable[[nn.Module], dict[str, torch.Tensor]] = filters.magnitude,
+        group_reduction: str = "mean",
+        normalizer: str | None = None,
+    ) -> None:
         filters.flexrel({}, {}, delta)  # the mix of no layers: checks δ now, before any pruning, with the same message
         super().__init__(relevance.model, group_reduction, normalizer)
         self.relevance, self.delta, self.partner = relevance, float(delta), partner

@@ -88,8 +88,10 @@ def criterion(name: str, role: str, reads: tuple[str, ...] = ()) -> Callable:
     """Register the decorated ``score(model, reference)`` as criterion ``name`` (its arguments must be literals:
     :mod:`lib.params.registered` reads them from the source)."""
     if role not in ROLES or set(reads) - set(READS) or name in CRITERIA:
-        raise ValueError(f"criterion {name!r}: role {role!r} (allowed {list(ROLES)}), reads {reads} (allowed "
-                         f"{list(READS)}), registered once")
+        raise ValueError(
+            f"criterion {name!r}: role {role!r} (allowed {list(ROLES)}), reads {reads} (allowed "
+            f"{list(READS)}), registered once"
+        )
 
     def register(score: Callable[[nn.Module, Reference], Scores]) -> Callable[[nn.Module, Reference], Scores]:
         CRITERIA[name] = Criterion(name, role, tuple(reads), score)

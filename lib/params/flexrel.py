@@ -8,8 +8,19 @@ from typing import Annotated, ClassVar, Literal, Self
 from pydantic import Field, model_validator
 
 from lib.params.registered import registered
-from lib.params.schema import (DATASETS, OPTIMIZERS, SCHEDULES, SCOPES, SHIFTS, Count, Levels, OnDevice, Rate, Seeds,
-                               Share)
+from lib.params.schema import (
+    DATASETS,
+    OPTIMIZERS,
+    SCHEDULES,
+    SCOPES,
+    SHIFTS,
+    Count,
+    Levels,
+    OnDevice,
+    Rate,
+    Seeds,
+    Share,
+)
 
 #: Every registered criterion (:mod:`lib.criteria.registry`) and its role.
 _CRITERIA = {name: args[0] for name, args in registered("criterion").items()}
@@ -158,13 +169,17 @@ class FlexRelParams(OnDevice):
         if "random" not in self.methods:
             raise ValueError("flexrel.methods must contain 'random' (the control every verdict is gated on)")
         if "bn_scale" in [*self.baselines, self.partner] and self.model not in BATCHNORM_MODELS:
-            raise ValueError(f"flexrel.baselines or partner has 'bn_scale' but flexrel.model = {self.model!r} has no "
-                             f"BatchNorm; remove it or use a model of {list(BATCHNORM_MODELS)}")
+            raise ValueError(
+                f"flexrel.baselines or partner has 'bn_scale' but flexrel.model = {self.model!r} has no "
+                f"BatchNorm; remove it or use a model of {list(BATCHNORM_MODELS)}"
+            )
         if self.model == "lenet300" and not self.prune_linear:
             raise ValueError("flexrel.model = 'lenet300' has no convolutions; set flexrel.prune_linear: true")
         if self.relevance_split == "unseen" and self.train_subset is None:
-            raise ValueError("flexrel.relevance_split = 'unseen' needs a train_subset (the unseen images are the "
-                             "training-split images after it); set train_subset or use 'train'")
+            raise ValueError(
+                "flexrel.relevance_split = 'unseen' needs a train_subset (the unseen images are the "
+                "training-split images after it); set train_subset or use 'train'"
+            )
         if self.prune_steps > 1 and self.scope != "layer":
             raise ValueError("flexrel.prune_steps > 1 prunes each layer to its one-shot width; it needs scope 'layer'")
         return self

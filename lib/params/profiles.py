@@ -30,8 +30,9 @@ from lib.params.vae import VaeParams
 
 PROFILES = ("smoke", "default", "paper", "cifar")
 #: Every section of ``params.yaml`` and its schema.
-SECTIONS: dict[str, type[Section]] = {cls.SECTION: cls for cls in (DataParams, FlexRelParams, SplitLearningParams,
-                                                                    RankParams, VaeParams, StudiesParams)}
+SECTIONS: dict[str, type[Section]] = {
+    cls.SECTION: cls for cls in (DataParams, FlexRelParams, SplitLearningParams, RankParams, VaeParams, StudiesParams)
+}
 TOP_LEVEL = ("profile", "seed", *SECTIONS, "profiles")
 
 
@@ -49,14 +50,17 @@ def _build(section: str, base: Any, overrides: Any, profile: str) -> Section:
     fields = list(cls.model_fields)
     for key, value in overrides.items():  # the base section's own unknown keys are pydantic's to report
         if key not in fields:
-            raise ParamsError(f"params.yaml: unknown key profiles.{profile}.{section}.{key} (value {value!r}); "
-                              f"allowed keys: {fields}")
+            raise ParamsError(
+                f"params.yaml: unknown key profiles.{profile}.{section}.{key} (value {value!r}); allowed keys: {fields}"
+            )
     try:
         return cls.model_validate({**base, **overrides})
     except ValidationError as err:
         first = err.errors(include_url=False)[0]
-        raise ParamsError(f"{message(first, fields, lambda key: f'profiles.{profile}.{section}' if key in overrides else section)} "
-                         f"(profile {profile!r})") from None
+        raise ParamsError(
+            f"{message(first, fields, lambda key: f'profiles.{profile}.{section}' if key in overrides else section)} "
+            f"(profile {profile!r})"
+        ) from None
 
 
 def validate(raw: Any) -> dict[str, dict[str, Section]]:
@@ -71,7 +75,9 @@ def validate(raw: Any) -> dict[str, dict[str, Section]]:
         raise ParamsError("params.yaml must be a mapping with keys " + str(list(TOP_LEVEL)))
     for key in raw:
         if key not in TOP_LEVEL:
-            raise ParamsError(f"params.yaml: unknown top-level key {key!r} (value {raw[key]!r}); allowed: {list(TOP_LEVEL)}")
+            raise ParamsError(
+                f"params.yaml: unknown top-level key {key!r} (value {raw[key]!r}); allowed: {list(TOP_LEVEL)}"
+            )
     for key in TOP_LEVEL:
         if key not in raw:
             raise ParamsError(f"params.yaml: missing top-level key {key!r}")
@@ -87,13 +93,17 @@ def validate(raw: Any) -> dict[str, dict[str, Section]]:
     for name in PROFILES:
         block = profiles.get(name)
         if not isinstance(block, dict):
-            raise ParamsError(f"params.yaml: profile {name!r} is missing or not a mapping (needs sections {list(SECTIONS)})")
+            raise ParamsError(
+                f"params.yaml: profile {name!r} is missing or not a mapping (needs sections {list(SECTIONS)})"
+            )
         for section in block:
             _choice(f"profiles.{name}.<section>", section, tuple(SECTIONS))
         for section in SECTIONS:
             if section not in block:
-                raise ParamsError(f"params.yaml: profiles.{name}.{section} is missing; write `{section}: {{}}` if the "
-                                  "profile overrides nothing in it (dvc.yaml tracks it)")
+                raise ParamsError(
+                    f"params.yaml: profiles.{name}.{section} is missing; write `{section}: {{}}` if the "
+                    "profile overrides nothing in it (dvc.yaml tracks it)"
+                )
         built[name] = {s: _build(s, raw[s], block[s], name) for s in SECTIONS}
     return built
 

@@ -115,6 +115,8 @@ class OnDevice(Section):
     @model_validator(mode="after")
     def _amp_needs_cuda(self) -> Self:
         if self.amp and self.device == "cpu":
-            raise ValueError(f"{self.SECTION}.amp is true but {self.SECTION}.device is 'cpu'; mixed precision runs on "
-                             "CUDA only (use device 'auto' or 'cuda', or amp: false)")
+            raise ValueError(
+                f"{self.SECTION}.amp is true but {self.SECTION}.device is 'cpu'; mixed precision runs on "
+                "CUDA only (use device 'auto' or 'cuda', or amp: false)"
+            )
         return self

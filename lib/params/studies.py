@@ -26,8 +26,20 @@ VARIANTS: dict[str, dict[str, Any]] = {
 #: Fields of section ``flexrel`` that notebooks 07-08 vary on a profile's section (``VARIANTS``, the second
 #: architecture, the shifts, the partner, dynamic pruning): a stored run that differs from a profile's section only
 #: in them is one of those studies' runs, and still current (:mod:`lib.scale.store`).
-STUDY_FIELDS = ("model", "prune_linear", "composite", "relevance_target", "relevance_split", "relevance_images",
-                "relevance_shift", "scope", "normalisation", "partner", "prune_steps", "test_shift")
+STUDY_FIELDS = (
+    "model",
+    "prune_linear",
+    "composite",
+    "relevance_target",
+    "relevance_split",
+    "relevance_images",
+    "relevance_shift",
+    "scope",
+    "normalisation",
+    "partner",
+    "prune_steps",
+    "test_shift",
+)
 
 
 class StudiesParams(Section):
@@ -91,9 +103,19 @@ def residual(p: FlexRelParams, b: StudiesParams) -> FlexRelParams:
     sweep lacks an end or ``flexrel.delta``."""
     missing = sorted({0.0, 1.0, p.delta} - set(b.residual_deltas))
     if missing:
-        raise ParamsError(f"params.yaml: studies.residual_deltas = {b.residual_deltas} lacks {missing}: the δ sweep needs "
-                          "both ends (0, 1) and flexrel.delta")
-    return p.replace(model="resnet18", width=b.residual_width, train_subset=b.residual_train_subset,
-                     epochs_pre=b.residual_epochs, post_subset=b.residual_post_subset, random_draws=b.residual_draws,
-                     deltas=b.residual_deltas, methods=["magnitude", "relevance", "flexrel", "random"], prune_linear=False,
-                     recovery_factors=[b.residual_recovery])
+        raise ParamsError(
+            f"params.yaml: studies.residual_deltas = {b.residual_deltas} lacks {missing}: the δ sweep needs "
+            "both ends (0, 1) and flexrel.delta"
+        )
+    return p.replace(
+        model="resnet18",
+        width=b.residual_width,
+        train_subset=b.residual_train_subset,
+        epochs_pre=b.residual_epochs,
+        post_subset=b.residual_post_subset,
+        random_draws=b.residual_draws,
+        deltas=b.residual_deltas,
+        methods=["magnitude", "relevance", "flexrel", "random"],
+        prune_linear=False,
+        recovery_factors=[b.residual_recovery],
+    )

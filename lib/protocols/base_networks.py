@@ -23,13 +23,39 @@ if TYPE_CHECKING:  # annotations only: the schema of section flexrel is no part 
 
 #: Fields of section ``flexrel`` in no run's key: they only choose which runs exist (the grid) or how the
 #: results are read (``targets_rel``). ``device`` is replaced by the device a run actually used.
-GRID = ("seeds", "methods", "baselines", "factors", "recovery_factors", "random_draws", "delta", "deltas", "delta_factors",
-        "targets_rel", "device")
+GRID = (
+    "seeds",
+    "methods",
+    "baselines",
+    "factors",
+    "recovery_factors",
+    "random_draws",
+    "delta",
+    "deltas",
+    "delta_factors",
+    "targets_rel",
+    "device",
+)
 #: Fields the base network's training never reads (pruning, BatchNorm re-estimation, recovery), also left out
 #: of its key; it sees its section through a :class:`lib.store.runs.View` that raises on them.
-NOT_READ = ("relevance_images", "unfolded_input", "composite", "relevance_target", "relevance_split", "relevance_shift",
-            "normalisation", "partner", "prune_steps", "test_shift", "prune_linear", "scope", "bn_batches", "epochs_post",
-            "lr_post", "post_subset")
+NOT_READ = (
+    "relevance_images",
+    "unfolded_input",
+    "composite",
+    "relevance_target",
+    "relevance_split",
+    "relevance_shift",
+    "normalisation",
+    "partner",
+    "prune_steps",
+    "test_shift",
+    "prune_linear",
+    "scope",
+    "bn_batches",
+    "epochs_post",
+    "lr_post",
+    "post_subset",
+)
 #: What to run when a stage needs the base networks and they are not stored.
 MISSING = "Notebook 01 trains the base networks: run `dvc repro 01_flexrel_accuracy_vs_pruning` first."
 
@@ -55,8 +81,15 @@ class Images:
     def of(cls, p: FlexRelParams) -> Images:
         return cls(p.dataset, p.image_size, p.train_subset, p.test_subset, p.batch_size)
 
-    def batches(self, part: str, seed: int = 0, shuffle: bool | None = None, limit: int | None = None,
-                dev: torch.device | None = None, shift: str = "none"):
+    def batches(
+        self,
+        part: str,
+        seed: int = 0,
+        shuffle: bool | None = None,
+        limit: int | None = None,
+        dev: torch.device | None = None,
+        shift: str = "none",
+    ):
         """A fresh loader over ``part`` (``train``: shuffled from ``seed``; ``test``: in order), optionally over
         the first ``limit`` samples, serving batches on ``dev`` (default: the CPU): every training phase starts
         from the same batch order, whatever ran before it in this process. In-memory datasets move to ``dev``
@@ -66,19 +99,29 @@ class Images:
         train_split = part == "train"
         shuffle = train_split if shuffle is None else shuffle
         if data.SPECS[self.dataset].in_memory:
-            x_tr, y_tr, x_te, y_te = data.splits(self.dataset, self.image_size, self.train_subset, self.test_subset,
-                                                 channels_last=True)
+            x_tr, y_tr, x_te, y_te = data.splits(
+                self.dataset, self.image_size, self.train_subset, self.test_subset, channels_last=True
+            )
             x, y = (x_tr, y_tr) if train_split else (x_te, y_te)
             x = data.shift(x[:limit], self.dataset, shift, seed)
-            return data.TensorLoader(x.to(dev), y[:limit].to(dev), self.batch_size if train_split else 256,
-                                     shuffle=shuffle, seed=seed)
+            return data.TensorLoader(
+                x.to(dev), y[:limit].to(dev), self.batch_size if train_split else 256, shuffle=shuffle, seed=seed
+            )
         if shift != "none":
             raise NotImplementedError(f"shift {shift!r} is implemented for in-memory datasets only, not {self.dataset}")
         size = self.train_subset if train_split else self.test_subset
         if limit is not None:
             size = limit if size is None else min(size, limit)
-        loader = data.loader(self.dataset, train_split, self.batch_size, size=self.image_size, limit=size, shuffle=shuffle,
-                             seed=seed, pin_memory=dev.type == "cuda")
+        loader = data.loader(
+            self.dataset,
+            train_split,
+            self.batch_size,
+            size=self.image_size,
+            limit=size,
+            shuffle=shuffle,
+            seed=seed,
+            pin_memory=dev.type == "cuda",
+        )
         return loader if dev.type == "cpu" else _Copied(loader, dev)
 
     def example(self) -> torch.Tensor:
@@ -134,8 +177,14 @@ def build(p: FlexRelParams, seed: int) -> nn.Module:
         return models.mlp([spec.channels * p.image_size**2, 300, 100, spec.classes])
     if p.model == "resnet18":
         return models.resnet18(spec.classes, spec.channels, p.width)
-    return models.vgg16(spec.classes, spec.channels, p.width, batch_norm=p.model == "vgg16_bn", image_size=p.image_size,
-                        dropout=p.dropout)
+    return models.vgg16(
+        spec.classes,
+        spec.channels,
+        p.width,
+        batch_norm=p.model == "vgg16_bn",
+        image_size=p.image_size,
+        dropout=p.dropout,
+    )
 
 
 def place(model: nn.Module, dev: torch.device) -> nn.Module:
@@ -158,8 +207,14 @@ def fit(model: nn.Module, images: Images, recipe: Recipe, seed: int, dev: torch.
     rows = []
     for _ in range(recipe.epochs):
         epoch = train.train_epoch(net, train_batches, opt, sched, amp=recipe.amp)
-        rows.append({"train_acc": epoch["acc"], "train_loss": epoch["loss"], **evaluate(model, images, dev, recipe.amp),
-                     "seconds": epoch["seconds"]})
+        rows.append(
+            {
+                "train_acc": epoch["acc"],
+                "train_loss": epoch["loss"],
+                **evaluate(model, images, dev, recipe.amp),
+                "seconds": epoch["seconds"],
+            }
+        )
     train.local_batchnorm(model)
     return rows
 
@@ -200,16 +255,19 @@ class Base(runs.Run):
         loaded = (self.identity(), str(runs.RUNS))
         if loaded not in _LOADED:
             dev = torch.device(self.device)
-            model, rows = runs.cached_model(self, lambda: build(self.view, self.seed), self._train, train=self.trains,
-                                            missing=MISSING)
+            model, rows = runs.cached_model(
+                self, lambda: build(self.view, self.seed), self._train, train=self.trains, missing=MISSING
+            )
             _LOADED[loaded] = place(model, dev).eval(), rows
         return _LOADED[loaded]
 
     def _train(self, model: nn.Module) -> list[dict]:
         dev = torch.device(self.device)
         rows = fit(place(model, dev), Images.of(self.view), Recipe.pretraining(self.view), self.seed, dev)
-        return [{"method": "unpruned", "factor": 0.0, "seed": self.seed, "stage": "pretrain", "epoch": e, **r}
-                for e, r in enumerate(rows, 1)]
+        return [
+            {"method": "unpruned", "factor": 0.0, "seed": self.seed, "stage": "pretrain", "epoch": e, **r}
+            for e, r in enumerate(rows, 1)
+        ]
 
 
 def evaluate(model: nn.Module, images: Images, dev: torch.device, amp: bool = False, shift: str = "none") -> dict:

@@ -19,7 +19,6 @@ from lib.params.rank import CROSSED_READING, RankParams
 from lib.protocols import train_time
 from lib.store import runs
 
-
 #: The crossed runs' ``(method, reading)``: the rank schedule scored by FlexRel's LRP relevance (eq. 1 per neuron,
 #: true-class logits, every training image), by the contribution, and random.
 CROSSED = (("rank", CROSSED_READING), ("rank", "paper"), ("random", "-"))
@@ -36,16 +35,20 @@ class Crossed(train_time.RankRun):
 
     def _relevance(self) -> list[dict]:
         score = lambda model, batches: filters.relevance(model, *(torch.cat(t) for t in zip(*batches)))  # noqa: E731
-        return train_time.train_time(self.view, torch.device(self.device), self.dataset, self.method, CROSSED_READING,
-                                     self.seed, score)
+        return train_time.train_time(
+            self.view, torch.device(self.device), self.dataset, self.method, CROSSED_READING, self.seed, score
+        )
 
 
 def planned(r: RankParams, dataset: str) -> list[Crossed]:
     """The rank paper's train-time schedule on ``dataset`` scored by FlexRel's relevance, by the paper's contribution,
     and pruned at random, seed by seed."""
     device = str(train.device(r.device))
-    return [Crossed(runs.View(r, train_time.GRID), seed, dataset, m, reading, device) for seed in r.seeds
-            for m, reading in CROSSED]
+    return [
+        Crossed(runs.View(r, train_time.GRID), seed, dataset, m, reading, device)
+        for seed in r.seeds
+        for m, reading in CROSSED
+    ]
 
 
 def frame(todo: list[runs.Run]) -> pd.DataFrame:

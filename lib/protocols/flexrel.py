@@ -29,19 +29,21 @@ from tqdm.auto import tqdm
 from lib.core import data, prune, train
 from lib.criteria import filters
 from lib.criteria.registry import CRITERIA, Reference
-from lib.protocols import base_networks
-from lib.store import runs
 from lib.params.flexrel import BASELINES, FLEXREL_METHODS, RESIDUAL_MODELS, FlexRelParams
+from lib.protocols import base_networks
 from lib.protocols.base_networks import Base, Images, Recipe, build, device, evaluate, fit, place
+from lib.store import runs
 
 METHODS = FLEXREL_METHODS + BASELINES
 #: Fields a kind of pruning run never reads, beyond :data:`lib.protocols.base_networks.GRID`, also left out of its key (a run sees
 #: its section through a :class:`lib.store.runs.View` that raises on them): scores are computed before the pruning
 #: and BatchNorm settings matter, retention before recovery's.
 RECOVERY = ("epochs_post", "lr_post", "post_subset")
-NOT_READ = {"flexrel-scores": ("scope", "bn_batches", "normalisation", "partner", "prune_steps", "test_shift", *RECOVERY),
-            "flexrel-retention": RECOVERY,
-            "flexrel-recovery": ()}
+NOT_READ = {
+    "flexrel-scores": ("scope", "bn_batches", "normalisation", "partner", "prune_steps", "test_shift", *RECOVERY),
+    "flexrel-retention": RECOVERY,
+    "flexrel-recovery": (),
+}
 
 
 def view(p: FlexRelParams, kind: str) -> runs.View:
@@ -71,18 +73,33 @@ class Scoring:
 
     @classmethod
     def of(cls, q) -> Scoring:
-        return cls(q.composite, q.relevance_target, q.unfolded_input, q.prune_linear, q.relevance_split,
-                   q.relevance_images, q.relevance_shift, Images.of(q))
+        return cls(
+            q.composite,
+            q.relevance_target,
+            q.unfolded_input,
+            q.prune_linear,
+            q.relevance_split,
+            q.relevance_images,
+            q.relevance_shift,
+            Images.of(q),
+        )
 
 
-def criterion_scores(scoring: Scoring, model: nn.Module, names: Iterable[str] | None = None) -> tuple[dict[str, prune.Scores], float]:
+def criterion_scores(
+    scoring: Scoring, model: nn.Module, names: Iterable[str] | None = None
+) -> tuple[dict[str, prune.Scores], float]:
     """The scores of ``model`` on the layers the protocol prunes by each registered criterion of ``names``
     (:data:`lib.criteria.registry.CRITERIA`; default: every one that applies to ``model``), and the relevance time in
     seconds. The reference images (:func:`reference_images`) are loaded once, and only if a criterion reads them."""
     dev = next(model.parameters()).device
     layers = [n for n, m in prune.prunable_layers(model).items() if scoring.prune_linear or isinstance(m, nn.Conv2d)]
-    reference = Reference(lambda: tuple(t.to(dev) for t in reference_images(scoring)), scoring.composite,
-                          scoring.relevance_target, scoring.unfolded_input, layers)
+    reference = Reference(
+        lambda: tuple(t.to(dev) for t in reference_images(scoring)),
+        scoring.composite,
+        scoring.relevance_target,
+        scoring.unfolded_input,
+        layers,
+    )
     found, seconds = {}, 0.0
     for name in [n for n, c in CRITERIA.items() if c.applies(model)] if names is None else names:
         if "images" in CRITERIA[name].reads:
@@ -129,7 +146,9 @@ class Scores(runs.Run):
         return {"seconds": sec, "scores": {n: v.tolist() for n, v in s[self.criterion].items()}}
 
 
-def unit_scores(q: runs.View, seed: int, names: Iterable[str], dev: torch.device) -> tuple[dict[str, prune.Scores], float]:
+def unit_scores(
+    q: runs.View, seed: int, names: Iterable[str], dev: torch.device
+) -> tuple[dict[str, prune.Scores], float]:
     """The stored :class:`Scores` of ``seed``'s base network (on ``dev``) by each criterion of ``names`` (``q``: the
     pruning run's view), and their relevance time in seconds (0 without relevance)."""
     found, seconds = {}, 0.0
@@ -152,7 +171,9 @@ def reference_images(scoring: Scoring) -> tuple[torch.Tensor, torch.Tensor]:
     images, n_images = scoring.images, scoring.relevance_images
     if scoring.relevance_split == "unseen":
         if not data.SPECS[images.dataset].in_memory:
-            raise NotImplementedError(f"relevance_split 'unseen' is implemented for in-memory datasets, not {images.dataset}")
+            raise NotImplementedError(
+                f"relevance_split 'unseen' is implemented for in-memory datasets, not {images.dataset}"
+            )
         x, y = data.splits(images.dataset, images.image_size, images.train_subset + n_images, 1, channels_last=True)[:2]
         x, y = x[images.train_subset :], y[images.train_subset :]
     else:
@@ -199,8 +220,10 @@ def step_widths(widths: dict[str, int], factor: float, steps: int) -> list[dict[
     [{'a': 51}, {'a': 40}, {'a': 32}]
     """
     final = {n: int(w * (1 - factor)) for n, w in widths.items()}
-    return [{n: max(final[n], round(w * (1 - factor) ** (s / steps))) if s < steps else final[n] for n, w in widths.items()}
-            for s in range(1, steps + 1)]
+    return [
+        {n: max(final[n], round(w * (1 - factor) ** (s / steps))) if s < steps else final[n] for n, w in widths.items()}
+        for s in range(1, steps + 1)
+    ]
 
 
 #: What a pruning run measures: retention (pruned, BatchNorm re-estimated) or recovery (then fine-tuned).
@@ -233,11 +256,23 @@ class Pruning(runs.Run):
         canonical(self.view, self.method, self.delta)  # an unknown method, or FlexRel without δ, raises here
 
     @classmethod
-    def of(cls, p: FlexRelParams, measure: str, seed: int, method: str, factor: float, delta: float | None = None,
-           draw: int = 0, dev: torch.device | None = None, arm: str = "") -> Pruning:
+    def of(
+        cls,
+        p: FlexRelParams,
+        measure: str,
+        seed: int,
+        method: str,
+        factor: float,
+        delta: float | None = None,
+        draw: int = 0,
+        dev: torch.device | None = None,
+        arm: str = "",
+    ) -> Pruning:
         """The run of section ``p`` (on ``dev``, resolved once for a sweep by the caller; default: the device ``p``
         asks for)."""
-        return cls(view(p, f"flexrel-{measure}"), seed, measure, method, factor, delta, draw, str(dev or device(p)), arm)
+        return cls(
+            view(p, f"flexrel-{measure}"), seed, measure, method, factor, delta, draw, str(dev or device(p)), arm
+        )
 
     @property
     def kind(self) -> str:  # type: ignore[override]
@@ -245,8 +280,14 @@ class Pruning(runs.Run):
 
     def key(self) -> dict:
         method, delta = canonical(self.view, self.method, self.delta)
-        return {"seed": self.seed, "method": method, "factor": self.factor, "delta": delta,
-                "draw": self.draw if method == "random" else 0, "device": self.device}
+        return {
+            "seed": self.seed,
+            "method": method,
+            "factor": self.factor,
+            "delta": delta,
+            "draw": self.draw if method == "random" else 0,
+            "device": self.device,
+        }
 
     def base(self) -> Base:
         """The base network it prunes."""
@@ -270,15 +311,29 @@ class Pruning(runs.Run):
         return [{**r, **asked} for r in ([out["row"]] if self.measure == "retention" else out)]
 
 
-def retention(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None, draw: int = 0,
-              dev: torch.device | None = None) -> dict:
+def retention(
+    p: FlexRelParams,
+    seed: int,
+    method: str,
+    factor: float,
+    delta: float | None = None,
+    draw: int = 0,
+    dev: torch.device | None = None,
+) -> dict:
     """One retention measurement (a :class:`Pruning` run's result): ``{"row": {...}}`` with the test accuracy and
     loss after pruning and BatchNorm re-estimation (no weight update), parameters and MACs."""
     return Pruning.of(p, "retention", seed, method, factor, delta, draw, dev).result()
 
 
-def recovery(p: FlexRelParams, seed: int, method: str, factor: float, delta: float | None = None, draw: int = 0,
-             dev: torch.device | None = None) -> list[dict]:
+def recovery(
+    p: FlexRelParams,
+    seed: int,
+    method: str,
+    factor: float,
+    delta: float | None = None,
+    draw: int = 0,
+    dev: torch.device | None = None,
+) -> list[dict]:
     """One recovery run (a :class:`Pruning` run's result): the pruned, BatchNorm-re-estimated network fine-tuned
     ``epochs_post`` epochs on ``post_subset`` training images with a cosine learning rate from ``lr_post`` to 0;
     one row per epoch."""
@@ -295,7 +350,11 @@ def network(run: Pruning) -> tuple[nn.Module, list[dict]]:
     dev, images = torch.device(run.device), Images.of(q)
     net, _ = run.base().result()
     if method == "random":
-        s, seconds, steps = _prunable(q.prune_linear, net, prune.random_scores(net, 1000 * seed + where["draw"])), 0.0, 1
+        s, seconds, steps = (
+            _prunable(q.prune_linear, net, prune.random_scores(net, 1000 * seed + where["draw"])),
+            0.0,
+            1,
+        )
     else:
         found, seconds = unit_scores(q, seed, needs(q, method), dev)
         s, steps = _combine(found, net, method, delta, q.partner, q.normalisation), q.prune_steps
@@ -305,27 +364,56 @@ def network(run: Pruning) -> tuple[nn.Module, list[dict]]:
         return _combine(found, model, method, delta, q.partner, q.normalisation), sec
 
     x0 = images.example().to(dev)
-    model, seconds = prune_in_steps(net, s, factor, steps, rescore, q.scope, x0, lambda: images.batches("train", seed, dev=dev),
-                                    q.bn_batches, seconds)
-    common = {"method": method, "factor": factor, "delta": delta, "draw": where["draw"], "seed": seed,
-              **prune.count(model, x0), "relevance_seconds": seconds}
+    model, seconds = prune_in_steps(
+        net,
+        s,
+        factor,
+        steps,
+        rescore,
+        q.scope,
+        x0,
+        lambda: images.batches("train", seed, dev=dev),
+        q.bn_batches,
+        seconds,
+    )
+    common = {
+        "method": method,
+        "factor": factor,
+        "delta": delta,
+        "draw": where["draw"],
+        "seed": seed,
+        **prune.count(model, x0),
+        "relevance_seconds": seconds,
+    }
     if run.measure == "retention":
         return model, [{**common, "stage": "retention", **evaluate(model, images, dev, q.amp, q.test_shift)}]
     rows = fit(model, images, Recipe.recovery(q), seed, dev)
     return model, [{**common, "stage": "recovery", "epoch": e, **r} for e, r in enumerate(rows, 1)]
 
 
-def _combine(found: dict[str, prune.Scores], model: nn.Module, method: str, delta: float | None, partner: str,
-             normalisation: str) -> prune.Scores:
+def _combine(
+    found: dict[str, prune.Scores], model: nn.Module, method: str, delta: float | None, partner: str, normalisation: str
+) -> prune.Scores:
     """A method's scores from every criterion's (:func:`criterion_scores`): FlexRel mixes relevance with its partner."""
     if method == "flexrel":
-        return filters.flexrel(found[partner], found["relevance"], delta, normalisation, filters.weights_per_unit(model))
+        return filters.flexrel(
+            found[partner], found["relevance"], delta, normalisation, filters.weights_per_unit(model)
+        )
     return found[method]
 
 
-def prune_in_steps(net: nn.Module, s: prune.Scores, factor: float, steps: int,
-                   rescore: Callable[[nn.Module], tuple[prune.Scores, float]], scope: str, x0: torch.Tensor,
-                   bn_loader: Callable[[], Iterable], bn_batches: int, seconds: float = 0.0) -> tuple[nn.Module, float]:
+def prune_in_steps(
+    net: nn.Module,
+    s: prune.Scores,
+    factor: float,
+    steps: int,
+    rescore: Callable[[nn.Module], tuple[prune.Scores, float]],
+    scope: str,
+    x0: torch.Tensor,
+    bn_loader: Callable[[], Iterable],
+    bn_batches: int,
+    seconds: float = 0.0,
+) -> tuple[nn.Module, float]:
     """``net`` pruned by scores ``s`` at ``factor`` (``scope``: per layer or global), BatchNorm re-estimated on the
     first ``bn_batches`` batches of a fresh ``bn_loader()`` (the same batches at every step); with ``steps`` > 1, in steps to the one-shot widths (:func:`step_widths`),
     every score recomputed by ``rescore(model) → (scores, seconds)`` on the network of the step before, BatchNorm
@@ -351,8 +439,12 @@ def fig2_plan(p: FlexRelParams, factors: list[float], draws: int = 1, baselines:
     """Every method at every factor (FlexRel at ``p.delta``; ``draws`` independent draws of random), and the
     ``baselines`` if asked."""
     methods = [*p.methods, *(p.baselines if baselines else [])]
-    return [(m, f, p.delta if m == "flexrel" else None, d) for m in methods for f in factors
-            for d in (range(draws) if m == "random" else [0])]
+    return [
+        (m, f, p.delta if m == "flexrel" else None, d)
+        for m in methods
+        for f in factors
+        for d in (range(draws) if m == "random" else [0])
+    ]
 
 
 def fig2_plans(p: FlexRelParams) -> tuple[Plan, Plan]:
@@ -367,7 +459,9 @@ def fig4_plan(p: FlexRelParams) -> Plan:
     return [("flexrel", f, d, 0) for f in p.delta_factors for d in p.deltas]
 
 
-def planned(p: FlexRelParams, measure: str, plan: Plan, dev: torch.device | None = None, arm: str = "") -> list[Pruning]:
+def planned(
+    p: FlexRelParams, measure: str, plan: Plan, dev: torch.device | None = None, arm: str = ""
+) -> list[Pruning]:
     """``plan``'s :class:`Pruning` runs measuring ``measure`` for every seed of ``p``, seed by seed (on ``dev``;
     default: the device ``p`` asks for), labelled ``arm``."""
     dev = dev or device(p)
@@ -398,10 +492,22 @@ def frame(todo: Iterable[Pruning]) -> pd.DataFrame:
         model, pre = base.result()
         size = prune.count(model, Images.of(base.view).example().to(torch.device(base.device)))
         last = pre[-1]
-        rows += [{"method": m, "factor": 0.0, "delta": None, "draw": 0, "seed": base.seed, **size, "relevance_seconds": 0.0,
-                  "stage": "unpruned", "test_acc": last["test_acc"], "test_loss": last["test_loss"],
-                  **({"epoch": todo[0].view.epochs_post} if measures == {"recovery"} else {})}
-                 for m in sorted({r.method for r in todo})]
+        rows += [
+            {
+                "method": m,
+                "factor": 0.0,
+                "delta": None,
+                "draw": 0,
+                "seed": base.seed,
+                **size,
+                "relevance_seconds": 0.0,
+                "stage": "unpruned",
+                "test_acc": last["test_acc"],
+                "test_loss": last["test_loss"],
+                **({"epoch": todo[0].view.epochs_post} if measures == {"recovery"} else {}),
+            }
+            for m in sorted({r.method for r in todo})
+        ]
     for run in tqdm(todo, desc=todo[0].measure):
         rows += run.rows()
     out = pd.DataFrame(rows)
@@ -427,5 +533,7 @@ def pruned_networks(p: FlexRelParams, factors: list[float], round_to: int | None
     model = build(p, 0).eval()
     x0 = Images.of(p).example()
     s = _prunable(p.prune_linear, model, prune.random_scores(model, 0))
-    return {f: place(prune.prune(model, s, f, p.scope, x0, round_to=round_to) if f else model, torch.device("cpu"))
-            for f in factors}
+    return {
+        f: place(prune.prune(model, s, f, p.scope, x0, round_to=round_to) if f else model, torch.device("cpu"))
+        for f in factors
+    }

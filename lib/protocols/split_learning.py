@@ -20,9 +20,9 @@ import torch
 from torch import nn
 
 from lib.core import stats, timing
-from lib.protocols import base_networks, flexrel
 from lib.params.flexrel import FlexRelParams
 from lib.params.split_learning import SplitLearningParams
+from lib.protocols import base_networks, flexrel
 
 
 def layer_macs(model: nn.Module, example_input: torch.Tensor) -> list[tuple[str, int, int]]:
@@ -35,7 +35,9 @@ def layer_macs(model: nn.Module, example_input: torch.Tensor) -> list[tuple[str,
     def hook(module, args, out):
         per_sample_out = out[0].numel()
         if isinstance(module, nn.Conv2d):
-            macs = per_sample_out * (module.in_channels // module.groups) * module.kernel_size[0] * module.kernel_size[1]
+            macs = (
+                per_sample_out * (module.in_channels // module.groups) * module.kernel_size[0] * module.kernel_size[1]
+            )
         elif isinstance(module, nn.Linear):
             macs = module.in_features * module.out_features
         else:
@@ -82,25 +84,38 @@ def cost(split: Split, samples: int, p: SplitLearningParams) -> dict[str, float]
     images) the relevance computation, whose LRP backward pass costs about what a gradient pass costs and
     whose activations and cut-layer relevances cross the links like activations and gradients."""
     passes = 1.0 + p.backward_factor
-    device = split.device_seconds if split.device_seconds is not None else passes * split.device_macs / (p.device_gmacs * 1e9)
+    device = (
+        split.device_seconds
+        if split.device_seconds is not None
+        else passes * split.device_macs / (p.device_gmacs * 1e9)
+    )
     compute = samples * (device + passes * split.server_macs / (p.server_gmacs * 1e9))
     sent = samples * split.cut_values * p.bytes_per_value  # each way
     network = sent * 8 / (p.uplink_mbps * 1e6) + sent * 8 / (p.downlink_mbps * 1e6)
     return {"computation_s": compute, "network_s": network, "bytes": float(2 * sent)}
 
 
-def device_side(p: FlexRelParams, sp: SplitLearningParams, nets: dict[float, nn.Module], repeats: int = 5) -> dict[float, float | None]:
+def device_side(
+    p: FlexRelParams, sp: SplitLearningParams, nets: dict[float, nn.Module], repeats: int = 5
+) -> dict[float, float | None]:
     """Per network, the split-learning device's measured seconds per training sample (forward and backward up to
     ``sp.cut_layer`` at the protocol's batch size, on this machine's CPU: :func:`lib.core.timing.prefix_seconds`), or
     ``None`` for each when ``sp.device_time`` is ``assumed`` (the cost model then uses ``sp.device_gmacs``)."""
     if sp.device_time == "assumed":
         return {f: None for f in nets}
-    x = torch.randn(p.batch_size, *base_networks.Images.of(p).example().shape[1:]).contiguous(memory_format=torch.channels_last)
+    x = torch.randn(p.batch_size, *base_networks.Images.of(p).example().shape[1:]).contiguous(
+        memory_format=torch.channels_last
+    )
     return {f: timing.prefix_seconds(net, x, sp.cut_layer, repeats=repeats) / len(x) for f, net in nets.items()}
 
 
-def time_to_target(p: FlexRelParams, sp: SplitLearningParams, retention_frame: pd.DataFrame, targets_rel: list[float],
-                   schedules: dict[str, tuple[int, int, int | None]] | None = None) -> pd.DataFrame:
+def time_to_target(
+    p: FlexRelParams,
+    sp: SplitLearningParams,
+    retention_frame: pd.DataFrame,
+    targets_rel: list[float],
+    schedules: dict[str, tuple[int, int, int | None]] | None = None,
+) -> pd.DataFrame:
     """Fig. 3, per seed, method and target: the pruning level at which retention accuracy first falls below
     ``target × unpruned accuracy`` (:func:`lib.core.stats.crossing` on the factor axis, interpolated between grid
     levels), and the modelled learning time and data of reaching the target there: ``epochs_pre`` epochs of
@@ -122,19 +137,30 @@ def time_to_target(p: FlexRelParams, sp: SplitLearningParams, retention_frame: p
     mean = retention_frame.groupby(["seed", "method", "factor"], as_index=False).test_acc.mean()
     rows = []
     for name, (epochs_pre, epochs_post, post_subset) in schedules.items():
-        post = pd.DataFrame([cost(splits[f], flexrel.samples_per_epoch(p, post_subset), sp) for f in levels], index=levels)
+        post = pd.DataFrame(
+            [cost(splits[f], flexrel.samples_per_epoch(p, post_subset), sp) for f in levels], index=levels
+        )
         for (seed, method), curve in mean.groupby(["seed", "method"]):
             reference = float(curve[curve.factor == 0].test_acc.iloc[0])
             uses_relevance = method in ("relevance", "flexrel")
             for t in targets_rel:
                 factor = stats.crossing(curve, t * reference, x="factor")
                 at = {k: float(np.interp(factor, levels, post[k])) for k in post}
-                row = {"schedule": name, "seed": seed, "method": method, "target_rel": t, "factor": factor,
-                       "relevance_s": (rel["computation_s"] + rel["network_s"]) if uses_relevance else 0.0,
-                       "computation_s": epochs_pre * pre["computation_s"] + epochs_post * at["computation_s"],
-                       "network_s": epochs_pre * pre["network_s"] + epochs_post * at["network_s"],
-                       "bytes": epochs_pre * pre["bytes"] + epochs_post * at["bytes"] + (rel["bytes"] if uses_relevance else 0.0),
-                       "post_total_s": epochs_post * (at["computation_s"] + at["network_s"]), "post_bytes": epochs_post * at["bytes"]}
+                row = {
+                    "schedule": name,
+                    "seed": seed,
+                    "method": method,
+                    "target_rel": t,
+                    "factor": factor,
+                    "relevance_s": (rel["computation_s"] + rel["network_s"]) if uses_relevance else 0.0,
+                    "computation_s": epochs_pre * pre["computation_s"] + epochs_post * at["computation_s"],
+                    "network_s": epochs_pre * pre["network_s"] + epochs_post * at["network_s"],
+                    "bytes": epochs_pre * pre["bytes"]
+                    + epochs_post * at["bytes"]
+                    + (rel["bytes"] if uses_relevance else 0.0),
+                    "post_total_s": epochs_post * (at["computation_s"] + at["network_s"]),
+                    "post_bytes": epochs_post * at["bytes"],
+                }
                 row["total_s"] = row["relevance_s"] + row["computation_s"] + row["network_s"]
                 rows.append(row)
     return pd.DataFrame(rows)

@@ -38,8 +38,11 @@ def flexrel_fig2(profile: str, absent: Absent) -> Runs:
     _require(absent, p.dataset)
     dev = device(p)
     retention, recovery = flexrel.fig2_plans(p)
-    return {"bases": flexrel.bases(p, dev), "retention": flexrel.planned(p, "retention", retention, dev),
-            "recovery": flexrel.planned(p, "recovery", recovery, dev)}
+    return {
+        "bases": flexrel.bases(p, dev),
+        "retention": flexrel.planned(p, "retention", retention, dev),
+        "recovery": flexrel.planned(p, "recovery", recovery, dev),
+    }
 
 
 def flexrel_fig4(profile: str, absent: Absent) -> Runs:
@@ -47,7 +50,10 @@ def flexrel_fig4(profile: str, absent: Absent) -> Runs:
     p = profiles.load("flexrel", profile)
     _require(absent, p.dataset)
     dev = device(p)
-    return {"bases": flexrel.bases(p, dev, trains=False), "sweep": flexrel.planned(p, "retention", flexrel.fig4_plan(p), dev)}
+    return {
+        "bases": flexrel.bases(p, dev, trains=False),
+        "sweep": flexrel.planned(p, "retention", flexrel.fig4_plan(p), dev),
+    }
 
 
 def rank_fig1(profile: str, absent: Absent) -> Runs:
@@ -76,8 +82,10 @@ def flexrel_sensitivity(profile: str, absent: Absent) -> Runs:
     p, b = profiles.load("flexrel", profile), profiles.load("studies", profile)
     _require(absent, p.dataset)
     dev = device(p)
-    return {"bases": flexrel.bases(p, dev, trains=False),
-            "arms": studies.arm_runs(studies.sensitivity_arms(p, b), b.factors, dev)}
+    return {
+        "bases": flexrel.bases(p, dev, trains=False),
+        "arms": studies.arm_runs(studies.sensitivity_arms(p, b), b.factors, dev),
+    }
 
 
 def flexrel_open(profile: str, absent: Absent) -> Runs:
@@ -86,9 +94,13 @@ def flexrel_open(profile: str, absent: Absent) -> Runs:
     p, b, r = (profiles.load(s, profile) for s in ("flexrel", "studies", "rank"))
     _require(absent, p.dataset, b.cross_dataset)
     dev, p2 = device(p), studies.second_model(p, b)
-    return {"second_bases": flexrel.bases(p2, dev), "bases": flexrel.bases(p, dev, trains=False),
-            "second": studies.arm_runs(studies.delta_arms(p2), b.factors, dev),
-            "arms": studies.arm_runs(studies.open_arms(p, b), b.factors, dev), "crossed": crossed.planned(r, b.cross_dataset)}
+    return {
+        "second_bases": flexrel.bases(p2, dev),
+        "bases": flexrel.bases(p, dev, trains=False),
+        "second": studies.arm_runs(studies.delta_arms(p2), b.factors, dev),
+        "arms": studies.arm_runs(studies.open_arms(p, b), b.factors, dev),
+        "crossed": crossed.planned(r, b.cross_dataset),
+    }
 
 
 def flexrel_resnet(profile: str, absent: Absent) -> Runs:
@@ -97,8 +109,11 @@ def flexrel_resnet(profile: str, absent: Absent) -> Runs:
     _require(absent, p.dataset)
     net = residual(p, b)
     dev = device(net)
-    return {"bases": flexrel.bases(net, dev), "arms": studies.arm_runs(studies.residual_arms(net), b.factors, dev),
-            "recovery": flexrel.planned(net, "recovery", flexrel.fig2_plan(net, net.recovery_factors), dev)}
+    return {
+        "bases": flexrel.bases(net, dev),
+        "arms": studies.arm_runs(studies.residual_arms(net), b.factors, dev),
+        "recovery": flexrel.planned(net, "recovery", flexrel.fig2_plan(net, net.recovery_factors), dev),
+    }
 
 
 #: The stages whose notebooks read stored runs, and how to list them (the other stages only read results).

@@ -37,8 +37,10 @@ def variant(p: FlexRelParams, name: str) -> tuple[Arm, Arm]:
     :class:`lib.params.schema.ParamsError` if the overrides do not apply to ``p``, e.g. unseen images without a
     ``train_subset``)."""
     spec = VARIANTS[name]
-    return (Arm(name, p.replace(**spec.get("flexrel", {})), "flexrel", p.delta),
-            Arm(f"{name} · baseline", p.replace(**spec.get("baseline", {})), spec.get("method", "magnitude")))
+    return (
+        Arm(name, p.replace(**spec.get("flexrel", {})), "flexrel", p.delta),
+        Arm(f"{name} · baseline", p.replace(**spec.get("baseline", {})), spec.get("method", "magnitude")),
+    )
 
 
 def plan(arm: Arm, factors: list[float]) -> flexrel.Plan:
@@ -65,8 +67,12 @@ def frame(todo: Iterable[flexrel.Pruning]) -> pd.DataFrame:
 def sensitivity_arms(p: FlexRelParams, b: StudiesParams) -> list[Arm]:
     """Notebook 07's arms: the default FlexRel, magnitude, random and today's criteria (notebook 01's runs),
     then every variant's FlexRel and comparison arm (an arm equal to a default one is listed once)."""
-    arms = [Arm("flexrel", p, "flexrel", p.delta), Arm("magnitude", p, "magnitude"), Arm("random", p, "random"),
-            *(Arm(m, p, m) for m in p.baselines)]
+    arms = [
+        Arm("flexrel", p, "flexrel", p.delta),
+        Arm("magnitude", p, "magnitude"),
+        Arm("random", p, "random"),
+        *(Arm(m, p, m) for m in p.baselines),
+    ]
     for name in b.variants:
         ours, theirs = variant(p, name)
         arms.append(ours)
@@ -79,8 +85,11 @@ def second_model(p: FlexRelParams, b: StudiesParams) -> FlexRelParams:
     """Section ``flexrel`` on ``studies.second_model`` (same data and training; a network without convolutions
     prunes its hidden neurons; baselines it has nothing for are dropped)."""
     no_bn = b.second_model not in BATCHNORM_MODELS
-    return p.replace(model=b.second_model, prune_linear=p.prune_linear or b.second_model == "lenet300",
-                               baselines=[m for m in p.baselines if not (no_bn and m == "bn_scale")])
+    return p.replace(
+        model=b.second_model,
+        prune_linear=p.prune_linear or b.second_model == "lenet300",
+        baselines=[m for m in p.baselines if not (no_bn and m == "bn_scale")],
+    )
 
 
 def delta_arms(p: FlexRelParams) -> list[Arm]:
@@ -92,15 +101,25 @@ def open_arms(p: FlexRelParams, b: StudiesParams) -> list[Arm]:
     """Notebook 08's arms on the default network: each shift (magnitude and FlexRel measured on shifted images,
     FlexRel with relevance on shifted images measured on shifted and on clean ones), relevance combined with
     Taylor, and dynamic relevance; with the default FlexRel, magnitude, Taylor, contribution and random."""
-    arms = [Arm("flexrel", p, "flexrel", p.delta), Arm("magnitude", p, "magnitude"), Arm("random", p, "random"),
-            Arm("contribution", p, "contribution"), Arm("taylor", p, "taylor")]
+    arms = [
+        Arm("flexrel", p, "flexrel", p.delta),
+        Arm("magnitude", p, "magnitude"),
+        Arm("random", p, "random"),
+        Arm("contribution", p, "contribution"),
+        Arm("taylor", p, "taylor"),
+    ]
     for s in b.shifts:
         on_shifted, rel_shifted = p.replace(test_shift=s), p.replace(relevance_shift=s)
-        arms += [Arm(f"{s}: magnitude", on_shifted, "magnitude"), Arm(f"{s}: flexrel", on_shifted, "flexrel", p.delta),
-                 Arm(f"{s}: flexrel, matched relevance", on_shifted.replace(relevance_shift=s), "flexrel", p.delta),
-                 Arm(f"{s} relevance: flexrel on clean", rel_shifted, "flexrel", p.delta)]
-    arms += [Arm("flexrel with taylor", p.replace(partner="taylor"), "flexrel", p.delta),
-             Arm("dynamic flexrel", p.replace(prune_steps=b.prune_steps), "flexrel", p.delta)]
+        arms += [
+            Arm(f"{s}: magnitude", on_shifted, "magnitude"),
+            Arm(f"{s}: flexrel", on_shifted, "flexrel", p.delta),
+            Arm(f"{s}: flexrel, matched relevance", on_shifted.replace(relevance_shift=s), "flexrel", p.delta),
+            Arm(f"{s} relevance: flexrel on clean", rel_shifted, "flexrel", p.delta),
+        ]
+    arms += [
+        Arm("flexrel with taylor", p.replace(partner="taylor"), "flexrel", p.delta),
+        Arm("dynamic flexrel", p.replace(prune_steps=b.prune_steps), "flexrel", p.delta),
+    ]
     return arms
 
 
@@ -109,5 +128,9 @@ def residual_arms(p: FlexRelParams) -> list[Arm]:
     with random, magnitude and relevance, and today's criteria. On a residual network FlexRel at δ = 0 and 1 are
     runs of their own (:func:`lib.protocols.flexrel.canonical`): each layer's scores are normalised before the
     group's mean, magnitude's and relevance's are not."""
-    return [*delta_arms(p), Arm("magnitude", p, "magnitude"), Arm("relevance", p, "relevance"),
-            *(Arm(m, p, m) for m in p.baselines)]
+    return [
+        *delta_arms(p),
+        Arm("magnitude", p, "magnitude"),
+        Arm("relevance", p, "relevance"),
+        *(Arm(m, p, m) for m in p.baselines),
+    ]

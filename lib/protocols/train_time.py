@@ -20,8 +20,8 @@ from tqdm.auto import tqdm
 
 from lib.core import data, models, prune, train
 from lib.criteria import contribution
-from lib.store import runs
 from lib.params.rank import RankParams
+from lib.store import runs
 
 Rows = list[dict]
 #: Fields of section ``rank`` in no run's key: they only choose which runs exist. ``device`` is replaced by
@@ -79,17 +79,26 @@ def prune_rounds(
     ``target_removed``. ``on_event("before_pruning" | "end", model)`` lets a caller look at the network.
     """
     original = width(model, layers)
-    n_rounds = rounds_needed([width(model, [n]) for n in layers], schedule["prune_fraction"], schedule["target_removed"])
+    n_rounds = rounds_needed(
+        [width(model, [n]) for n in layers], schedule["prune_fraction"], schedule["target_removed"]
+    )
     rows: Rows = []
     state = {"epoch": 0, "round": 0, "model": model, "opt": make_optimizer(model)}
 
     def record(stage: str, fit: dict | None = None) -> None:
         m = state["model"]
-        rows.append({"stage": stage, "epoch": state["epoch"], "round": state["round"],
-                     "removed": 1 - width(m, layers) / original, "hidden": width(m, layers),
-                     "params": sum(p.numel() for p in m.parameters()),
-                     **{f"train_{k}": v for k, v in (fit or {}).items() if k != "seconds"},
-                     **{f"test_{k}": v for k, v in evaluate(m).items()}})
+        rows.append(
+            {
+                "stage": stage,
+                "epoch": state["epoch"],
+                "round": state["round"],
+                "removed": 1 - width(m, layers) / original,
+                "hidden": width(m, layers),
+                "params": sum(p.numel() for p in m.parameters()),
+                **{f"train_{k}": v for k, v in (fit or {}).items() if k != "seconds"},
+                **{f"test_{k}": v for k, v in evaluate(m).items()},
+            }
+        )
 
     def epochs(n: int) -> None:
         for _ in range(n):
@@ -126,8 +135,15 @@ def build(p: RankParams, dataset: str, seed: int) -> nn.Module:
     return models.mlp([spec.channels * spec.size**2, 50, 30, spec.classes], bias=p.bias)
 
 
-def train_time(q: runs.View, dev: torch.device, dataset: str, method: str, reading: str, seed: int,
-               score: Callable[[nn.Module, object], prune.Scores]) -> Rows:
+def train_time(
+    q: runs.View,
+    dev: torch.device,
+    dataset: str,
+    method: str,
+    reading: str,
+    seed: int,
+    score: Callable[[nn.Module, object], prune.Scores],
+) -> Rows:
     """Algorithm 1 on ``dev`` on a fresh classifier for ``dataset`` (section view ``q``), scoring neurons with
     ``score(model, training batches)``; rows carry dataset, method, reading and seed (uncached: :func:`run`)."""
     x_tr, y_tr, x_te, y_te = (t.to(dev) for t in data.splits(dataset, train_subset=q.train_subset))
@@ -136,7 +152,12 @@ def train_time(q: runs.View, dev: torch.device, dataset: str, method: str, readi
     test_batches = data.TensorLoader(x_te, y_te, 2048)
     layers = [name for name, _ in contribution.linear_pairs(model, x_tr[:1])]
     rows = prune_rounds(
-        model, method=method, schedule=q.params(), layers=layers, seed=seed, example_input=x_tr[:1],
+        model,
+        method=method,
+        schedule=q.params(),
+        layers=layers,
+        seed=seed,
+        example_input=x_tr[:1],
         make_optimizer=lambda m: train.make_optimizer(q.optimizer, m.parameters(), q.lr, q.momentum),
         fit_epoch=lambda m, opt: train.train_epoch(m, train_batches, opt, amp=q.amp),
         evaluate=lambda m: train.evaluate(m, test_batches, amp=q.amp),
@@ -163,8 +184,13 @@ class RankRun(runs.Run):
         return cls(runs.View(p, GRID), seed, dataset, method, reading, str(train.device(p.device)))
 
     def key(self) -> dict:
-        return {"dataset": self.dataset, "method": self.method, "reading": self.reading, "seed": self.seed,
-                "device": self.device}
+        return {
+            "dataset": self.dataset,
+            "method": self.method,
+            "reading": self.reading,
+            "seed": self.seed,
+            "device": self.device,
+        }
 
     def result(self) -> Rows:
         """One row per epoch and per pruning round; rows carry dataset, method, reading and seed."""
@@ -172,7 +198,9 @@ class RankRun(runs.Run):
 
     def _compute(self) -> Rows:
         score = scorer(self.reading if self.reading != "-" else "paper", self.view.lam_avg, self.view.lam_max)
-        return train_time(self.view, torch.device(self.device), self.dataset, self.method, self.reading, self.seed, score)
+        return train_time(
+            self.view, torch.device(self.device), self.dataset, self.method, self.reading, self.seed, score
+        )
 
 
 def run(p: RankParams, dataset: str, method: str, reading: str, seed: int) -> Rows:
@@ -182,17 +210,28 @@ def run(p: RankParams, dataset: str, method: str, reading: str, seed: int) -> Ro
 
 def jobs(p: RankParams, datasets: list[str]) -> list[RankRun]:
     """Every run of the profile on ``datasets``, dataset by dataset and seed by seed."""
-    return [RankRun.of(p, dataset, method, reading, seed) for dataset in datasets for seed in p.seeds for method in p.methods
-            for reading in (p.readings if method in ("rank", "worst") else ["-"])]
+    return [
+        RankRun.of(p, dataset, method, reading, seed)
+        for dataset in datasets
+        for seed in p.seeds
+        for method in p.methods
+        for reading in (p.readings if method in ("rank", "worst") else ["-"])
+    ]
 
 
 def sweep(todo: list[runs.Run]) -> pd.DataFrame:
     """The rows of every :class:`RankRun` among ``todo`` (read back or computed) as one tidy frame."""
-    return pd.DataFrame([r for run in tqdm([t for t in todo if isinstance(t, RankRun)], desc="runs") for r in run.result()])
+    return pd.DataFrame(
+        [r for run in tqdm([t for t in todo if isinstance(t, RankRun)], desc="runs") for r in run.result()]
+    )
 
 
 def label(method: str, reading: str) -> str:
     """Legend label of a (method, reading) pair."""
-    names = {"rank": "rank (lowest contribution pruned)", "worst": "anti-ranked (highest pruned; the code's 'random')",
-             "random": "random", "none": "no pruning"}
+    names = {
+        "rank": "rank (lowest contribution pruned)",
+        "worst": "anti-ranked (highest pruned; the code's 'random')",
+        "random": "random",
+        "none": "no pruning",
+    }
     return names[method] + ("" if reading == "-" else f" · {reading}")

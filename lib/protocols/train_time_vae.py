@@ -18,9 +18,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lib.core import data, models, train
+from lib.params.vae import VaeParams
 from lib.protocols import train_time
 from lib.store import runs
-from lib.params.vae import VaeParams
 
 KINDS = ("pruned", "unpruned", "scratch")
 #: Fields of section ``vae`` in no run's key: they only choose which runs exist. ``device`` is replaced by the
@@ -103,8 +103,12 @@ class VaeRun(runs.Run):
 
         torch.manual_seed(seed)
         rows = train_time.prune_rounds(
-            model, method="rank" if kind == "pruned" else "none", schedule=q.params(), layers=layers,
-            seed=seed, example_input=x_tr[:1],
+            model,
+            method="rank" if kind == "pruned" else "none",
+            schedule=q.params(),
+            layers=layers,
+            seed=seed,
+            example_input=x_tr[:1],
             make_optimizer=lambda m: train.make_optimizer(q.optimizer, m.parameters(), q.lr),
             fit_epoch=lambda m, opt: train.train_epoch(m, train_batches, opt, loss=objective(q.beta), amp=q.amp),
             evaluate=lambda m: train.evaluate(m, test_batches, loss=objective(q.beta), amp=q.amp),

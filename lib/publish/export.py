@@ -35,10 +35,10 @@ from torch import nn
 
 from lib.core import data, prune
 from lib.params import paths, profiles
-from lib.protocols import flexrel, base_networks
+from lib.params.flexrel import FlexRelParams
+from lib.protocols import base_networks, flexrel
 from lib.publish import plotting
 from lib.store import runs
-from lib.params.flexrel import FlexRelParams
 
 FILES = ("model.pt2", "state_dict.pt", "record.json")
 
@@ -72,8 +72,17 @@ def accuracy(model, x: torch.Tensor, y: torch.Tensor, batch: int = 256) -> float
     return right / len(y)
 
 
-def export(p: FlexRelParams, out: Path, seed: int, method: str, factor: float, delta: float | None = None,
-           draw: int = 0, stage: str = "retention", tolerance: float = 0.0) -> dict:
+def export(
+    p: FlexRelParams,
+    out: Path,
+    seed: int,
+    method: str,
+    factor: float,
+    delta: float | None = None,
+    draw: int = 0,
+    stage: str = "retention",
+    tolerance: float = 0.0,
+) -> dict:
     """Write the network of a stored pruning run into ``out`` (see the module's docstring) and return its record.
 
     Raises :class:`lib.store.runs.NotStored` if the pipeline has not made the run, before any work, and
@@ -89,8 +98,10 @@ def export(p: FlexRelParams, out: Path, seed: int, method: str, factor: float, d
     model, rows = flexrel.network(run)
     rebuilt = rows[-1]["test_acc"]
     if abs(rebuilt - stored_row["test_acc"]) > tolerance:
-        raise ValueError(f"the rebuilt network measures {rebuilt:.4f}, the stored run {stored_row['test_acc']:.4f} "
-                         f"(tolerance {tolerance}): not the CPU that made the run? pass a tolerance to export anyway")
+        raise ValueError(
+            f"the rebuilt network measures {rebuilt:.4f}, the stored run {stored_row['test_acc']:.4f} "
+            f"(tolerance {tolerance}): not the CPU that made the run? pass a tolerance to export anyway"
+        )
     wrapped = Prepared(model.cpu().eval().to(memory_format=torch.contiguous_format), p.dataset, p.image_size).eval()
     x, y = held_out(p)
     exported = accuracy(write_program(wrapped, x[:2], out), x, y)
@@ -98,10 +109,20 @@ def export(p: FlexRelParams, out: Path, seed: int, method: str, factor: float, d
         raise ValueError(f"the exported program measures {exported:.4f}, the rebuilt network {rebuilt:.4f}")
     unpruned, _ = run.base().result()
     record = {
-        "run": {**run.key(), "stage": stage, "kind": run.kind}, "commit": plotting.git_commit(), "torch": torch.__version__,
-        "params": p.model_dump(), "params_hash": runs.config_hash(p),
-        "input": {"dataset": p.dataset, "split": "test", "first": p.test_subset or len(y), "shape": list(x.shape[1:]),
-                  "dtype": "float32", "range": [0.0, 1.0], "classes": data.SPECS[p.dataset].classes},
+        "run": {**run.key(), "stage": stage, "kind": run.kind},
+        "commit": plotting.git_commit(),
+        "torch": torch.__version__,
+        "params": p.model_dump(),
+        "params_hash": runs.config_hash(p),
+        "input": {
+            "dataset": p.dataset,
+            "split": "test",
+            "first": p.test_subset or len(y),
+            "shape": list(x.shape[1:]),
+            "dtype": "float32",
+            "range": [0.0, 1.0],
+            "classes": data.SPECS[p.dataset].classes,
+        },
         "pruning": pruning_record(unpruned, model, base_networks.Images.of(p).example()),
         "test_acc": {"stored_run": stored_row["test_acc"], "rebuilt": rebuilt, "exported": exported},
     }
@@ -114,7 +135,9 @@ def write_program(module: nn.Module, x: torch.Tensor, out: Path) -> nn.Module:
     ``state_dict.pt``. ``module`` is moved to the CPU and into eval mode, in place. Returns the program as loaded
     back from the file: what a reader gets."""
     module = module.cpu().eval()
-    program = torch.export.export(module, (x[:2].cpu().clone(),), dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
+    program = torch.export.export(
+        module, (x[:2].cpu().clone(),), dynamic_shapes=({0: torch.export.Dim("batch", min=1)},)
+    )
     out.mkdir(parents=True, exist_ok=True)
     torch.export.save(program, out / "model.pt2")
     torch.save(module.state_dict(), out / "state_dict.pt")
@@ -133,15 +156,20 @@ def pruning_record(unpruned: nn.Module, pruned: nn.Module, x0: torch.Tensor) -> 
     of one forward pass of ``x0`` before and after (each network where it is)."""
     before, after = prune.prunable_layers(unpruned), prune.prunable_layers(pruned)
     size = lambda m: prune.count(m, x0.to(next(m.parameters()).device))  # noqa: E731
-    return {"filters_kept": {n: [int(after[n].weight.shape[0]), int(m.weight.shape[0])] for n, m in before.items()},
-            "pruned": size(pruned), "unpruned": size(unpruned)}
+    return {
+        "filters_kept": {n: [int(after[n].weight.shape[0]), int(m.weight.shape[0])] for n, m in before.items()},
+        "pruned": size(pruned),
+        "unpruned": size(unpruned),
+    }
 
 
 def save(module: nn.Module, x: torch.Tensor, out: Path, record: dict) -> dict:
     """Any network in this format, e.g. one pruned with :mod:`lib.criteria.importance` (README, "Use FlexRel on
     your own network"): ``model.pt2`` and ``state_dict.pt`` (:func:`write_program`) and ``record.json``."""
     write_program(module, x, out)
-    return write_record(out, {**record, "input": {"shape": list(x.shape[1:]), "dtype": str(x.dtype).replace("torch.", "")}})
+    return write_record(
+        out, {**record, "input": {"shape": list(x.shape[1:]), "dtype": str(x.dtype).replace("torch.", "")}}
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,12 +178,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", help="profile whose flexrel section made the run (default: params.yaml's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--method", default="flexrel", help=f"one of {flexrel.METHODS}")
-    parser.add_argument("--factor", type=float, required=True, help="fraction of filters pruned per layer, as in the run")
+    parser.add_argument(
+        "--factor", type=float, required=True, help="fraction of filters pruned per layer, as in the run"
+    )
     parser.add_argument("--delta", type=float, help="FlexRel's δ (default: the section's)")
     parser.add_argument("--draw", type=int, default=0, help="random draw (method random)")
     parser.add_argument("--stage", default="retention", choices=["retention", "recovery"])
     parser.add_argument("--tolerance", type=float, default=0.0, help="accepted |rebuilt − stored| test accuracy")
-    parser.add_argument("--out", type=Path, help="folder (default: exports/<profile>-<method>-f<factor>-s<seed>-<stage>)")
+    parser.add_argument(
+        "--out", type=Path, help="folder (default: exports/<profile>-<method>-f<factor>-s<seed>-<stage>)"
+    )
     args = parser.parse_args(argv)
     profile = profiles.active_profile(profile=args.profile)
     p = profiles.load("flexrel", profile)
@@ -165,10 +197,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         record = export(p, out, args.seed, args.method, args.factor, args.delta, args.draw, args.stage, args.tolerance)
     except runs.NotStored as err:
-        print(f"{err}: run the stage that makes it first (e.g. `dvc repro 01_flexrel_accuracy_vs_pruning`)", file=sys.stderr)
+        print(
+            f"{err}: run the stage that makes it first (e.g. `dvc repro 01_flexrel_accuracy_vs_pruning`)",
+            file=sys.stderr,
+        )
         return 2
     acc = record["test_acc"]
-    print(f"{out}: test accuracy stored {acc['stored_run']:.4f}, rebuilt {acc['rebuilt']:.4f}, exported {acc['exported']:.4f}")
+    print(
+        f"{out}: test accuracy stored {acc['stored_run']:.4f}, rebuilt {acc['rebuilt']:.4f}, exported {acc['exported']:.4f}"
+    )
     return 0
 
 

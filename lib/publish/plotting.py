@@ -21,8 +21,15 @@ from lib.store.runs import config_hash
 def style() -> None:
     """The project's figure style: seaborn's paper context with a white grid."""
     sns.set_theme(context="paper", style="whitegrid", font_scale=1.2)
-    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight", "pdf.fonttype": 42,
-                         "figure.constrained_layout.use": True})
+    plt.rcParams.update(
+        {
+            "figure.dpi": 110,
+            "savefig.dpi": 150,
+            "savefig.bbox": "tight",
+            "pdf.fonttype": 42,
+            "figure.constrained_layout.use": True,
+        }
+    )
 
 
 def git_commit(root: Path = ROOT) -> str:
@@ -31,9 +38,15 @@ def git_commit(root: Path = ROOT) -> str:
     (figures, results, ``dvc.lock``) do not count."""
     inputs = ["lib", "notebooks", "params.yaml", "dvc.yaml", "data.dvc"]
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *inputs], cwd=root,
-                               capture_output=True, text=True)
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", *inputs],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
@@ -55,5 +68,7 @@ def save_figure(fig: plt.Figure, name: str, prov: dict[str, str], folder: Path =
     text = json.dumps(prov, sort_keys=True)
     paths = [folder / f"{name}.png", folder / f"{name}.pdf"]
     fig.savefig(paths[0], metadata={"Title": name, "Description": text, "Software": "pruning-companion"})
-    fig.savefig(paths[1], metadata={"Title": name, "Subject": text, "Creator": "pruning-companion", "CreationDate": None})
+    fig.savefig(
+        paths[1], metadata={"Title": name, "Subject": text, "Creator": "pruning-companion", "CreationDate": None}
+    )
     return paths

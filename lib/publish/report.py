@@ -18,7 +18,11 @@ def tally(counts: dict[str, int]) -> str:
 
 def render(context: dict[str, Any], template: str = "REPRODUCTION.md.j2") -> str:
     """The report, ``template`` filled with ``context`` (an undefined name is an error, not an empty string)."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True, autoescape=False)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
     env.filters["tally"] = tally
     return env.get_template(template).render(**context)

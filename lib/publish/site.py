@@ -37,10 +37,20 @@ ROOT = paths.ROOT
 #: Where a cell of a notebook page is linked from the claims table (an anchor is put before the first code cell
 #: whose source contains the marker).
 ANCHORS = {"figure": "save_figure(", "claims": '"claims.csv", index=False'}
-COLOURS = {"reproduced": "#c8e6c9", "matches": "#c8e6c9", "passed": "#c8e6c9", "exceeds": "#dcedc8",
-           "contradicted": "#ffcdd2", "falls short": "#ffcdd2", "failed": "#ffcdd2", "smaller than claimed": "#ffe0b2",
-           "no meaningful difference": "#bbdefb", "inconclusive": "#eeeeee", "not testable in this regime": "#f5f5f5",
-           "not run": "#fff9c4"}
+COLOURS = {
+    "reproduced": "#c8e6c9",
+    "matches": "#c8e6c9",
+    "passed": "#c8e6c9",
+    "exceeds": "#dcedc8",
+    "contradicted": "#ffcdd2",
+    "falls short": "#ffcdd2",
+    "failed": "#ffcdd2",
+    "smaller than claimed": "#ffe0b2",
+    "no meaningful difference": "#bbdefb",
+    "inconclusive": "#eeeeee",
+    "not testable in this regime": "#f5f5f5",
+    "not run": "#fff9c4",
+}
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 INSTALL_BROWSER = "apt-get update && apt-get install -y chromium chromium-driver"
 
@@ -70,9 +80,16 @@ def provenance(root: Path = ROOT) -> dict:
         if status is None:
             state = f"unknown (dvc status failed: {proc.stderr.strip()[-200:]})"
         else:
-            state = "up to date with dvc.lock" if stage not in status else f"changed since dvc.lock: {json.dumps(status[stage])}"
-        out["stages"][stage] = {"params_hash": runs.config_hash(entry.get("params", {})), "notebook_md5": md5,
-                                "status": state}
+            state = (
+                "up to date with dvc.lock"
+                if stage not in status
+                else f"changed since dvc.lock: {json.dumps(status[stage])}"
+            )
+        out["stages"][stage] = {
+            "params_hash": runs.config_hash(entry.get("params", {})),
+            "notebook_md5": md5,
+            "status": state,
+        }
     return out
 
 
@@ -94,23 +111,35 @@ def page(nb: dict, stage: str, prov: dict) -> dict:
     nb = copy.deepcopy(nb)
     state = nb["metadata"].pop("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
     s, meta = prov["stages"][stage], nb["metadata"].get("papermill", {})
-    note = (f"**Provenance.** The executed copy of `notebooks/{stage}.ipynb` that `dvc repro {stage}` wrote — profile "
-            f"**{prov['profile']}**, commit `{prov['commit']}`, parameters hash `{s['params_hash']}` (the parameters this "
-            f"stage read, `dvc.lock`), notebook md5 `{s['notebook_md5']}`, executed {meta.get('end_time', '?')} in "
-            f"{meta.get('duration') or 0:.0f} s. Workspace: {s['status']}.")
+    note = (
+        f"**Provenance.** The executed copy of `notebooks/{stage}.ipynb` that `dvc repro {stage}` wrote — profile "
+        f"**{prov['profile']}**, commit `{prov['commit']}`, parameters hash `{s['params_hash']}` (the parameters this "
+        f"stage read, `dvc.lock`), notebook md5 `{s['notebook_md5']}`, executed {meta.get('end_time', '?')} in "
+        f"{meta.get('duration') or 0:.0f} s. Workspace: {s['status']}."
+    )
     cells = []
     for cell in nb["cells"]:
         source = "".join(cell["source"])
         for name, marker in ANCHORS.items():
-            if cell["cell_type"] == "code" and marker in source and not any(f'id="{name}"' in "".join(c["source"]) for c in cells):
-                cells.append({"cell_type": "markdown", "id": f"site-{name}", "metadata": {}, "source": f'<a id="{name}"></a>'})
+            if (
+                cell["cell_type"] == "code"
+                and marker in source
+                and not any(f'id="{name}"' in "".join(c["source"]) for c in cells)
+            ):
+                cells.append(
+                    {"cell_type": "markdown", "id": f"site-{name}", "metadata": {}, "source": f'<a id="{name}"></a>'}
+                )
         for out in cell.get("outputs", []):
             view = out.get("data", {}).get("application/vnd.jupyter.widget-view+json")
             if view is not None:
                 text = _widget_text(state, view["model_id"])
                 out["data"] = {"text/plain": text if text is not None else out["data"].get("text/plain", "")}
         cells.append(cell)
-    nb["cells"] = [cells[0], {"cell_type": "markdown", "id": "site-provenance", "metadata": {}, "source": note}, *cells[1:]]
+    nb["cells"] = [
+        cells[0],
+        {"cell_type": "markdown", "id": "site-provenance", "metadata": {}, "source": note},
+        *cells[1:],
+    ]
     return nb
 
 
@@ -125,44 +154,76 @@ def landing(claims: pd.DataFrame, prov: dict, titles: dict[str, str]) -> str:
         links = [f'<a href="{nb}#claims">cell</a>']
         if titles.get(r.stage, (None, False))[1]:
             links.insert(0, f'<a href="{nb}#figure">figure</a>')
-        cols = [r.paper, r.claim + ("" if r.primary or r.paper == "control" else " (sensitivity)"), r.paper_value, r.quantity,
-                c["estimate"], c["flip"], r.n, c["rule"], c["mde"]]
-        rows.append("<tr class=\"claim\">" + "".join(f"<td>{html.escape(str(v))}</td>" for v in cols)
-                    + f'<td class="verdict" style="background:{COLOURS.get(r.verdict, "#ffffff")}"><b>{html.escape(r.verdict)}'
-                    f"</b>{html.escape(c['reason'])}</td><td>{html.escape(r.source)} · {html.escape(r.dataset)}<br>"
-                    + " · ".join(links) + "</td></tr>")
-    head = "".join(f"<th>{h}</th>" for h in ("paper", "claim", "paper value", "ours: quantity", "estimate [95 % t CI]",
-                                              "sign-flip 95 % CI", "n", "tested against", "MDE", "verdict", "source"))
+        cols = [
+            r.paper,
+            r.claim + ("" if r.primary or r.paper == "control" else " (sensitivity)"),
+            r.paper_value,
+            r.quantity,
+            c["estimate"],
+            c["flip"],
+            r.n,
+            c["rule"],
+            c["mde"],
+        ]
+        rows.append(
+            '<tr class="claim">'
+            + "".join(f"<td>{html.escape(str(v))}</td>" for v in cols)
+            + f'<td class="verdict" style="background:{COLOURS.get(r.verdict, "#ffffff")}"><b>{html.escape(r.verdict)}'
+            f"</b>{html.escape(c['reason'])}</td><td>{html.escape(r.source)} · {html.escape(r.dataset)}<br>"
+            + " · ".join(links)
+            + "</td></tr>"
+        )
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in (
+            "paper",
+            "claim",
+            "paper value",
+            "ours: quantity",
+            "estimate [95 % t CI]",
+            "sign-flip 95 % CI",
+            "n",
+            "tested against",
+            "MDE",
+            "verdict",
+            "source",
+        )
+    )
     pages = "\n".join(f"- [{title}](notebooks/{stage}.ipynb)" for stage, (title, _) in titles.items())
-    return "\n".join([
-        "# Pruning companion: the reproduction",
-        "",
-        f"FlexRel (IEEE Network 2026) and rank-based train-time pruning, reproduced figure by figure. Profile "
-        f"**{prov['profile']}**, commit `{prov['commit']}`. Verdicts of the papers' primary claims: {counts}. The rules and their "
-        "caveats: [REPRODUCTION.md](reproduction.md). Built from the executed notebooks without re-executing them.",
-        "",
-        "## The notebooks",
-        "",
-        pages,
-        "",
-        "## Every claim",
-        "",
-        "Each row links to the figure and to the cell of the notebook that judged it. Sensitivity rows, gates (`control`) and "
-        "the rows of notebooks 07-09 (beyond the papers) are not in the counts above.",
-        "",
-        "<style>table.claims {font-size: 0.8em} table.claims td {vertical-align: top}</style>",
-        '<table class="claims"><thead><tr>' + head + "</tr></thead><tbody>",
-        *rows,
-        "</tbody></table>",
-        "",
-    ])
+    return "\n".join(
+        [
+            "# Pruning companion: the reproduction",
+            "",
+            f"FlexRel (IEEE Network 2026) and rank-based train-time pruning, reproduced figure by figure. Profile "
+            f"**{prov['profile']}**, commit `{prov['commit']}`. Verdicts of the papers' primary claims: {counts}. The rules and their "
+            "caveats: [REPRODUCTION.md](reproduction.md). Built from the executed notebooks without re-executing them.",
+            "",
+            "## The notebooks",
+            "",
+            pages,
+            "",
+            "## Every claim",
+            "",
+            "Each row links to the figure and to the cell of the notebook that judged it. Sensitivity rows, gates (`control`) and "
+            "the rows of notebooks 07-09 (beyond the papers) are not in the counts above.",
+            "",
+            "<style>table.claims {font-size: 0.8em} table.claims td {vertical-align: top}</style>",
+            '<table class="claims"><thead><tr>' + head + "</tr></thead><tbody>",
+            *rows,
+            "</tbody></table>",
+            "",
+        ]
+    )
 
 
 def sources(dest: Path, root: Path = ROOT) -> Path:
     """Write the book's sources (config, table of contents, pages) into ``dest``; fails with what to run if an
     executed notebook or the claims table is missing."""
-    missing = [str(p.relative_to(root)) for p in [*(executed(s, root) for s in stages(root)),
-                                                    root / "results/99_reproduction_report/claims.csv"] if not p.exists()]
+    missing = [
+        str(p.relative_to(root))
+        for p in [*(executed(s, root) for s in stages(root)), root / "results/99_reproduction_report/claims.csv"]
+        if not p.exists()
+    ]
     if missing:
         raise FileNotFoundError(f"not built yet: {missing}; run `make reproduce` (or `dvc pull` from a remote) first")
     prov = provenance(root)
@@ -176,17 +237,34 @@ def sources(dest: Path, root: Path = ROOT) -> Path:
     claims = pd.read_csv(root / "results/99_reproduction_report/claims.csv")
     (dest / "index.md").write_text(landing(claims, prov, titles))
     shutil.copy(root / "REPRODUCTION.md", dest / "reproduction.md")
-    book = {"title": "Pruning companion", "author": "pruning-companion", "only_build_toc_files": True,
-            "execute": {"execute_notebooks": "off"},
-            "parse": {"myst_enable_extensions": ["colon_fence"]},  # no dollarmath (MathJax is a CDN script), no linkify
-            "launch_buttons": {"notebook_interface": "classic", "binderhub_url": "", "jupyterhub_url": "", "thebe": False,
-                               "colab_url": ""},
-            "repository": {"url": ""}, "html": {"use_repository_button": False, "use_issues_button": False,
-                                                "use_edit_page_button": False, "use_download_button": False},
-            "sphinx": {"config": {"nb_ipywidgets_js": {}, "html_show_copyright": False}}}
+    book = {
+        "title": "Pruning companion",
+        "author": "pruning-companion",
+        "only_build_toc_files": True,
+        "execute": {"execute_notebooks": "off"},
+        "parse": {"myst_enable_extensions": ["colon_fence"]},  # no dollarmath (MathJax is a CDN script), no linkify
+        "launch_buttons": {
+            "notebook_interface": "classic",
+            "binderhub_url": "",
+            "jupyterhub_url": "",
+            "thebe": False,
+            "colab_url": "",
+        },
+        "repository": {"url": ""},
+        "html": {
+            "use_repository_button": False,
+            "use_issues_button": False,
+            "use_edit_page_button": False,
+            "use_download_button": False,
+        },
+        "sphinx": {"config": {"nb_ipywidgets_js": {}, "html_show_copyright": False}},
+    }
     (dest / "_config.yml").write_text(yaml.safe_dump(book, sort_keys=False))
-    toc = {"format": "jb-book", "root": "index",
-           "chapters": [{"file": "reproduction"}, *({"file": f"notebooks/{s}"} for s in stages(root))]}
+    toc = {
+        "format": "jb-book",
+        "root": "index",
+        "chapters": [{"file": "reproduction"}, *({"file": f"notebooks/{s}"} for s in stages(root))],
+    }
     (dest / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
     return dest
 
@@ -199,8 +277,10 @@ extensions = [e for e in extensions if e != "sphinx_thebe"]
 html_context = {**globals().get("html_context", {}), "default_mode": "light"}
 html_favicon = "favicon.svg"
 """
-FAVICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#2e7d32"/>'
-           '<text x="8" y="12" font-size="11" text-anchor="middle" fill="white" font-family="sans-serif">P</text></svg>')
+FAVICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#2e7d32"/>'
+    '<text x="8" y="12" font-size="11" text-anchor="middle" fill="white" font-family="sans-serif">P</text></svg>'
+)
 
 
 def build(out: Path = ROOT / "site", root: Path = ROOT) -> Path:
@@ -209,8 +289,10 @@ def build(out: Path = ROOT / "site", root: Path = ROOT) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         src, html_dir = sources(Path(tmp) / "book", root), Path(tmp) / "html"
         (src / "favicon.svg").write_text(FAVICON)
-        steps = [[str(Path(sys.executable).parent / "jupyter-book"), "config", "sphinx", str(src)],
-                 [sys.executable, "-m", "sphinx", "-b", "html", "-W", "-n", "--keep-going", "-q", str(src), str(html_dir)]]
+        steps = [
+            [str(Path(sys.executable).parent / "jupyter-book"), "config", "sphinx", str(src)],
+            [sys.executable, "-m", "sphinx", "-b", "html", "-W", "-n", "--keep-going", "-q", str(src), str(html_dir)],
+        ]
         for i, cmd in enumerate(steps):
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
@@ -225,8 +307,18 @@ def build(out: Path = ROOT / "site", root: Path = ROOT) -> Path:
 
 #: How Chromium runs here: headless, as root (no sandbox), and with no background connections (this machine's
 #: network is closed: they would be refused, many at a time, and hide the page's own requests).
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1400,1800")
+FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1800",
+)
 
 
 def browser_missing() -> str | None:
@@ -250,6 +342,7 @@ def check(site: Path, screenshots: Path, root: Path = ROOT) -> dict[str, dict]:
     why = browser_missing()
     if why:
         raise RuntimeError(why)
+
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args) -> None:
             pass
@@ -270,27 +363,40 @@ def check(site: Path, screenshots: Path, root: Path = ROOT) -> dict[str, dict]:
     try:
         for rel in pages:
             driver.get(base + rel)
-            images = driver.execute_script("return Array.from(document.images).map(i => [i.src, i.complete && i.naturalWidth > 0])")
+            images = driver.execute_script(
+                "return Array.from(document.images).map(i => [i.src, i.complete && i.naturalWidth > 0])"
+            )
             anchors = driver.execute_script("return Array.from(document.querySelectorAll('[id]')).map(e => e.id)")
             sent = [json.loads(e["message"])["message"] for e in driver.get_log("performance")]
             urls = [m["params"]["request"]["url"] for m in sent if m["method"] == "Network.requestWillBeSent"]
             found[rel] = {
                 "console_errors": [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"],
-                "external_requests": [u for u in urls if u.startswith(("http:", "https:", "ws:", "wss:")) and not u.startswith(base)],
-                "images": len(images), "broken_images": [src for src, ok in images if not ok], "anchors": set(anchors),
+                "external_requests": [
+                    u for u in urls if u.startswith(("http:", "https:", "ws:", "wss:")) and not u.startswith(base)
+                ],
+                "images": len(images),
+                "broken_images": [src for src, ok in images if not ok],
+                "anchors": set(anchors),
             }
             if rel == "index.html":
                 found[rel]["claim_rows"] = len(driver.find_elements("css selector", "table.claims tr.claim"))
                 found[rel]["links"] = driver.execute_script(
-                    "return Array.from(document.querySelectorAll('table.claims a')).map(a => a.getAttribute('href'))")
-            driver.execute_script("const f = document.getElementById('figure'); if (f) f.scrollIntoView();")  # show the figure
+                    "return Array.from(document.querySelectorAll('table.claims a')).map(a => a.getAttribute('href'))"
+                )
+            driver.execute_script(
+                "const f = document.getElementById('figure'); if (f) f.scrollIntoView();"
+            )  # show the figure
             driver.save_screenshot(str(screenshots / (rel.replace("/", "_").removesuffix(".html") + ".png")))
     finally:
         driver.quit()
         server.shutdown()
     claims = len(pd.read_csv(root / "results/99_reproduction_report/claims.csv"))
-    problems = [f"{rel}: {k} {v}" for rel, f in found.items() for k in ("console_errors", "external_requests", "broken_images")
-                if (v := f[k])]
+    problems = [
+        f"{rel}: {k} {v}"
+        for rel, f in found.items()
+        for k in ("console_errors", "external_requests", "broken_images")
+        if (v := f[k])
+    ]
     index = found["index.html"]
     if index["claim_rows"] != claims:
         problems.append(f"index.html: {index['claim_rows']} claim rows, claims.csv has {claims}")
@@ -308,16 +414,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lib.publish.site", description=main.__doc__)
     parser.add_argument("command", choices=["build", "check"])
     parser.add_argument("--site", type=Path, default=ROOT / "site", help="the built site (default: site/)")
-    parser.add_argument("--screenshots", type=Path, default=ROOT / "site-screenshots", help="check: where screenshots go")
+    parser.add_argument(
+        "--screenshots", type=Path, default=ROOT / "site-screenshots", help="check: where screenshots go"
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
             print(f"built {build(args.site)}")
         else:
             found = check(args.site, args.screenshots)
-            print(f"{len(found)} pages loaded without console errors, external requests or broken images "
-                  f"({sum(f['images'] for f in found.values())} images); {found['index.html']['claim_rows']} claim rows; "
-                  f"screenshots in {args.screenshots}")
+            print(
+                f"{len(found)} pages loaded without console errors, external requests or broken images "
+                f"({sum(f['images'] for f in found.values())} images); {found['index.html']['claim_rows']} claim rows; "
+                f"screenshots in {args.screenshots}"
+            )
     except (FileNotFoundError, RuntimeError, AssertionError) as err:
         print(err, file=sys.stderr)
         return 1

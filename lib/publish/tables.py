@@ -58,10 +58,15 @@ def cells(frame: pd.DataFrame, percent: Sequence[bool] | None = None) -> list[di
 
 def markdown(frame: pd.DataFrame, percent: Sequence[bool] | None = None) -> str:
     """The claims frame as a Markdown table (see :func:`cells`)."""
-    lines = ["| paper | claim | paper value | ours: quantity | estimate [95 % t CI] | sign-flip 95 % CI | n | tested against "
-             "| MDE | verdict | source |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| paper | claim | paper value | ours: quantity | estimate [95 % t CI] | sign-flip 95 % CI | n | tested against "
+        "| MDE | verdict | source |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for c, r in zip(cells(frame, percent), frame.itertuples()):
         tag = "" if r.primary or r.paper == "control" else " *(sensitivity)*"
-        lines.append(f"| {r.paper} | {r.claim}{tag} | {r.paper_value} | {r.quantity} | {c['estimate']} | {c['flip']} | {r.n} "
-                     f"| {c['rule']} | {c['mde']} | **{r.verdict}**{c['reason']} | {r.source} · {r.dataset} |")
+        lines.append(
+            f"| {r.paper} | {r.claim}{tag} | {r.paper_value} | {r.quantity} | {c['estimate']} | {c['flip']} | {r.n} "
+            f"| {c['rule']} | {c['mde']} | **{r.verdict}**{c['reason']} | {r.source} · {r.dataset} |"
+        )
     return "\n".join(lines)

@@ -25,12 +25,12 @@ from torch import nn
 from lib.core import data, prune
 from lib.criteria import contribution
 from lib.params import profiles
-from lib.protocols import base_networks, flexrel, stages, train_time, train_time_vae
-from lib.scale import sweep
-from lib.store import runs
 from lib.params.flexrel import FlexRelParams
 from lib.params.rank import RankParams
 from lib.params.vae import VaeParams
+from lib.protocols import base_networks, flexrel, stages, train_time, train_time_vae
+from lib.scale import sweep
+from lib.store import runs
 
 #: What the estimates assume of a GPU — an assumption, not a measurement (no GPU has run this project yet):
 #: sustained training throughput in TFLOP/s (2 FLOP per MAC), a third of an A100's bfloat16 peak (312). At 32×32
@@ -53,8 +53,12 @@ def _images(dataset: str, subset: int | None, train: bool) -> int:
 _NETWORKS: dict[tuple, tuple[int, list[int]]] = {}
 
 
-def _network(build: Callable[..., nn.Module], *args, shape: tuple[int, ...],
-             hidden: Callable[[nn.Module], list[str]] = lambda model: []) -> tuple[int, list[int]]:
+def _network(
+    build: Callable[..., nn.Module],
+    *args,
+    shape: tuple[int, ...],
+    hidden: Callable[[nn.Module], list[str]] = lambda model: [],
+) -> tuple[int, list[int]]:
     """MACs of one forward pass of ``build(*args)`` on one input of ``shape``, and the widths of the hidden
     layers ``hidden`` names (each network built once)."""
     key = (build.__module__, build.__qualname__, repr(args), shape)
@@ -73,13 +77,19 @@ def _flexrel_macs(p: FlexRelParams | runs.View) -> int:
     """MACs of one forward pass of section ``p``'s network (built once per network, whatever else ``p`` sets)."""
     key = (p.dataset, p.model, p.width, p.image_size)
     if key not in _FLEXREL_MACS:
-        _FLEXREL_MACS[key] = _network(base_networks.build, p, 0, shape=tuple(base_networks.Images.of(p).example().shape))[0]
+        _FLEXREL_MACS[key] = _network(
+            base_networks.build, p, 0, shape=tuple(base_networks.Images.of(p).example().shape)
+        )[0]
     return _FLEXREL_MACS[key]
 
 
 def _epochs(p: RankParams | VaeParams | runs.View, widths: list[int]) -> int:
     """Epochs of a train-time pruning run (the unpruned baseline trains as many)."""
-    return p.initial_epochs + train_time.rounds_needed(widths, p.prune_fraction, p.target_removed) * p.recovery_epochs + p.final_epochs
+    return (
+        p.initial_epochs
+        + train_time.rounds_needed(widths, p.prune_fraction, p.target_removed) * p.recovery_epochs
+        + p.final_epochs
+    )
 
 
 def work(run: runs.Run) -> float:
@@ -108,13 +118,29 @@ def work(run: runs.Run) -> float:
     if isinstance(run, train_time.RankRun):
         spec = data.SPECS[run.dataset]
         shape = (1, spec.channels, spec.size, spec.size)
-        macs, widths = _network(train_time.build, q, run.dataset, 0, shape=shape,
-                                hidden=lambda m: [n for n, _ in contribution.linear_pairs(m, torch.zeros(shape))])
-        return macs * _epochs(q, widths) * (3 * _images(run.dataset, q.train_subset, True) + _images(run.dataset, None, False))
+        macs, widths = _network(
+            train_time.build,
+            q,
+            run.dataset,
+            0,
+            shape=shape,
+            hidden=lambda m: [n for n, _ in contribution.linear_pairs(m, torch.zeros(shape))],
+        )
+        return (
+            macs
+            * _epochs(q, widths)
+            * (3 * _images(run.dataset, q.train_subset, True) + _images(run.dataset, None, False))
+        )
     if isinstance(run, train_time_vae.VaeRun):
         spec = data.SPECS[q.dataset]
-        macs, widths = _network(train_time_vae.build, q, q.hidden, 0, shape=(1, spec.channels, q.image_size, q.image_size),
-                                hidden=lambda m: [a for a, _ in m.hidden_pairs()])
+        macs, widths = _network(
+            train_time_vae.build,
+            q,
+            q.hidden,
+            0,
+            shape=(1, spec.channels, q.image_size, q.image_size),
+            hidden=lambda m: [a for a, _ in m.hidden_pairs()],
+        )
         per_epoch = 3 * _images(q.dataset, q.train_subset, True) + _images(q.dataset, q.test_subset, False)
         return macs * _epochs(q, widths) * per_epoch
     raise ValueError(f"no work model for {type(run).__name__}")
@@ -138,13 +164,17 @@ def measured(profile: str, root: Path | None = None) -> pd.DataFrame:
     """The computation time and CPU of every current stored entry of ``profile`` (``kind``, ``seconds``, ``cpu``);
     entries stored before runs recorded their time are left out."""
     sections = {name: [profiles.load(name, profile).model_dump()] for name in profiles.SECTIONS}
-    rows = [{"kind": h["kind"], "seconds": h["seconds"], "cpu": h["cpu"]} for _, h, _ in runs.records(root)
-            if h is not None and "seconds" in h and not runs.why_stale(h, sections)]
+    rows = [
+        {"kind": h["kind"], "seconds": h["seconds"], "cpu": h["cpu"]}
+        for _, h, _ in runs.records(root)
+        if h is not None and "seconds" in h and not runs.why_stale(h, sections)
+    ]
     return pd.DataFrame(rows, columns=["kind", "seconds", "cpu"])
 
 
-def table(profiles: list[str], reference: str = "default", gpu_tflops: float = GPU_TFLOPS,
-          root: Path | None = None) -> pd.DataFrame:
+def table(
+    profiles: list[str], reference: str = "default", gpu_tflops: float = GPU_TFLOPS, root: Path | None = None
+) -> pd.DataFrame:
     """Per profile and kind of run: ``stages`` listing them, ``runs``, ``tmacs`` (their work, 10¹² MACs),
     ``measured_s`` (median seconds per run, where the profile ran here), ``cpu_hours`` (the work at the
     throughput ``reference`` reached here on that kind of run, or the one :data:`RATE_OF` names) and
@@ -152,16 +182,28 @@ def table(profiles: list[str], reference: str = "default", gpu_tflops: float = G
     names = list(dict.fromkeys([*profiles, reference]))  # each profile enumerated once, the reference included
     planned_runs = pd.concat([planned(p) for p in names], ignore_index=True)
     times = {p: measured(p, root) for p in names}
-    ref = (planned_runs[planned_runs.profile == reference].groupby("kind").macs.mean()
-           / times[reference].groupby("kind").seconds.median())
+    ref = (
+        planned_runs[planned_runs.profile == reference].groupby("kind").macs.mean()
+        / times[reference].groupby("kind").seconds.median()
+    )
     rows = []
-    for (profile, kind), group in planned_runs[planned_runs.profile.isin(profiles)].groupby(["profile", "kind"], sort=False):
+    for (profile, kind), group in planned_runs[planned_runs.profile.isin(profiles)].groupby(
+        ["profile", "kind"], sort=False
+    ):
         mine = times[profile][times[profile].kind == kind].seconds
         macs = group.macs.sum()
-        rows.append({"profile": profile, "kind": kind, "stages": ", ".join(s[:2] for s in group.stage.unique()),
-                     "runs": len(group), "tmacs": macs / 1e12, "measured_s": mine.median() if len(mine) else float("nan"),
-                     "cpu_hours": macs / ref.get(RATE_OF.get(kind, kind), float("nan")) / 3600,
-                     "gpu_hours": 2 * macs / (gpu_tflops * 1e12) / 3600})
+        rows.append(
+            {
+                "profile": profile,
+                "kind": kind,
+                "stages": ", ".join(s[:2] for s in group.stage.unique()),
+                "runs": len(group),
+                "tmacs": macs / 1e12,
+                "measured_s": mine.median() if len(mine) else float("nan"),
+                "cpu_hours": macs / ref.get(RATE_OF.get(kind, kind), float("nan")) / 3600,
+                "gpu_hours": 2 * macs / (gpu_tflops * 1e12) / 3600,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -171,17 +213,30 @@ def _fmt(x: float) -> str:
 
 def markdown(sizes: pd.DataFrame, reference: str = "default", gpu_tflops: float = GPU_TFLOPS) -> str:
     """:func:`table` as README and REPRODUCTION.md show it: one row per profile and kind of run, then its total."""
-    lines = ["| profile | run | stages | runs | measured here [s/run] | estimated, this CPU [h] | estimated, GPU [h] |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| profile | run | stages | runs | measured here [s/run] | estimated, this CPU [h] | estimated, GPU [h] |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for profile, group in sizes.groupby("profile", sort=False):
-        lines += [f"| {profile} | {r.kind} | {r.stages} | {r.runs:,} | {_fmt(r.measured_s)} | {_fmt(r.cpu_hours)} | "
-                  f"{_fmt(r.gpu_hours)} |" for r in group.itertuples()]
-        lines.append(f"| **{profile}** | **all** | | **{group.runs.sum():,}** | | **{_fmt(group.cpu_hours.sum(min_count=len(group)))}** | "
-                     f"**{_fmt(group.gpu_hours.sum())}** |")
-    return "\n".join(lines + ["", f"Measured: median computation time of one stored run here. Estimated: the profile's "
-                              f"work (forward-pass MACs × images passed, `lib.scale.sizing`) at the throughput the `{reference}` "
-                              f"profile reached here on each kind of run (FlexRel's: its base networks' training; fixed "
-                              f"per-run costs are left out, so short runs take longer than estimated), or at an assumed GPU sustaining {gpu_tflops:g} "
-                              "TFLOP/s (an assumption, not a measurement; at 32×32 and for the small MLPs of `rank-run` a "
-                              "GPU stays far below it, so those GPU figures are lower bounds). A run two stages list is "
-                              "counted under the first."])
+        lines += [
+            f"| {profile} | {r.kind} | {r.stages} | {r.runs:,} | {_fmt(r.measured_s)} | {_fmt(r.cpu_hours)} | "
+            f"{_fmt(r.gpu_hours)} |"
+            for r in group.itertuples()
+        ]
+        lines.append(
+            f"| **{profile}** | **all** | | **{group.runs.sum():,}** | | **{_fmt(group.cpu_hours.sum(min_count=len(group)))}** | "
+            f"**{_fmt(group.gpu_hours.sum())}** |"
+        )
+    return "\n".join(
+        lines
+        + [
+            "",
+            f"Measured: median computation time of one stored run here. Estimated: the profile's "
+            f"work (forward-pass MACs × images passed, `lib.scale.sizing`) at the throughput the `{reference}` "
+            f"profile reached here on each kind of run (FlexRel's: its base networks' training; fixed "
+            f"per-run costs are left out, so short runs take longer than estimated), or at an assumed GPU sustaining {gpu_tflops:g} "
+            "TFLOP/s (an assumption, not a measurement; at 32×32 and for the small MLPs of `rank-run` a "
+            "GPU stays far below it, so those GPU figures are lower bounds). A run two stages list is "
+            "counted under the first.",
+        ]
+    )

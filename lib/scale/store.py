@@ -29,7 +29,9 @@ def current_sections() -> dict[str, list[dict]]:
     ``flexrel`` also notebook 09's residual section of each profile (:func:`lib.params.studies.residual`)."""
     built = validate(read())
     out = {name: [built[profile][name].model_dump() for profile in PROFILES] for name in SECTIONS}
-    out["flexrel"] += [residual(built[profile]["flexrel"], built[profile]["studies"]).model_dump() for profile in PROFILES]
+    out["flexrel"] += [
+        residual(built[profile]["flexrel"], built[profile]["studies"]).model_dump() for profile in PROFILES
+    ]
     return out
 
 
@@ -48,15 +50,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command = args.command or "list"
     sections = current_sections()
-    rows = [(path, header, error, runs.why_stale(header, sections, FREE) if header else [])
-            for path, header, error in runs.records(args.root)]
+    rows = [
+        (path, header, error, runs.why_stale(header, sections, FREE) if header else [])
+        for path, header, error in runs.records(args.root)
+    ]
     if command == "list":
         kinds = sorted({p.parent.name for p, *_ in rows})
         print(f"{'kind':<20} {'entries':>7} {'MB':>8} {'stale':>6} {'corrupt':>7}")
         for kind in kinds:
             group = [r for r in rows if r[0].parent.name == kind]
             size = sum(r[0].stat().st_size for r in group) / 1e6
-            print(f"{kind:<20} {len(group):>7} {size:>8.1f} {sum(bool(r[3]) for r in group):>6} {sum(r[2] is not None for r in group):>7}")
+            print(
+                f"{kind:<20} {len(group):>7} {size:>8.1f} {sum(bool(r[3]) for r in group):>6} {sum(r[2] is not None for r in group):>7}"
+            )
         return 0
     if command == "explain":
         found = [r for r in rows if r[0].stem.startswith(args.key)]

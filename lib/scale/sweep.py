@@ -97,19 +97,30 @@ def _call(chunk: Chunk) -> dict:
     return chunk()
 
 
-def submit(parts: list[Chunk], executor: str, folder: str, timeout_min: int, partition: str | None, gpus: int,
-           after: list | None = None):
+def submit(
+    parts: list[Chunk],
+    executor: str,
+    folder: str,
+    timeout_min: int,
+    partition: str | None,
+    gpus: int,
+    after: list | None = None,
+):
     """Submit ``parts`` as a submitit job array; returns the jobs. On Slurm, ``after``: jobs that must all
     succeed before these start."""
     import submitit
 
     ex = submitit.AutoExecutor(folder=folder, cluster=executor)
     arrays = sorted({job.job_id.split("_")[0] for job in after or []})
-    ex.update_parameters(timeout_min=timeout_min, cpus_per_task=parts[0].threads, name="lib.scale.sweep",
-                         **({"gpus_per_node": 1} if gpus and executor == "slurm" else {}),
-                         **({"slurm_partition": partition} if partition else {}),
-                         **({"slurm_dependency": "afterok:" + ":".join(arrays)} if arrays else {}),
-                         **({"slurm_array_parallelism": len(parts)} if executor == "slurm" else {}))
+    ex.update_parameters(
+        timeout_min=timeout_min,
+        cpus_per_task=parts[0].threads,
+        name="lib.scale.sweep",
+        **({"gpus_per_node": 1} if gpus and executor == "slurm" else {}),
+        **({"slurm_partition": partition} if partition else {}),
+        **({"slurm_dependency": "afterok:" + ":".join(arrays)} if arrays else {}),
+        **({"slurm_array_parallelism": len(parts)} if executor == "slurm" else {}),
+    )
     return ex.map_array(_call, parts)
 
 
@@ -120,14 +131,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default=None, help="a profile of params.yaml (default: the one it names)")
     parser.add_argument("--executor", default="local", help=f"one of {list(EXECUTORS)} (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=1, help="jobs per phase (default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads per job (default: this machine's cores / workers, at least 1; slurm: 4)")
-    parser.add_argument("--gpus", type=int, default=0,
-                        help="local: GPUs on this machine, job i uses GPU i mod gpus; slurm: one GPU per job if > 0")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads per job (default: this machine's cores / workers, at least 1; slurm: 4)",
+    )
+    parser.add_argument(
+        "--gpus",
+        type=int,
+        default=0,
+        help="local: GPUs on this machine, job i uses GPU i mod gpus; slurm: one GPU per job if > 0",
+    )
     parser.add_argument("--slurm-partition", default=None)
     parser.add_argument("--timeout-min", type=int, default=24 * 60, help="per job (default: %(default)s)")
-    parser.add_argument("--no-wait", action="store_true",
-                        help="slurm: queue every phase (each after the one before has succeeded) and return")
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="slurm: queue every phase (each after the one before has succeeded) and return",
+    )
     parser.add_argument("--dry-run", action="store_true", help="only list how many runs each phase has left")
     args = parser.parse_args(argv)
     if args.stage not in stages.STAGES:
@@ -137,8 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers < 1 or (args.threads is not None and args.threads < 1) or args.gpus < 0:
         parser.error("--workers and --threads must be ≥ 1, --gpus ≥ 0")
     if args.no_wait and args.executor != "slurm":
-        parser.error(f"--no-wait needs --executor slurm (with {args.executor!r} the jobs "
-                     + ("are this process's children and stop with it)" if args.executor == "local" else "run in this process)"))
+        parser.error(
+            f"--no-wait needs --executor slurm (with {args.executor!r} the jobs "
+            + ("are this process's children and stop with it)" if args.executor == "local" else "run in this process)")
+        )
     rank_, size = train.init_distributed()
     say = print if rank_ == 0 else (lambda *a, **k: None)
     profile = profiles.active_profile(profile=args.profile)
@@ -161,9 +185,11 @@ def main(argv: list[str] | None = None) -> int:
             done = [part() for part in parts]
         else:
             jobs = submit(parts, args.executor, folder, args.timeout_min, args.slurm_partition, args.gpus, before)
-            say(f"  submitted {len(jobs)} {args.executor} job(s) ({threads} thread(s) each): {[j.job_id for j in jobs]}"
+            say(
+                f"  submitted {len(jobs)} {args.executor} job(s) ({threads} thread(s) each): {[j.job_id for j in jobs]}"
                 + (f" to start after {sorted({j.job_id for j in before})}" if before else "")
-                + f"; logs under {folder.replace('%j', '')}")
+                + f"; logs under {folder.replace('%j', '')}"
+            )
             if args.no_wait:
                 before = jobs
                 continue
@@ -174,10 +200,14 @@ def main(argv: list[str] | None = None) -> int:
                 except Exception as err:  # noqa: BLE001 - report which job failed and where its log is
                     print(f"  job {job.job_id} failed: {err}\n  its log: {job.paths.stderr}", file=sys.stderr)
                     return 1
-        say(f"  {sum(d['runs'] for d in done)} runs in {len(done)} job(s), processes {sorted({d['pid'] for d in done})}, "
-            f"{time.perf_counter() - start:.0f} s")
+        say(
+            f"  {sum(d['runs'] for d in done)} runs in {len(done)} job(s), processes {sorted({d['pid'] for d in done})}, "
+            f"{time.perf_counter() - start:.0f} s"
+        )
     if before:
-        say(f"queued, not waiting: `squeue -u $USER` shows the jobs; `python -m lib.scale.sweep {args.stage} --dry-run` what is left")
+        say(
+            f"queued, not waiting: `squeue -u $USER` shows the jobs; `python -m lib.scale.sweep {args.stage} --dry-run` what is left"
+        )
     return 0
 
 

@@ -46,10 +46,15 @@ def machine() -> dict:
     """The machine, its thread count as torch sees it, its accelerator and the versions that key stored runs."""
     import torch  # in the wrapper's own process: its memory is not the stage's (only the command's children count)
 
-    return {"cpu": cpu_name(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "python": platform.python_version(), "versions": versions()}
+    return {
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "python": platform.python_version(),
+        "versions": versions(),
+    }
 
 
 def measure(command: list[str]) -> tuple[int, dict]:
@@ -59,7 +64,10 @@ def measure(command: list[str]) -> tuple[int, dict]:
     status = subprocess.run(command).returncode
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return status, {"seconds": round(seconds, 1), "peak_rss_mib": round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)}
+    return status, {
+        "seconds": round(seconds, 1),
+        "peak_rss_mib": round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1),
+    }
 
 
 def load(results: Path, stages: list[str]) -> dict[str, dict]:
@@ -76,19 +84,28 @@ def section(records: dict[str, dict], epoch_seconds: float, epoch_images: int, n
         return ["## Compute", "", "No stage has a resource record (run the stages through `dvc repro`).", ""]
     m = machines[-1]
     versions = ", ".join(f"{k} {v}" for k, v in {"python": m["python"], **m["versions"]}.items())
-    lines = ["## Compute", "",
-             f"Measured on this run's machine: {m['cpu']}, {m['cores']} cores ({m['torch_threads']} torch threads), "
-             f"{m['memory_gib']} GiB memory, GPU: {m['gpu'] or 'none'}; {versions}. Another machine gives other times "
-             "(these differ 2× from one to the next).", "",
-             "| stage | wall time [s] | peak memory [MiB] |", "|---|---|---|"]
+    lines = [
+        "## Compute",
+        "",
+        f"Measured on this run's machine: {m['cpu']}, {m['cores']} cores ({m['torch_threads']} torch threads), "
+        f"{m['memory_gib']} GiB memory, GPU: {m['gpu'] or 'none'}; {versions}. Another machine gives other times "
+        "(these differ 2× from one to the next).",
+        "",
+        "| stage | wall time [s] | peak memory [MiB] |",
+        "|---|---|---|",
+    ]
     for stage, r in records.items():
         lines.append(f"| {stage} | {r.get('seconds', '—')} | {r.get('peak_rss_mib', '—')} |")
-    lines += ["", f"Wall time is the stage's last run (stages that found their runs stored are faster than a cold run); "
-              f"total {sum(r.get('seconds', 0) for r in records.values()):.0f} s.",
-              f"Training throughput: one pre-training epoch of {network} over {epoch_images:,} images took {epoch_seconds:.1f} s "
-              f"(mean over the base networks' epochs), {epoch_images / epoch_seconds:,.0f} images/s. `make bench` measures "
-              "training against the machine's attainable matrix-multiply rate and pruned networks' speed against their "
-              "MACs (`benchmarks/results.md`).", ""]
+    lines += [
+        "",
+        f"Wall time is the stage's last run (stages that found their runs stored are faster than a cold run); "
+        f"total {sum(r.get('seconds', 0) for r in records.values()):.0f} s.",
+        f"Training throughput: one pre-training epoch of {network} over {epoch_images:,} images took {epoch_seconds:.1f} s "
+        f"(mean over the base networks' epochs), {epoch_images / epoch_seconds:,.0f} images/s. `make bench` measures "
+        "training against the machine's attainable matrix-multiply rate and pruned networks' speed against their "
+        "MACs (`benchmarks/results.md`).",
+        "",
+    ]
     return lines
 
 

@@ -88,8 +88,10 @@ class View:
             raise AttributeError(name)
         if name in self._fields:
             return self._fields[name]
-        raise AttributeError(f"{self._name}.{name} is not in this run's key (excluded: {self._exclude}); "
-                             "a run may only read what its key covers")
+        raise AttributeError(
+            f"{self._name}.{name} is not in this run's key (excluded: {self._exclude}); "
+            "a run may only read what its key covers"
+        )
 
     def _identity(self) -> tuple[str, str]:
         return self._name, json.dumps(self._fields, sort_keys=True, default=str)
@@ -212,8 +214,13 @@ def _normalised(tree: ast.Module) -> str:
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if isinstance(body, list):
-            node.body = [s for s in body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)
-                                                 and isinstance(s.value.value, str))]
+            node.body = [
+                s
+                for s in body
+                if not (
+                    isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant) and isinstance(s.value.value, str)
+                )
+            ]
     return ast.dump(tree, annotate_fields=False, include_attributes=False)
 
 
@@ -285,7 +292,9 @@ def _read(path: Path) -> tuple[dict, Any]:
 
 
 def _state_bytes(state: dict[str, torch.Tensor]) -> bytes:
-    return b"".join(name.encode() + t.detach().cpu().contiguous().numpy().tobytes() for name, t in sorted(state.items()))
+    return b"".join(
+        name.encode() + t.detach().cpu().contiguous().numpy().tobytes() for name, t in sorted(state.items())
+    )
 
 
 def _write(path: Path, write: Callable[[Path], None]) -> None:
@@ -348,8 +357,16 @@ def _header(run: Run, module: str) -> dict:
     like the CPU model, a distributed run changes float rounding only)."""
     if (found := _READS.get()) is not None:
         found.append(run)
-    return {"kind": run.kind, "section": run.view.section, "params": run.view.params(), "run": run.key(),
-            "code": code(module), "versions": versions(), "module": module, "processes": world()[1]}
+    return {
+        "kind": run.kind,
+        "section": run.view.section,
+        "params": run.view.params(),
+        "run": run.key(),
+        "code": code(module),
+        "versions": versions(),
+        "module": module,
+        "processes": world()[1],
+    }
 
 
 def _missing(header: dict) -> None:
@@ -388,14 +405,21 @@ def cached(run: Run, compute: Callable[[], Any], root: Path | None = None) -> An
     start = time.perf_counter()
     result = json.loads(json.dumps(compute(), default=str))
     header |= _timing(start)
-    text = json.dumps({"header": header | {"checksum": _checksum(json.dumps(result, sort_keys=True).encode())},
-                       "result": result})
+    text = json.dumps(
+        {"header": header | {"checksum": _checksum(json.dumps(result, sort_keys=True).encode())}, "result": result}
+    )
     _write(path, lambda p: p.write_text(text))
     return result
 
 
-def cached_model(run: Run, build: Callable[[], nn.Module], fit: Callable[[nn.Module], Any], root: Path | None = None,
-                 train: bool = True, missing: str = "") -> tuple[nn.Module, Any]:
+def cached_model(
+    run: Run,
+    build: Callable[[], nn.Module],
+    fit: Callable[[nn.Module], Any],
+    root: Path | None = None,
+    train: bool = True,
+    missing: str = "",
+) -> tuple[nn.Module, Any]:
     """A model built by ``build()`` and trained in place by ``fit(model)`` (which returns a JSON-able record),
     stored once and then loaded: ``(model, record)``; the code part of the key is that of the module defining
     ``fit``. With ``train=False`` a missing entry raises :class:`FileNotFoundError` with ``missing`` (what to run)
@@ -416,8 +440,11 @@ def cached_model(run: Run, build: Callable[[], nn.Module], fit: Callable[[nn.Mod
     header |= _timing(start)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     text = json.dumps(record)
-    stored = {"state": state, "record": text,
-              "header": json.dumps(header | {"checksum": _checksum(_state_bytes(state) + text.encode())})}
+    stored = {
+        "state": state,
+        "record": text,
+        "header": json.dumps(header | {"checksum": _checksum(_state_bytes(state) + text.encode())}),
+    }
     _write(path, lambda p: torch.save(stored, p))
     return model, record
 
@@ -441,7 +468,9 @@ def records(root: Path | None = None) -> Iterator[tuple[Path, dict | None, str |
             yield path, None, str(err)
 
 
-def why_stale(header: dict, sections: dict[str, list[dict]], free: dict[str, tuple[str, ...]] | None = None) -> list[str]:
+def why_stale(
+    header: dict, sections: dict[str, list[dict]], free: dict[str, tuple[str, ...]] | None = None
+) -> list[str]:
     """Why no current configuration produces an entry (empty: it is current): its code or library versions differ
     from today's, or its parameters match none of ``sections`` (per section name, the fields of every current
     configuration of it), up to the fields ``free`` names for that section (ones a study varies on a configuration)."""
@@ -456,7 +485,9 @@ def why_stale(header: dict, sections: dict[str, list[dict]], free: dict[str, tup
     if header["versions"] != versions():
         reasons.append(f"versions {header['versions']} ≠ installed {versions()}")
     varied = (free or {}).get(header["section"], ())
-    if not any(all(p.get(k) == v for k, v in header["params"].items() if k not in varied)
-               for p in sections.get(header["section"], [])):
+    if not any(
+        all(p.get(k) == v for k, v in header["params"].items() if k not in varied)
+        for p in sections.get(header["section"], [])
+    ):
         reasons.append(f"parameters match no profile's section '{header['section']}'")
     return reasons

@@ -26,8 +26,15 @@ def reach(curves: pd.DataFrame, target_rel: float, value: str = "test_acc") -> p
     rows = []
     for (seed, method), c in mean.groupby(["seed", "method"]):
         reference = float(c[c.factor == 0][value].iloc[0])
-        rows.append({"seed": seed, "method": method, "target_rel": target_rel, "target_acc": target_rel * reference,
-                     "params_removed": stats.crossing(c, target_rel * reference, value=value)})
+        rows.append(
+            {
+                "seed": seed,
+                "method": method,
+                "target_rel": target_rel,
+                "target_acc": target_rel * reference,
+                "params_removed": stats.crossing(c, target_rel * reference, value=value),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -55,8 +62,9 @@ def compare(frame: pd.DataFrame, a: str, b: str, value: str) -> pd.Series:
     return stats.paired(frame, value, "method", a, b)
 
 
-def against_random(curves: pd.DataFrame, criteria: list[str], levels: list[float], value: str = "test_acc",
-                   random: str = "random") -> pd.Series:
+def against_random(
+    curves: pd.DataFrame, criteria: list[str], levels: list[float], value: str = "test_acc", random: str = "random"
+) -> pd.Series:
     """The gate's statistic: per seed, the mean over ``levels`` of (the mean of ``criteria``'s ``value`` − random's),
     random's draws averaged first."""
     at = curves[curves.factor.isin(levels)]
@@ -67,8 +75,9 @@ def against_random(curves: pd.DataFrame, criteria: list[str], levels: list[float
     return diff.groupby("seed").mean().dropna()
 
 
-def pairs_against_random(curves: pd.DataFrame, criteria: list[str], levels: list[float], value: str = "test_acc",
-                         random: str = "random") -> dict[str, pd.Series]:
+def pairs_against_random(
+    curves: pd.DataFrame, criteria: list[str], levels: list[float], value: str = "test_acc", random: str = "random"
+) -> dict[str, pd.Series]:
     """Per (criterion, level), the per-seed difference against random: the scan a gate's reader might make."""
     out = {}
     for c in criteria:
@@ -122,7 +131,9 @@ def at_round_end(frame: pd.DataFrame, removed: float) -> pd.DataFrame:
     return pd.DataFrame(picked).reset_index(drop=True)
 
 
-def versus_unpruned(frame: pd.DataFrame, dataset: str, reading: str, removed: float, value: str) -> tuple[pd.Series, float]:
+def versus_unpruned(
+    frame: pd.DataFrame, dataset: str, reading: str, removed: float, value: str
+) -> tuple[pd.Series, float]:
     """Per seed, ``value`` of the rank-pruned run at the end of the round closest to ``removed`` minus the
     unpruned run's at the same epoch; and the fraction actually removed there."""
     d = frame[frame.dataset == dataset]
@@ -153,4 +164,3 @@ def final_unpruned(frame: pd.DataFrame, dataset: str, value: str = "test_acc") -
     """Per seed, the unpruned run's ``value`` at its last epoch: the noise of the rank paper's network."""
     d = frame[(frame.dataset == dataset) & (frame.method == "none") & (frame.stage == "trained")]
     return d[d.epoch == d.epoch.max()].groupby("seed")[value].mean() if len(d) else pd.Series(dtype=float)
-

@@ -27,8 +27,9 @@ def stability(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     a, b = (t.assign(words=t.claim.str.replace(NUMBER, "#", regex=True)) for t in (a, b))
     a, b = (t.assign(row=t.groupby(key[:-1]).cumcount()) for t in (a, b))
     cols = ["estimate", "low", "high", "verdict"]
-    both = a[key + ["claim", "quantity", "primary"] + cols].merge(b[key + cols], on=key, how="outer",
-                                                                  suffixes=("_first", "_second"))
+    both = a[key + ["claim", "quantity", "primary"] + cols].merge(
+        b[key + cols], on=key, how="outer", suffixes=("_first", "_second")
+    )
     same = both.verdict_first == both.verdict_second
     both["combined"] = np.where(same, both.verdict_first, "inconclusive")
     both["reason"] = np.where(same, "", UNSTABLE)
@@ -45,15 +46,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("second")
     args = parser.parse_args(argv)
     both = stability(pd.read_csv(args.first), pd.read_csv(args.second))
-    cols = ["paper", "dataset", "claim", "quantity", "primary", "estimate_first", "low_first", "high_first", "verdict_first",
-            "estimate_second", "low_second", "high_second", "verdict_second", "combined", "reason"]
+    cols = [
+        "paper",
+        "dataset",
+        "claim",
+        "quantity",
+        "primary",
+        "estimate_first",
+        "low_first",
+        "high_first",
+        "verdict_first",
+        "estimate_second",
+        "low_second",
+        "high_second",
+        "verdict_second",
+        "combined",
+        "reason",
+    ]
     print(both[cols].to_markdown(index=False, floatfmt="+.3f"))
     primary = both[both.primary.fillna(False).astype(bool)]
     decided = {"reproduced", "contradicted"}
     swapped = primary.verdict_first.isin(decided) & primary.verdict_second.isin(decided) & (primary.reason == UNSTABLE)
-    print(f"\n{int((both.reason == UNSTABLE).sum())} of {len(both)} rows unstable across the two runs; "
-          f"primary: {int((primary.reason == UNSTABLE).sum())} of {len(primary)}, "
-          f"{int(swapped.sum())} between reproduced and contradicted")
+    print(
+        f"\n{int((both.reason == UNSTABLE).sum())} of {len(both)} rows unstable across the two runs; "
+        f"primary: {int((primary.reason == UNSTABLE).sum())} of {len(primary)}, "
+        f"{int(swapped.sum())} between reproduced and contradicted"
+    )
     return 0
 
 

@@ -54,11 +54,29 @@ import pandas as pd
 from lib.core import stats
 
 #: Verdicts of a claim, and of a gate.
-VERDICTS = ("reproduced", "smaller than claimed", "contradicted", "no meaningful difference", "matches", "exceeds",
-            "falls short", "inconclusive", "not testable in this regime", "not run")
+VERDICTS = (
+    "reproduced",
+    "smaller than claimed",
+    "contradicted",
+    "no meaningful difference",
+    "matches",
+    "exceeds",
+    "falls short",
+    "inconclusive",
+    "not testable in this regime",
+    "not run",
+)
 GATE_VERDICTS = ("passed", "failed")
 #: Verdicts that decide a claim (everything but inconclusive, not testable and not run).
-DECIDED = ("reproduced", "smaller than claimed", "contradicted", "no meaningful difference", "matches", "exceeds", "falls short")
+DECIDED = (
+    "reproduced",
+    "smaller than claimed",
+    "contradicted",
+    "no meaningful difference",
+    "matches",
+    "exceeds",
+    "falls short",
+)
 #: The fraction of a paper's stated size below which an effect counts as smaller than claimed.
 SIZE_FRACTION = 1 / 3
 CANNOT_DISCRIMINATE = "regime cannot discriminate: its gate failed"
@@ -163,7 +181,11 @@ def judge(low: float, high: float, equivalent: bool, rule: Rule) -> Judgement:
             return Judgement("contradicted", f"CI {short} {_num(rule.needed)}", "interval")
         if hi < floor:
             direction = "right direction" if lo > need else "direction undetermined"
-            return Judgement("smaller than claimed", f"CI wholly {short} a third of the claimed {_num(rule.size)} ({direction})", "interval")
+            return Judgement(
+                "smaller than claimed",
+                f"CI wholly {short} a third of the claimed {_num(rule.size)} ({direction})",
+                "interval",
+            )
         if lo > need:
             return Judgement("reproduced", f"CI {beyond} {_num(rule.needed)}", "interval")
         return Judgement("inconclusive", f"CI contains {_num(rule.needed)}", "interval")
@@ -173,7 +195,9 @@ def judge(low: float, high: float, equivalent: bool, rule: Rule) -> Judgement:
         return Judgement("reproduced", f"CI {beyond} {_num(rule.needed)}", "interval")
     if hi < need:
         if need > 0 and lo > 0:
-            return Judgement("contradicted", f"CI wholly {short} {_num(rule.needed)}, the size the claim needs", "interval")
+            return Judgement(
+                "contradicted", f"CI wholly {short} {_num(rule.needed)}, the size the claim needs", "interval"
+            )
         return Judgement("contradicted", f"CI {short} {_num(rule.needed)}", "interval")
     return Judgement("inconclusive", f"CI contains {_num(rule.needed)}", "interval")
 
@@ -274,8 +298,18 @@ def decide(v: np.ndarray, rule: Rule) -> Judgement:
     return judge(e.low, e.high, stats.equivalence(v, rule.margin) < 1 - stats.LEVEL, rule)
 
 
-def claim(paper: str, text: str, paper_value: str, quantity: str, values: Iterable[float], rule: Rule, ctx: Context, *,
-          primary: bool, comparative: bool) -> Claim:
+def claim(
+    paper: str,
+    text: str,
+    paper_value: str,
+    quantity: str,
+    values: Iterable[float],
+    rule: Rule,
+    ctx: Context,
+    *,
+    primary: bool,
+    comparative: bool,
+) -> Claim:
     """Judge per-seed ``values`` by ``rule`` and build the :class:`Claim` (both intervals, the MDE, the p-value)."""
     v = np.asarray([x for x in values if not pd.isna(x)], dtype=float)
     e, (verdict, reason, test) = stats.interval(v), decide(v, rule)
@@ -288,22 +322,78 @@ def claim(paper: str, text: str, paper_value: str, quantity: str, values: Iterab
             flip_equivalent = -rule.margin < lo90 and hi90 < rule.margin
         if judge(flip_low, flip_high, flip_equivalent, rule)[0] != verdict:
             note = f"{NORMAL_ONLY} (the sign-flip interval does not decide)"
-    return Claim(paper, text, paper_value, quantity, e.mean, e.low, e.high, e.n, e.sd, flip_low, flip_high,
-                 stats.detectable(e.sd, e.n), _decisive_p(v, verdict, test, rule), rule.side, rule.needed, rule.size,
-                 rule.margin, rule.two_sided, rule.basis, rule.margin_basis, verdict, reason, test, note, primary, comparative,
-                 ctx.source, ctx.dataset, ctx.deviation)
+    return Claim(
+        paper,
+        text,
+        paper_value,
+        quantity,
+        e.mean,
+        e.low,
+        e.high,
+        e.n,
+        e.sd,
+        flip_low,
+        flip_high,
+        stats.detectable(e.sd, e.n),
+        _decisive_p(v, verdict, test, rule),
+        rule.side,
+        rule.needed,
+        rule.size,
+        rule.margin,
+        rule.two_sided,
+        rule.basis,
+        rule.margin_basis,
+        verdict,
+        reason,
+        test,
+        note,
+        primary,
+        comparative,
+        ctx.source,
+        ctx.dataset,
+        ctx.deviation,
+    )
 
 
-def stated(paper: str, text: str, paper_value: str, verdict: str, why: str, ctx: Context, *, primary: bool,
-           rule: Rule = Rule()) -> Claim:
+def stated(
+    paper: str, text: str, paper_value: str, verdict: str, why: str, ctx: Context, *, primary: bool, rule: Rule = Rule()
+) -> Claim:
     """A claim with no measurement behind it: ``not run`` (e.g. its dataset is missing) or ``not testable in this
     regime`` (:func:`lib.verdicts.papers.fig3_claims`' testability rule), with the reason."""
     if verdict not in ("not run", "not testable in this regime"):
         raise ValueError(f"verdict={verdict!r}; allowed: 'not run', 'not testable in this regime'")
     nan = math.nan
-    return Claim(paper, text, paper_value, "—", nan, nan, nan, 0, nan, nan, nan, nan, nan, rule.side, rule.needed,
-                 rule.size, rule.margin, rule.two_sided, rule.basis, rule.margin_basis, verdict, why, "none", "", primary,
-                 False, ctx.source, ctx.dataset, ctx.deviation)
+    return Claim(
+        paper,
+        text,
+        paper_value,
+        "—",
+        nan,
+        nan,
+        nan,
+        0,
+        nan,
+        nan,
+        nan,
+        nan,
+        nan,
+        rule.side,
+        rule.needed,
+        rule.size,
+        rule.margin,
+        rule.two_sided,
+        rule.basis,
+        rule.margin_basis,
+        verdict,
+        why,
+        "none",
+        "",
+        primary,
+        False,
+        ctx.source,
+        ctx.dataset,
+        ctx.deviation,
+    )
 
 
 def every(rows: Sequence[Claim], text: str, quantity: str) -> Claim:
@@ -327,7 +417,9 @@ def every(rows: Sequence[Claim], text: str, quantity: str) -> Claim:
     else:
         counts = pd.Series(verdicts).value_counts()
         verdict, reason = "inconclusive", "per level: " + ", ".join(f"{k} {v}" for k, v in counts.items())
-    return dataclasses.replace(worst, claim=text, quantity=quantity, verdict=verdict, reason=reason, test="levels", note="")
+    return dataclasses.replace(
+        worst, claim=text, quantity=quantity, verdict=verdict, reason=reason, test="levels", note=""
+    )
 
 
 def holm_family(rows: Sequence[Claim]) -> list[Claim]:
@@ -339,8 +431,12 @@ def holm_family(rows: Sequence[Claim]) -> list[Claim]:
     for r, q in zip(rows, adjusted):
         r = dataclasses.replace(r, p=float(q))
         if r.verdict in DECIDED and not q < 1 - stats.LEVEL:
-            r = dataclasses.replace(r, verdict="inconclusive", test="Holm",
-                                    reason=f"{r.verdict} before, not after Holm's correction over {len(rows)} rows")
+            r = dataclasses.replace(
+                r,
+                verdict="inconclusive",
+                test="Holm",
+                reason=f"{r.verdict} before, not after Holm's correction over {len(rows)} rows",
+            )
         out.append(r)
     return out
 
@@ -350,21 +446,43 @@ def gate(claims: Iterable[Claim], passed: bool) -> list[Claim]:
     verdict its interval alone would give)."""
     if passed:
         return list(claims)
-    return [dataclasses.replace(c, verdict="inconclusive", reason=CANNOT_DISCRIMINATE, test="gate",
-                                note="; ".join(filter(None, [f"ungated: {c.verdict}", c.note])))
-            if c.comparative and c.verdict not in ("not run", "not testable in this regime") else c for c in claims]
+    return [
+        dataclasses.replace(
+            c,
+            verdict="inconclusive",
+            reason=CANNOT_DISCRIMINATE,
+            test="gate",
+            note="; ".join(filter(None, [f"ungated: {c.verdict}", c.note])),
+        )
+        if c.comparative and c.verdict not in ("not run", "not testable in this regime")
+        else c
+        for c in claims
+    ]
 
 
 def control(statistic: pd.Series, text: str, quantity: str, ctx: Context, scan: str = "") -> tuple[Claim, bool]:
     """A gate: one pre-specified per-seed ``statistic`` (criteria − random, oriented so that a working regime is
     positive) passes if its 95 % t interval lies above 0. ``scan``: what a corrected scan over criteria and levels
     shows, for the reader (it does not decide)."""
-    row = claim("control", text, "(not in the paper)", quantity, statistic, Rule(basis="pre-specified gate"), ctx,
-                primary=False, comparative=False)
+    row = claim(
+        "control",
+        text,
+        "(not in the paper)",
+        quantity,
+        statistic,
+        Rule(basis="pre-specified gate"),
+        ctx,
+        primary=False,
+        comparative=False,
+    )
     passed = row.verdict == "reproduced"
-    return dataclasses.replace(row, verdict="passed" if passed else "failed", test="gate",
-                               reason="regime can discriminate" if passed else CANNOT_DISCRIMINATE,
-                               note="; ".join(filter(None, [scan, row.note]))), passed
+    return dataclasses.replace(
+        row,
+        verdict="passed" if passed else "failed",
+        test="gate",
+        reason="regime can discriminate" if passed else CANNOT_DISCRIMINATE,
+        note="; ".join(filter(None, [scan, row.note])),
+    ), passed
 
 
 def scanned(pairs: dict[str, pd.Series]) -> str:
@@ -373,8 +491,10 @@ def scanned(pairs: dict[str, pd.Series]) -> str:
     adjusted = stats.holm([stats.pvalue(pairs[k]) for k in names])
     above = [k for k, q in zip(names, adjusted) if q < 1 - stats.LEVEL and pairs[k].mean() > 0]
     best = max(names, key=lambda k: pairs[k].mean()) if names else "—"
-    return (f"scan over {len(names)} criterion × level pairs, Holm-corrected: {len(above)} above 0 "
-            f"(largest mean: {best}); shown, not deciding")
+    return (
+        f"scan over {len(names)} criterion × level pairs, Holm-corrected: {len(above)} above 0 "
+        f"(largest mean: {best}); shown, not deciding"
+    )
 
 
 def table(claims: Iterable[Claim]) -> pd.DataFrame:
