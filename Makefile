@@ -7,7 +7,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 
-.PHONY: reproduce test test-fast test-e2e bench data venv params clean-venv site site-check
+.PHONY: reproduce test test-fast test-e2e lint bench data venv params clean-venv site site-check
 
 ## reproduce: create .venv, fetch the data, run every stage of dvc.yaml at the profile params.yaml names (default)
 reproduce: params data
@@ -25,6 +25,11 @@ test-fast: $(STAMP)
 ## and edits (about 13 minutes on 2 cores; CI runs it after `make test`)
 test-e2e: $(STAMP)
 	python -m pytest -m e2e
+
+## lint: ruff's lint and format check over the code, tests, benchmarks and notebooks (line length 120; CI runs it)
+lint: $(STAMP)
+	ruff check lib tests benchmarks notebooks
+	ruff format --check lib tests benchmarks notebooks
 
 ## site: build the reproduction's website into site/ from the executed notebooks (offline; run `make reproduce` or `dvc pull` first)
 site: $(STAMP)

@@ -4,11 +4,11 @@ VGG-16-BN (the FlexRel protocol's network, at the default width ×0.25 and at fu
 every Fig. 2 level of the default profile, notebook 09's ResNet-18 (×0.125, residual channels pruned as groups)
 at its levels, and the rank paper's MLP at its final width: latency at batch 1,
 throughput at batch 64, and the batch-64 speed-up over the unpruned network beside the MAC ratio. ``eager`` is
-the network as trained (eval mode; channels_last, the ResNet in the default format: ``lib.protocols.base_networks.place``); ``round_to 8`` the same, pruned keeping channel counts a
-multiple of 8 (torch-pruning's ``round_to``); ``deploy`` the eager VGG through :func:`lib.core.timing.deployable`
-(BatchNorm folded, convolution and ReLU fused). ``floor`` is the same depth with about one channel per layer: the
-per-layer overhead no pruning removes, which bounds the speed-up at ``t0 / (t_floor + (t0 − t_floor) / MAC ratio)``
-(``bound``).
+the network as trained (eval mode; channels_last, the ResNet in the default format:
+``lib.protocols.base_networks.place``); ``round_to 8`` the same, pruned keeping channel counts a multiple of 8
+(torch-pruning's ``round_to``); ``deploy`` the eager VGG through :func:`lib.core.timing.deployable` (BatchNorm folded,
+convolution and ReLU fused). ``floor`` is the same depth with about one channel per layer: the per-layer overhead no
+pruning removes, which bounds the speed-up at ``t0 / (t_floor + (t0 − t_floor) / MAC ratio)`` (``bound``).
 
     .venv/bin/python -m benchmarks.pruned_inference
 """
@@ -83,8 +83,8 @@ def resnet_rows(p: FlexRelParams, b: StudiesParams, repeats: int = 5) -> list[di
 
 def mlp_rows(p: RankParams, repeats: int = 5) -> list[dict]:
     """The rank paper's 784-50-30-10 MLP unpruned and at the width Algorithm 1 leaves: the project's own rounds
-    (:func:`lib.protocols.train_time.prune_rounds`) with random scores and no training — the shape, not the choice of neurons or
-    the weights, sets the speed."""
+    (:func:`lib.protocols.train_time.prune_rounds`) with random scores and no training — the shape, not the choice of
+    neurons or the weights, sets the speed."""
     net = train_time.build(p, "MNIST", 0)
     x = torch.randn(BATCH, 784)
     hidden = [a for a, _ in contribution.linear_pairs(net, x[:1])]

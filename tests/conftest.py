@@ -22,7 +22,8 @@ from lib.params.profiles import validate
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test on the smoke copy (:func:`smoke_copy`, directly or through another fixture) is end-to-end: it is
-    marked ``e2e`` here, before ``-m`` selects, so no test can need the smoke pipeline and run in the lane without it."""
+    marked ``e2e`` here, before ``-m`` selects, so no test can need the smoke pipeline and run
+    in the lane without it."""
     for item in items:
         if "smoke_copy" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.e2e)

@@ -168,7 +168,8 @@ def test_flexrel_rejects_delta_outside_unit_interval(delta):
 
 
 def hand_net() -> nn.Sequential:
-    """2-2-2 network: identity first layer (so hidden activations = inputs), next-layer weights W2 = [[1, 1], [2, -1]]."""
+    """2-2-2 network: identity first layer (so hidden activations = inputs),
+    next-layer weights W2 = [[1, 1], [2, -1]]."""
     net = models.mlp([2, 2, 2], bias=False)
     with torch.no_grad():
         net[1].weight.copy_(torch.eye(2))
@@ -269,7 +270,8 @@ def test_contribution_guard_bounds_cancelling_ratios():
 
 
 def test_filter_contribution_on_neurons_is_the_rank_papers_absolute_contribution():
-    """On fully-connected layers the filter reading is exactly lib.criteria.contribution's |w|·|a| reading (λ 0.5, 0.5)."""
+    """On fully-connected layers the filter reading is exactly lib.criteria.contribution's |w|·|a| reading
+    (λ 0.5, 0.5)."""
     torch.manual_seed(0)
     net = models.mlp([12, 7, 5, 3])
     x = torch.randn(40, 12)

@@ -26,11 +26,12 @@ REQUIRED = {
     "pydantic",
     "jinja2",
     "submitit",
+    "ruff",
 }
 
 
 def pins() -> dict[str, str]:
-    lines = [l.split("#")[0].strip() for l in (ROOT / "requirements.txt").read_text().splitlines()]
+    lines = [raw.split("#")[0].strip() for raw in (ROOT / "requirements.txt").read_text().splitlines()]
     out = {}
     for line in filter(None, lines):
         m = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([0-9][^\s;]*)", line)

@@ -137,7 +137,7 @@ def test_the_contribution_reads_every_consumer_and_keeps_the_reproductions_filte
     net = models.resnet18(10, 1, 0.125).eval()
     x = torch.randn(8, 1, 32, 32)
     reads = filters.consumers(net, x)
-    stem, block = dict(net.named_modules())["0"], net[3][0]
+    _, block = dict(net.named_modules())["0"], net[3][0]
     assert {block.conv1, net[3][1].conv1} <= set(reads["0"]) and reads["3.0.conv1"] == [block.conv2]
     scores = filters.filter_contribution(net, x)
     torch.testing.assert_close(scores["0"], scores["3.0.conv2"])  # one residual stream: one score

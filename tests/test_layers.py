@@ -89,7 +89,8 @@ def test_the_verdicts_run_without_torch_and_the_store_knows_no_study():
     import sys
 
     code = (
-        "import sys; import lib.verdicts.papers, lib.verdicts.study_claims, lib.verdicts.robustness, lib.publish.tables; "
+        "import sys; import lib.verdicts.papers, lib.verdicts.study_claims, lib.verdicts.robustness, "
+        "lib.publish.tables; "
         "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('lib.protocols')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=LIB.parent)

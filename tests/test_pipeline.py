@@ -133,7 +133,8 @@ def test_the_sizing_table_lists_the_runs_the_notebooks_stored(smoke_copy):
 
     repo, env, _, _ = smoke_copy
     code = (
-        "import json; from lib.store import runs; from lib.scale import sizing; s = sizing.planned('smoke'); s = s[s.stage != '05_rank_table1'];"
+        "import json; from lib.store import runs; from lib.scale import sizing; s = sizing.planned('smoke'); "
+        "s = s[s.stage != '05_rank_table1'];"
         "print(json.dumps({'planned': s.kind.value_counts().to_dict(),"
         " 'stored': {k: sum(1 for _, h, _ in runs.records() if h['kind'] == k) for k in s.kind.unique()}}))"
     )

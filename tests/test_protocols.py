@@ -83,7 +83,8 @@ def test_time_to_target_uses_the_first_crossing(sandbox):
         {"seed": 0, "method": ["m"] * 4, "factor": [0.0, 0.3, 0.6, 0.8], "test_acc": [0.9, 0.88, 0.7, 0.89]}
     )
     t = split_learning.time_to_target(p, sp, frame, [0.95, 0.5]).set_index("target_rel")
-    # 0.95 × 0.9 = 0.855 is crossed between 0.3 (0.88) and 0.6 (0.7); 0.8 reaches it again, but after a fall: not counted
+    # 0.95 × 0.9 = 0.855 is crossed between 0.3 (0.88) and 0.6 (0.7); 0.8 reaches it again,
+    # but after a fall: not counted
     assert t.factor[0.95] == pytest.approx(0.3 + (0.88 - 0.855) / (0.88 - 0.7) * 0.3) and t.factor[0.5] == 0.8
     assert t.total_s[0.95] > t.total_s[0.5] and t.bytes[0.95] > t.bytes[0.5]
 

@@ -27,7 +27,7 @@ def _around(mean: float, sd: float = 0.01, n: int = 10, seed: int = 0) -> np.nda
     return mean + sd * (z - z.mean()) / z.std(ddof=1)
 
 
-# --- intervals ---------------------------------------------------------------------------------------------------------
+# --- intervals --------------------------------------------------------------------------------------------------------
 
 
 def test_interval_is_student_t_with_ddof_1():
@@ -63,7 +63,7 @@ def test_the_minimum_detectable_effect_shrinks_with_the_square_root_of_n():
     assert math.isnan(stats.detectable(1.0, 1))
 
 
-# --- every verdict -----------------------------------------------------------------------------------------------------
+# --- every verdict ----------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -136,7 +136,7 @@ def test_a_failed_gate_makes_comparative_claims_inconclusive_and_keeps_their_ver
     assert rules.gate([strong], passed=True)[0].verdict == "reproduced"
 
 
-# --- FlexRel -----------------------------------------------------------------------------------------------------------
+# --- FlexRel ----------------------------------------------------------------------------------------------------------
 
 
 LEVELS = ((0.0, 0.0), (0.3, 0.5), (0.5, 0.75), (0.7, 0.9))  # (factor, fraction of parameters removed); 0.7: the floor
@@ -297,7 +297,7 @@ def test_fig4_primary_is_the_papers_delta_against_both_ends_and_the_scan_is_holm
     )
 
 
-# --- rank paper ---------------------------------------------------------------------------------------------------------
+# --- rank paper -------------------------------------------------------------------------------------------------------
 
 
 def _rank_frame(gap: float, worst_gap: float = 0.05, seeds: int = 8) -> pd.DataFrame:
@@ -421,7 +421,7 @@ def test_vae_claim_is_non_inferiority_within_the_unpruned_losss_own_spread(chang
     assert "34% removed" in c.claim and "1,000 → 600 parameters" in c.claim
 
 
-# --- tables -------------------------------------------------------------------------------------------------------------
+# --- tables -----------------------------------------------------------------------------------------------------------
 
 
 def test_stability_marks_flipped_verdicts_unstable():

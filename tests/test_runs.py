@@ -158,7 +158,8 @@ def test_editing_a_sections_schema_rekeys_only_the_runs_that_read_it(tmp_path):
     lib = shutil.copytree(runs.LIB, tmp_path / "lib")
     before = {m: runs.code(m, lib) for m in PROTOCOLS}
     after = _edit(lib, "lib.params.flexrel", 'RELEVANCE_TARGETS = ("label",', 'RELEVANCE_TARGETS = ("logit", "label",')
-    # not the base networks, nor the rank paper's runs (the crossed runs score by FlexRel's relevance, whose choices these are)
+    # not the base networks, nor the rank paper's runs (the crossed runs score by FlexRel's relevance,
+    # whose choices these are)
     assert _changed(before, after) == {"lib.protocols.flexrel", "lib.protocols.crossed"}
     again = _edit(lib, "lib.params.rank", 'RANK_METHODS = ("rank",', 'RANK_METHODS = ("rank", "other",')
     assert _changed(after, again) == {
@@ -277,7 +278,8 @@ def test_the_command_line_lists_explains_and_prunes_stale_entries(store, capsys)
 
 
 def test_a_study_variant_of_a_profiles_section_is_current_and_another_value_is_stale():
-    """Notebooks 07-08 store runs on variants of section flexrel (lib.params.studies.STUDY_FIELDS): `prune --stale` keeps them."""
+    """Notebooks 07-08 store runs on variants of section flexrel (lib.params.studies.STUDY_FIELDS):
+    `prune --stale` keeps them."""
     p = profiles.load("flexrel", "default").model_dump()
     header = {
         "module": "lib.core.stats",

@@ -1,5 +1,5 @@
-"""lib.scale.sweep's choices before any job starts, lib.scale.sizing's count of a profile's runs, and (slow, on a copy of
-conftest's `smoke_copy` of their own) a stage's runs as jobs."""
+"""lib.scale.sweep's choices before any job starts, lib.scale.sizing's count of a profile's runs, and (slow, on a copy
+of conftest's `smoke_copy` of their own) a stage's runs as jobs."""
 
 from __future__ import annotations
 
@@ -125,8 +125,8 @@ def test_sweep_jobs_recompute_every_stored_run_of_the_stage_bit_for_bit(own_smok
 
 def test_slurm_no_wait_queues_each_phase_after_the_one_before(own_smoke_copy, tmp_path):
     """Slurm stood in for by an `sbatch` that records each job script and answers as Slurm does: every phase of
-    stage 01 for four seeds the smoke copy has not run (nothing of them is stored; on LeNet-300-100) is queued at once, each array
-    waiting for the one before to succeed, and the command returns without waiting."""
+    stage 01 for four seeds the smoke copy has not run (nothing of them is stored; on LeNet-300-100) is queued at once,
+    each array waiting for the one before to succeed, and the command returns without waiting."""
     repo, env, _, _ = own_smoke_copy
     bin_, scripts = tmp_path / "bin", tmp_path / "scripts"
     bin_.mkdir(), scripts.mkdir()
@@ -140,8 +140,8 @@ def test_slurm_no_wait_queues_each_phase_after_the_one_before(own_smoke_copy, tm
     params = repo / "params.yaml"
     original = params.read_text()
     raw = yaml.safe_load(original)
-    # four seeds not run, on LeNet-300-100: only the job scripts matter here, and a VGG takes ~1 s to build (torchvision's
-    # builder initialises a 25088×4096 classifier before lib.core.models replaces it)
+    # four seeds not run, on LeNet-300-100: only the job scripts matter here, and a VGG takes ~1 s to build
+    # (torchvision's builder initialises a 25088×4096 classifier before lib.core.models replaces it)
     raw["profiles"]["smoke"]["flexrel"].update(
         seeds=[2, 3, 4, 5],
         model="lenet300",

@@ -22,7 +22,8 @@ increasing affine function of the output channel's summed relevance ``Σ_i rel(b
 min-max normalisation the two are *identical*: the input relevance has no influence on which filters are
 pruned. ``tests/test_criteria.py`` checks this numerically.
 
-The random control is :func:`lib.core.prune.random_scores`; the rank paper's criterion is :mod:`lib.criteria.contribution`.
+The random control is :func:`lib.core.prune.random_scores`; the rank paper's criterion is
+:mod:`lib.criteria.contribution`.
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ def magnitude(model: nn.Module, fold_batchnorm: bool = False) -> Scores:
     network effectively applies in eval mode. Behind BatchNorm a filter's raw ``|w|`` is scale-free (the
     normalisation divides it out); the paper's VGG16 has no BatchNorm, where both variants coincide.
 
-    >>> net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(), nn.Linear(2, 3), nn.Linear(3, 2))
+    >>> net = nn.Sequential(
+    ...     nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.Flatten(), nn.Linear(2, 3), nn.Linear(3, 2)
+    ... )
     >>> sorted(magnitude(net, fold_batchnorm=True)) == sorted(magnitude(net))
     True
     """

@@ -1,4 +1,5 @@
-"""FlexRel, LRP relevance and the rank paper's contribution as torch-pruning importances: prune *your* network with them.
+"""FlexRel, LRP relevance and the rank paper's contribution as torch-pruning importances:
+prune *your* network with them.
 
 torch-pruning's pruners (``tp.pruner.MetaPruner`` / ``BasePruner``, per layer or global, ``round_to``) ask an
 ``Importance`` for one score per unit of each **group**: the units that must go together (a convolution's filters,
@@ -17,10 +18,11 @@ normalised — with the layer scores of :mod:`lib.criteria.filters`:
 
 The reproduction's protocols prune with the same reduction (:class:`lib.core.prune.ScoreImportance`, of which
 these are subclasses) and the same layer scores. A network zennit cannot attribute faithfully is refused before
-any work, naming the layer type (:func:`lib.criteria.filters.check_attributable`): grouped or depthwise convolutions (eq. (1)'s unfolded form needs ``groups=1``), and
-torchvision's residual blocks whose addition no canonizer turns into a module (its ResNet blocks need
-``zennit.torchvision.ResNetCanonizer``; MobileNetV2's inverted residuals have none). A residual addition written
-in a custom module's ``forward`` (``x + f(x)``) cannot be seen from the modules and is not detected.
+any work, naming the layer type (:func:`lib.criteria.filters.check_attributable`): grouped or depthwise convolutions
+(eq. (1)'s unfolded form needs ``groups=1``), and torchvision's residual blocks whose addition no canonizer turns into a
+module (its ResNet blocks need ``zennit.torchvision.ResNetCanonizer``; MobileNetV2's inverted residuals have none). A
+residual addition written in a custom module's ``forward`` (``x + f(x)``) cannot be seen from the modules and is not
+detected.
 """
 
 from __future__ import annotations

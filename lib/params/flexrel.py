@@ -39,7 +39,8 @@ FLEXREL_MODELS = ("vgg16_bn", "vgg16", "lenet300", "resnet18")
 #: layers into one pruning group.
 BATCHNORM_MODELS = ("vgg16_bn", "resnet18")
 RESIDUAL_MODELS = ("resnet18",)
-#: zennit composites that give LRP's rules (registered in :mod:`lib.criteria.filters`); the paper does not name its rules.
+#: zennit composites that give LRP's rules (registered in :mod:`lib.criteria.filters`);
+#: the paper does not name its rules.
 COMPOSITE_NAMES = tuple(registered("composite"))
 #: Whose logit LRP starts from: the image's true class or the network's predicted class.
 RELEVANCE_TARGETS = ("label", "predicted")
@@ -63,7 +64,8 @@ class FlexRelParams(OnDevice):
     dataset, model, width, image_size, dropout
         Data and network: ``model`` is ``vgg16_bn`` or ``vgg16`` (torchvision's, no BatchNorm) with a width
         multiplier, ``lenet300`` (LeNet-300-100, notebook 08's second architecture) or ``resnet18`` (ResNet-18
-        with a CIFAR stem and the same width multiplier, notebook 09); small images are zero-padded to ``image_size``; ``dropout`` in the classifier (VGG: 0.5).
+        with a CIFAR stem and the same width multiplier, notebook 09); small images are zero-padded to ``image_size``;
+        ``dropout`` in the classifier (VGG: 0.5).
     train_subset, test_subset
         First samples of the official training / held-out test split to use (``null``: all).
     batch_size, optimizer, lr, lr_schedule, momentum, weight_decay

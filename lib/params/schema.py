@@ -21,7 +21,8 @@ OPTIMIZERS = ("sgd", "nesterov", "adam")
 SCHEDULES = ("constant", "cosine", "onecycle")
 #: Data shifts (:func:`lib.core.data.shift`): none, rotation by 30°, additive Gaussian noise of 0.5 standard deviations.
 SHIFTS = ("none", "rotate", "noise")
-#: How pruning amounts apply (:func:`lib.core.prune.prune`): the same fraction per layer, or one ranking over all layers.
+#: How pruning amounts apply (:func:`lib.core.prune.prune`): the same fraction per layer,
+#: or one ranking over all layers.
 SCOPES = ("layer", "global")
 #: The rank paper's two readings of its contribution (:data:`lib.criteria.contribution.CONTRIBUTION_PRESETS`).
 READINGS = ("paper", "original_code")

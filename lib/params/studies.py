@@ -61,8 +61,8 @@ class StudiesParams(Section):
         Notebook 08's crossing of the papers: the dataset of the rank paper's MLP schedule scored by relevance.
     residual_width, residual_train_subset, residual_epochs
         Notebook 09's residual network: ResNet-18 with a CIFAR stem at this width multiplier (section ``flexrel``'s
-        ``width``), pre-trained on the first ``residual_train_subset`` training images (``null``: all) for ``residual_epochs``
-        epochs; everything else as section ``flexrel`` trains and prunes.
+        ``width``), pre-trained on the first ``residual_train_subset`` training images (``null``: all) for
+        ``residual_epochs`` epochs; everything else as section ``flexrel`` trains and prunes.
     residual_draws, residual_deltas
         Its random draws per seed and level, and its δ sweep (at ``factors``).
     residual_recovery, residual_post_subset

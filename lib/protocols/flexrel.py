@@ -35,9 +35,9 @@ from lib.protocols.base_networks import Base, Images, Recipe, build, device, eva
 from lib.store import runs
 
 METHODS = FLEXREL_METHODS + BASELINES
-#: Fields a kind of pruning run never reads, beyond :data:`lib.protocols.base_networks.GRID`, also left out of its key (a run sees
-#: its section through a :class:`lib.store.runs.View` that raises on them): scores are computed before the pruning
-#: and BatchNorm settings matter, retention before recovery's.
+#: Fields a kind of pruning run never reads, beyond :data:`lib.protocols.base_networks.GRID`, also left out of its key
+#: (a run sees its section through a :class:`lib.store.runs.View` that raises on them): scores are computed before the
+#: pruning and BatchNorm settings matter, retention before recovery's.
 RECOVERY = ("epochs_post", "lr_post", "post_subset")
 NOT_READ = {
     "flexrel-scores": ("scope", "bn_batches", "normalisation", "partner", "prune_steps", "test_shift", *RECOVERY),
@@ -415,10 +415,10 @@ def prune_in_steps(
     seconds: float = 0.0,
 ) -> tuple[nn.Module, float]:
     """``net`` pruned by scores ``s`` at ``factor`` (``scope``: per layer or global), BatchNorm re-estimated on the
-    first ``bn_batches`` batches of a fresh ``bn_loader()`` (the same batches at every step); with ``steps`` > 1, in steps to the one-shot widths (:func:`step_widths`),
-    every score recomputed by ``rescore(model) → (scores, seconds)`` on the network of the step before, BatchNorm
-    re-estimated after each step. Returns the pruned network (on ``net``'s device) and ``seconds`` plus the
-    rescoring's relevance time."""
+    first ``bn_batches`` batches of a fresh ``bn_loader()`` (the same batches at every step); with ``steps`` > 1, in
+    steps to the one-shot widths (:func:`step_widths`), every score recomputed by ``rescore(model) → (scores, seconds)``
+    on the network of the step before, BatchNorm re-estimated after each step. Returns the pruned network (on ``net``'s
+    device) and ``seconds`` plus the rescoring's relevance time."""
     dev = x0.device
     layers = prune.prunable_layers(net)
     plan = step_widths({n: layers[n].weight.shape[0] for n in s}, factor, steps)

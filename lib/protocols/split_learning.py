@@ -121,11 +121,11 @@ def time_to_target(
     levels), and the modelled learning time and data of reaching the target there: ``epochs_pre`` epochs of
     the unpruned network + relevance on the reference images (relevance and FlexRel only) + ``epochs_post``
     epochs of the pruned network, each split into computation and network time by :func:`cost`
-    (``sp``: :class:`lib.params.split_learning.SplitLearningParams`); the pruned network's costs are interpolated linearly between
-    the grid levels around the crossing. ``schedules``: named ``(epochs before pruning, epochs after, training images
-    per epoch after pruning or None for all)`` (column ``schedule``; default: the section's own, named ``regime``),
-    e.g. the paper's 10 + 40 epochs on the whole training set. Columns ``post_total_s`` and ``post_bytes``: the part
-    spent after pruning."""
+    (``sp``: :class:`lib.params.split_learning.SplitLearningParams`); the pruned network's costs are interpolated
+    linearly between the grid levels around the crossing. ``schedules``: named
+    ``(epochs before pruning, epochs after, training images per epoch after pruning or None for all)`` (column
+    ``schedule``; default: the section's own, named ``regime``), e.g. the paper's 10 + 40 epochs on the whole training
+    set. Columns ``post_total_s`` and ``post_bytes``: the part spent after pruning."""
     levels = sorted(set(retention_frame.factor))
     nets = flexrel.pruned_networks(p, levels)
     x0 = base_networks.Images.of(p).example()

@@ -19,8 +19,9 @@ from lib.store import runs
 
 #: A stage's runs, by part.
 Runs = dict[str, list[runs.Run]]
-#: Why a dataset cannot be opened here (with the command that fetches it), or ``None`` if it can: :func:`lib.core.data.absent`,
-#: or, to size a profile whose data is elsewhere (:mod:`lib.scale.sizing`), ``lambda name: None``.
+#: Why a dataset cannot be opened here (with the command that fetches it), or ``None`` if it can:
+#: :func:`lib.core.data.absent`, or, to size a profile whose data is elsewhere (:mod:`lib.scale.sizing`),
+#: ``lambda name: None``.
 Absent = Callable[[str], "str | None"]
 
 

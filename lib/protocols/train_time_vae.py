@@ -37,8 +37,8 @@ def loss(model: nn.Module, x: torch.Tensor, beta: float) -> torch.Tensor:
 
 
 def objective(beta: float) -> train.Loss:
-    """:func:`loss` as a :data:`lib.core.train.Loss` for :func:`lib.core.train.train_epoch` and :func:`lib.core.train.evaluate`
-    (no accuracy: a VAE has no classes)."""
+    """:func:`loss` as a :data:`lib.core.train.Loss` for :func:`lib.core.train.train_epoch` and
+    :func:`lib.core.train.evaluate` (no accuracy: a VAE has no classes)."""
     return lambda model, x, y: (loss(model, x, beta), None)
 
 

@@ -10,8 +10,8 @@ and writes into one folder:
   any batch size) and returns class logits: the project's padding and standardisation are inside it;
 - ``state_dict.pt`` — the same module's weights (its layers' widths are in the record);
 - ``record.json`` — the run's coordinates, the parameter section and its hash, the commit, the pruning
-  record (per layer: filters kept and the unpruned count; parameters and MACs before and after) and three accuracies on the
-  test split: the stored run's, the rebuilt network's, and the exported program's.
+  record (per layer: filters kept and the unpruned count; parameters and MACs before and after) and three accuracies on
+  the test split: the stored run's, the rebuilt network's, and the exported program's.
 
 Loading it anywhere::
 
@@ -204,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     acc = record["test_acc"]
     print(
-        f"{out}: test accuracy stored {acc['stored_run']:.4f}, rebuilt {acc['rebuilt']:.4f}, exported {acc['exported']:.4f}"
+        f"{out}: test accuracy stored {acc['stored_run']:.4f}, rebuilt {acc['rebuilt']:.4f}, "
+        f"exported {acc['exported']:.4f}"
     )
     return 0
 

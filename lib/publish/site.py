@@ -195,7 +195,8 @@ def landing(claims: pd.DataFrame, prov: dict, titles: dict[str, str]) -> str:
             "# Pruning companion: the reproduction",
             "",
             f"FlexRel (IEEE Network 2026) and rank-based train-time pruning, reproduced figure by figure. Profile "
-            f"**{prov['profile']}**, commit `{prov['commit']}`. Verdicts of the papers' primary claims: {counts}. The rules and their "
+            f"**{prov['profile']}**, commit `{prov['commit']}`. Verdicts of the papers' primary claims: {counts}. "
+            "The rules and their "
             "caveats: [REPRODUCTION.md](reproduction.md). Built from the executed notebooks without re-executing them.",
             "",
             "## The notebooks",
@@ -204,8 +205,8 @@ def landing(claims: pd.DataFrame, prov: dict, titles: dict[str, str]) -> str:
             "",
             "## Every claim",
             "",
-            "Each row links to the figure and to the cell of the notebook that judged it. Sensitivity rows, gates (`control`) and "
-            "the rows of notebooks 07-09 (beyond the papers) are not in the counts above.",
+            "Each row links to the figure and to the cell of the notebook that judged it. Sensitivity rows, gates "
+            "(`control`) and the rows of notebooks 07-09 (beyond the papers) are not in the counts above.",
             "",
             "<style>table.claims {font-size: 0.8em} table.claims td {vertical-align: top}</style>",
             '<table class="claims"><thead><tr>' + head + "</tr></thead><tbody>",
@@ -329,9 +330,9 @@ def browser_missing() -> str | None:
 
 def check(site: Path, screenshots: Path, root: Path = ROOT) -> dict[str, dict]:
     """Open every page of the built ``site`` in headless Chromium, served from 127.0.0.1, save a screenshot of each
-    into ``screenshots`` (a notebook page scrolled to its figure) and return per page what it found: console errors, requests to other hosts, images
-    that did not load, and for the landing page its claims-table rows and links. Raises ``AssertionError``
-    listing every page that failed (see the module's docstring)."""
+    into ``screenshots`` (a notebook page scrolled to its figure) and return per page what it found: console errors,
+    requests to other hosts, images that did not load, and for the landing page its claims-table rows and links. Raises
+    ``AssertionError`` listing every page that failed (see the module's docstring)."""
     import functools
     import http.server
     import threading
@@ -410,7 +411,8 @@ def check(site: Path, screenshots: Path, root: Path = ROOT) -> dict[str, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Build the reproduction's website from the executed notebooks (build), or check it in headless Chromium (check)."""
+    """Build the reproduction's website from the executed notebooks (build), or check it in headless
+    Chromium (check)."""
     parser = argparse.ArgumentParser(prog="python -m lib.publish.site", description=main.__doc__)
     parser.add_argument("command", choices=["build", "check"])
     parser.add_argument("--site", type=Path, default=ROOT / "site", help="the built site (default: site/)")

@@ -21,8 +21,8 @@ def cells(frame: pd.DataFrame, percent: Sequence[bool] | None = None) -> list[di
     """Per claim, the text a table shows: ``estimate`` with its t interval, the sign-flip interval, the
     ``rule`` (what it was tested against: the side and value, the claimed size, *sign only* where the paper states
     none, the basis of a threshold the claim states, the margin), the minimum detectable effect and the ``verdict``
-    (with its reason, less the clause that only restates the rule). ``percent``: per row, whether the quantity is a fraction shown in
-    percentage points (default: every row)."""
+    (with its reason, less the clause that only restates the rule). ``percent``: per row, whether the quantity is a
+    fraction shown in percentage points (default: every row)."""
     percent = [True] * len(frame) if percent is None else list(percent)
     out = []
     for pct, r in zip(percent, frame.itertuples()):
@@ -59,8 +59,8 @@ def cells(frame: pd.DataFrame, percent: Sequence[bool] | None = None) -> list[di
 def markdown(frame: pd.DataFrame, percent: Sequence[bool] | None = None) -> str:
     """The claims frame as a Markdown table (see :func:`cells`)."""
     lines = [
-        "| paper | claim | paper value | ours: quantity | estimate [95 % t CI] | sign-flip 95 % CI | n | tested against "
-        "| MDE | verdict | source |",
+        "| paper | claim | paper value | ours: quantity | estimate [95 % t CI] | sign-flip 95 % CI | n | "
+        "tested against | MDE | verdict | source |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c, r in zip(cells(frame, percent), frame.itertuples()):

@@ -224,8 +224,8 @@ def markdown(sizes: pd.DataFrame, reference: str = "default", gpu_tflops: float 
             for r in group.itertuples()
         ]
         lines.append(
-            f"| **{profile}** | **all** | | **{group.runs.sum():,}** | | **{_fmt(group.cpu_hours.sum(min_count=len(group)))}** | "
-            f"**{_fmt(group.gpu_hours.sum())}** |"
+            f"| **{profile}** | **all** | | **{group.runs.sum():,}** | | "
+            f"**{_fmt(group.cpu_hours.sum(min_count=len(group)))}** | **{_fmt(group.gpu_hours.sum())}** |"
         )
     return "\n".join(
         lines
@@ -234,9 +234,9 @@ def markdown(sizes: pd.DataFrame, reference: str = "default", gpu_tflops: float 
             f"Measured: median computation time of one stored run here. Estimated: the profile's "
             f"work (forward-pass MACs × images passed, `lib.scale.sizing`) at the throughput the `{reference}` "
             f"profile reached here on each kind of run (FlexRel's: its base networks' training; fixed "
-            f"per-run costs are left out, so short runs take longer than estimated), or at an assumed GPU sustaining {gpu_tflops:g} "
-            "TFLOP/s (an assumption, not a measurement; at 32×32 and for the small MLPs of `rank-run` a "
-            "GPU stays far below it, so those GPU figures are lower bounds). A run two stages list is "
+            "per-run costs are left out, so short runs take longer than estimated), or at an assumed GPU sustaining "
+            f"{gpu_tflops:g} TFLOP/s (an assumption, not a measurement; at 32×32 and for the small MLPs of `rank-run` "
+            "a GPU stays far below it, so those GPU figures are lower bounds). A run two stages list is "
             "counted under the first.",
         ]
     )

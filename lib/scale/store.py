@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             group = [r for r in rows if r[0].parent.name == kind]
             size = sum(r[0].stat().st_size for r in group) / 1e6
             print(
-                f"{kind:<20} {len(group):>7} {size:>8.1f} {sum(bool(r[3]) for r in group):>6} {sum(r[2] is not None for r in group):>7}"
+                f"{kind:<20} {len(group):>7} {size:>8.1f} {sum(bool(r[3]) for r in group):>6} "
+                f"{sum(r[2] is not None for r in group):>7}"
             )
         return 0
     if command == "explain":

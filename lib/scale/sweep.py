@@ -3,19 +3,21 @@
     python -m lib.scale.sweep 01_flexrel_accuracy_vs_pruning                       # local processes, then wait
     python -m lib.scale.sweep 01_flexrel_accuracy_vs_pruning --dry-run             # what is left to run
     python -m lib.scale.sweep 04_rank_random_vs_rank --executor slurm --slurm-partition gpu --workers 32 --gpus 1
-    python -m lib.scale.sweep 01_flexrel_accuracy_vs_pruning --executor slurm --no-wait   # every phase queued, then return
+    python -m lib.scale.sweep 01_flexrel_accuracy_vs_pruning --executor slurm --no-wait   # every phase queued,
+                                                                                          # then return
     torchrun --nproc-per-node 4 -m lib.scale.sweep 01_flexrel_accuracy_vs_pruning --executor here   # data-parallel
 
 A stage's runs are independent and stored by a key that covers everything that made them (:mod:`lib.store.runs`),
 so any process that sees the same store can compute them. :func:`lib.protocols.stages.runs_of` lists, per stage,
 the runs its notebook reads; with the runs those read in turn they fall into phases (:func:`phases`: a run may need
-an earlier phase's — FlexRel's pruning runs start from the base networks and their scores). For each phase this module finds the runs not yet stored
-(:func:`lib.store.runs.only_stored`), deals them round-robin into ``--workers`` jobs, submits those through
-submitit — its local executor (separate processes here; the default) or Slurm (a job array) — and waits
-before the next phase; on Slurm, ``--no-wait`` instead queues every phase at once, each to start when the one
+an earlier phase's — FlexRel's pruning runs start from the base networks and their scores). For each phase this module
+finds the runs not yet stored (:func:`lib.store.runs.only_stored`), deals them round-robin into ``--workers`` jobs,
+submits those through submitit — its local executor (separate processes here; the default) or Slurm (a job array) — and
+waits before the next phase; on Slurm, ``--no-wait`` instead queues every phase at once, each to start when the one
 before has succeeded (``--dependency=afterok``), and returns. ``dvc repro`` then runs the notebook, which
-reads every run from the store and computes nothing. ``--executor here`` runs the jobs in this process, one after another; under ``torchrun``
-every run then trains data-parallel over the launched processes (:func:`lib.core.train.parallel`).
+reads every run from the store and computes nothing. ``--executor here`` runs the jobs in this process, one after
+another; under ``torchrun`` every run then trains data-parallel over the launched processes
+(:func:`lib.core.train.parallel`).
 
 The store is ``cache/runs`` of the checkout the jobs run in: on a cluster, keep the checkout on the shared
 filesystem the nodes mount. Same seed and profile give identical numbers only on the same CPU model and
@@ -201,12 +203,13 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  job {job.job_id} failed: {err}\n  its log: {job.paths.stderr}", file=sys.stderr)
                     return 1
         say(
-            f"  {sum(d['runs'] for d in done)} runs in {len(done)} job(s), processes {sorted({d['pid'] for d in done})}, "
-            f"{time.perf_counter() - start:.0f} s"
+            f"  {sum(d['runs'] for d in done)} runs in {len(done)} job(s), "
+            f"processes {sorted({d['pid'] for d in done})}, {time.perf_counter() - start:.0f} s"
         )
     if before:
         say(
-            f"queued, not waiting: `squeue -u $USER` shows the jobs; `python -m lib.scale.sweep {args.stage} --dry-run` what is left"
+            "queued, not waiting: `squeue -u $USER` shows the jobs; "
+            f"`python -m lib.scale.sweep {args.stage} --dry-run` what is left"
         )
     return 0
 

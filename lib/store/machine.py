@@ -100,7 +100,8 @@ def section(records: dict[str, dict], epoch_seconds: float, epoch_images: int, n
         "",
         f"Wall time is the stage's last run (stages that found their runs stored are faster than a cold run); "
         f"total {sum(r.get('seconds', 0) for r in records.values()):.0f} s.",
-        f"Training throughput: one pre-training epoch of {network} over {epoch_images:,} images took {epoch_seconds:.1f} s "
+        f"Training throughput: one pre-training epoch of {network} over {epoch_images:,} images took "
+        f"{epoch_seconds:.1f} s "
         f"(mean over the base networks' epochs), {epoch_images / epoch_seconds:,.0f} images/s. `make bench` measures "
         "training against the machine's attainable matrix-multiply rate and pruned networks' speed against their "
         "MACs (`benchmarks/results.md`).",

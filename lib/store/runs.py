@@ -254,7 +254,8 @@ def closure(module: str, root: Path = LIB, every: bool = False) -> list[str]:
 
 
 def code(module: str, root: Path = LIB) -> dict[str, str]:
-    """``{module: hash of its normalised code}`` over :func:`closure` (minus :data:`NOT_CODE`): the code part of a key."""
+    """``{module: hash of its normalised code}`` over :func:`closure` (minus :data:`NOT_CODE`): the code part
+    of a key."""
     return {m: _read_source(_source(m, root), root)[1] for m in closure(module, root) if m not in NOT_CODE}
 
 

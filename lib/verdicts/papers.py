@@ -552,9 +552,9 @@ def table1_claims(
     paper: dict[str, tuple[float, float]] | None = None,
 ) -> list[Claim]:
     """Rank paper Table 1 (``paper``: dataset → (accuracy, fraction pruned); default :data:`TABLE1`): per dataset,
-    our rank-pruned train-time accuracy at the end of the round closest to the paper's fraction minus the paper's accuracy, judged two-sided (matches / exceeds / falls
-    short) with the noise margin of our unpruned runs. Primary: the paper's reading. ``missing``: datasets not
-    run, with the reason."""
+    our rank-pruned train-time accuracy at the end of the round closest to the paper's fraction minus the paper's
+    accuracy, judged two-sided (matches / exceeds / falls short) with the noise margin of our unpruned runs. Primary:
+    the paper's reading. ``missing``: datasets not run, with the reason."""
     out = []
     for dataset, (acc, removed) in (TABLE1 if paper is None else paper).items():
         text = f"Table 1: {dataset} train-time accuracy {acc:.4f} at {removed:.0%} of neurons pruned"
@@ -597,8 +597,8 @@ def vae_claims(frame: pd.DataFrame, ctx: Context) -> list[Claim]:
     m = float(loss["unpruned"].std(ddof=1) / loss["unpruned"].mean()) if len(loss) > 1 else math.nan
     text = (
         f"VAE: ≈ 30 % of neurons pruned with little or no loss ({removed.mean():.0%} removed, "
-        f"{params['unpruned'].mean():,.0f} → {params['pruned'].mean():,.0f} parameters; against a network of the pruned "
-        f"size trained from scratch: {vs_scratch:+.1%} loss, mean over seeds)"
+        f"{params['unpruned'].mean():,.0f} → {params['pruned'].mean():,.0f} parameters; against a network of the "
+        f"pruned size trained from scratch: {vs_scratch:+.1%} loss, mean over seeds)"
     )
     return [
         claim(

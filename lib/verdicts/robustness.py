@@ -37,8 +37,9 @@ def stability(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m lib.verdicts.robustness FIRST.csv SECOND.csv``: two claims tables (``results/99_reproduction_report/claims.csv``
-    of two runs, e.g. with disjoint seeds) side by side as Markdown, with the verdicts that differ marked unstable."""
+    """``python -m lib.verdicts.robustness FIRST.csv SECOND.csv``: two claims tables
+    (``results/99_reproduction_report/claims.csv`` of two runs, e.g. with disjoint seeds) side by side as Markdown,
+    with the verdicts that differ marked unstable."""
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)

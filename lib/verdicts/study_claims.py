@@ -267,9 +267,9 @@ def residual_claims(
     and FlexRel − random, mean over the levels) and the δ sweep as Fig. 4's claims (sign only); then one Holm family
     judged within ``margin``: FlexRel − magnitude, magnitude − relevance (the paper's "relevance alone is
     substantially worse", found on VGG16) and FlexRel − each of today's criteria. Recovery (``recovered``, every
-    epoch of :func:`lib.protocols.flexrel.frame` of the recovery runs, with the unpruned rows; its last epoch is judged): Fig. 2's
-    recovery gate (:func:`lib.verdicts.papers.fig2_gate`, informative levels above ``chance``) and one Holm family,
-    FlexRel − magnitude and magnitude − relevance. Every row is gated on its measurement's gate."""
+    epoch of :func:`lib.protocols.flexrel.frame` of the recovery runs, with the unpruned rows; its last epoch is
+    judged): Fig. 2's recovery gate (:func:`lib.verdicts.papers.fig2_gate`, informative levels above ``chance``) and one
+    Holm family, FlexRel − magnitude and magnitude − relevance. Every row is gated on its measurement's gate."""
     net, flex = f"residual network ({p.model} ×{p.width:g})", f"delta={p.delta:g}"
     ctl, passed, sweep = _delta_sweep(frame, p, net, ["magnitude", "relevance", flex], ctx)
     q = "{} retention accuracy, mean over levels"
