@@ -83,8 +83,9 @@ def test_a_notebook_gets_its_runs_from_its_stage_list_only(stage):
     """For any profile: a notebook whose stage reads stored runs asks :func:`lib.protocols.stages.runs_of` for exactly
     its own stage's, and builds or reads no run otherwise (``tests/test_pipeline.py`` checks the runs it reads, on
     the smoke pipeline)."""
-    from lib.protocols import stages
+    from lib.scale.sweep import stages  # importing the sweep registers every stage's run list
 
+    assert len(stages.STAGES) == 8 and set(stages.STAGES) <= set(STAGES)
     nb = json.loads((ROOT / "notebooks" / f"{stage}.ipynb").read_text())
     tree = ast.parse("\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"))
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]

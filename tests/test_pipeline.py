@@ -151,6 +151,7 @@ import json
 import matplotlib
 matplotlib.use("Agg")
 from lib.protocols import base_networks, stages
+from lib.scale import sweep  # noqa: F401 - registers every stage's run list
 from lib.store import runs
 out = {}
 for stage in stages.STAGES:
@@ -163,7 +164,7 @@ for stage in stages.STAGES:
     listed = {r.identity() for r in stages.every(stages.runs_of(stage, "smoke"))}
     read = {r.identity() for r in found}
     out[stage] = {"listed": len(listed), "not read": len(listed - read), "read, not listed": len(read - listed)}
-print(json.dumps(out))
+print("READS", json.dumps(out))
 """
 
 
@@ -173,7 +174,8 @@ def test_every_notebook_reads_exactly_the_runs_its_stage_lists(own_smoke_copy):
     import json
 
     repo, env, _, _ = own_smoke_copy
-    found = json.loads(run([sys.executable, "-c", READS], repo, env).strip().splitlines()[-1])
+    out = run([sys.executable, "-c", READS], repo, env)  # stdout and stderr: the notebooks print and warn too
+    found = json.loads(next(line for line in out.splitlines() if line.startswith("READS "))[len("READS ") :])
     assert len(found) == 8, found
     for stage, counts in found.items():
         assert counts["not read"] == counts["read, not listed"] == 0, (stage, counts)

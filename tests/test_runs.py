@@ -262,38 +262,44 @@ def test_a_damaged_model_is_retrained(store):
         runs.cached_model(M(view, 1), lambda: torch.nn.Linear(3, 2), fit, train=False, missing="run stage X")
 
 
-def test_the_command_line_lists_explains_and_prunes_stale_entries(store, capsys):
+def test_the_command_line_lists_explains_and_prunes_stale_entries(store, capsys, monkeypatch):
     smoke = profiles.load("data", "smoke")
-    runs.cached(K(runs.View(smoke), 0), counting(1)[0])
-    runs.cached(K(runs.View(smoke.replace(grid=999)), 0), counting(2)[0])
+    listed, other = K(runs.View(smoke), 0), K(runs.View(smoke.replace(grid=999)), 0)
+    monkeypatch.setattr(store_cli, "current", lambda: {listed.identity()})  # what the stages list
+    runs.cached(listed, counting(1)[0])
+    runs.cached(other, counting(2)[0])
     assert store_cli.main(["list"]) == 0
     assert "k" in capsys.readouterr().out
     current, stale = sorted(runs.entries(), key=lambda p: json.loads(p.read_text())["result"])
     assert store_cli.main(["explain", stale.stem]) == 0
     out = capsys.readouterr().out
-    assert '"grid": 999' in out and "match no profile" in out
+    assert '"grid": 999' in out and "no stage of any profile lists it" in out
     assert store_cli.main(["prune", "--stale", "--dry-run"]) == 0 and len(list(runs.entries())) == 2
     assert store_cli.main(["prune", "--stale"]) == 0
     assert list(runs.entries()) == [current]
 
 
-def test_a_study_variant_of_a_profiles_section_is_current_and_another_value_is_stale():
-    """Notebooks 07-08 store runs on variants of section flexrel (lib.params.studies.STUDY_FIELDS):
-    `prune --stale` keeps them."""
-    p = profiles.load("flexrel", "default").model_dump()
+def test_a_run_a_stage_lists_is_current_and_another_value_is_stale():
+    """Notebooks 07-08 store runs on variants of section flexrel: `prune --stale` keeps them, since a stage lists
+    them; a run on a value no profile has is stale."""
+    from lib.protocols import studies
+
+    now = store_cli.current(("default",))
+    p, b = profiles.load("flexrel", "default"), profiles.load("studies", "default")
+    variant = next(r for r in studies.arm_runs(studies.sensitivity_arms(p, b), b.factors) if r.arm == "scope=global")
+    assert variant.identity() in now and variant.view.params() != flexrel.view(p, "flexrel-retention").params()
+    other = flexrel.Pruning.of(p.replace(lr=0.123), "retention", 0, "magnitude", 0.3)
+    assert other.identity() not in now
     header = {
+        "kind": other.kind,
+        "params": other.view.params(),
+        "run": other.key(),
         "module": "lib.core.stats",
         "code": runs.code("lib.core.stats"),
         "versions": machine.versions(),
-        "section": "flexrel",
     }
-    sections = store_cli.current_sections()
+    assert runs.why_stale(header, now) == ["no stage of any profile lists it"]
     assert (
-        runs.why_stale(
-            {**header, "params": {**p, "composite": "EpsilonGammaBox", "model": "lenet300"}}, sections, store_cli.FREE
-        )
+        runs.why_stale({**header, "params": variant.view.params(), "run": variant.key(), "kind": variant.kind}, now)
         == []
     )
-    assert runs.why_stale({**header, "params": {**p, "lr": 0.123}}, sections, store_cli.FREE) == [
-        "parameters match no profile's section 'flexrel'"
-    ]

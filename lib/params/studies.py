@@ -23,23 +23,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "normalisation=network_mean": {"flexrel": {"normalisation": "network_mean"}},
     "magnitude=bn_folded": {"flexrel": {"partner": "magnitude_bn"}, "method": "magnitude_bn"},
 }
-#: Fields of section ``flexrel`` that notebooks 07-08 vary on a profile's section (``VARIANTS``, the second
-#: architecture, the shifts, the partner, dynamic pruning): a stored run that differs from a profile's section only
-#: in them is one of those studies' runs, and still current (:mod:`lib.scale.store`).
-STUDY_FIELDS = (
-    "model",
-    "prune_linear",
-    "composite",
-    "relevance_target",
-    "relevance_split",
-    "relevance_images",
-    "relevance_shift",
-    "scope",
-    "normalisation",
-    "partner",
-    "prune_steps",
-    "test_shift",
-)
 
 
 class StudiesParams(Section):

@@ -1,7 +1,7 @@
-"""Beyond the papers (notebooks 07-09), the runs: FlexRel's unstated choices, the open questions its paper
-lists, today's criteria beside it (the two papers crossed: :mod:`lib.protocols.crossed`), and FlexRel on a
-residual network. Their verdicts are
-:mod:`lib.verdicts.study_claims`.
+"""FlexRel's stages as run lists (registered with :mod:`lib.protocols.stages`: Fig. 2 and Fig. 4 of notebooks 01
+and 03, and notebooks 07-09), and the studies beyond the paper (07-09), the runs: FlexRel's unstated choices, the
+open questions its paper lists, today's criteria beside it (the two papers crossed: :mod:`lib.protocols.crossed`),
+and FlexRel on a residual network. Their verdicts are :mod:`lib.verdicts.study_claims`.
 
 Everything runs on section ``flexrel``'s base networks and protocol (retention: pruned, BatchNorm
 re-estimated, no weight update) at section ``studies``'s pruning levels. An **arm** is one (parameters, method,
@@ -17,9 +17,11 @@ from collections.abc import Iterable
 import pandas as pd
 import torch
 
+from lib.params import profiles
 from lib.params.flexrel import BATCHNORM_MODELS, FlexRelParams
-from lib.params.studies import VARIANTS, StudiesParams, baseline_label
-from lib.protocols import flexrel
+from lib.params.studies import VARIANTS, StudiesParams, baseline_label, residual
+from lib.protocols import crossed, flexrel, stages
+from lib.protocols.base_networks import device
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,3 +136,72 @@ def residual_arms(p: FlexRelParams) -> list[Arm]:
         Arm("relevance", p, "relevance"),
         *(Arm(m, p, m) for m in p.baselines),
     ]
+
+
+@stages.lists("01_flexrel_accuracy_vs_pruning")
+def flexrel_fig2(profile: str, absent: stages.Absent) -> stages.Runs:
+    """Notebook 01: the base networks, then Fig. 2's retention runs of every method and baseline and its recovery
+    runs of every method."""
+    p = profiles.load("flexrel", profile)
+    stages.require(absent, p.dataset)
+    dev = device(p)
+    retention, recovery = flexrel.fig2_plans(p)
+    return {
+        "bases": flexrel.bases(p, dev),
+        "retention": flexrel.planned(p, "retention", retention, dev),
+        "recovery": flexrel.planned(p, "recovery", recovery, dev),
+    }
+
+
+@stages.lists("03_flexrel_delta_sweep")
+def flexrel_fig4(profile: str, absent: stages.Absent) -> stages.Runs:
+    """Notebook 03: the δ sweep on notebook 01's base networks (never trained here)."""
+    p = profiles.load("flexrel", profile)
+    stages.require(absent, p.dataset)
+    dev = device(p)
+    return {
+        "bases": flexrel.bases(p, dev, trains=False),
+        "sweep": flexrel.planned(p, "retention", flexrel.fig4_plan(p), dev),
+    }
+
+
+@stages.lists("07_flexrel_sensitivity")
+def flexrel_sensitivity(profile: str, absent: stages.Absent) -> stages.Runs:
+    """Notebook 07: every variant's retention runs on notebook 01's base networks."""
+    p, b = profiles.load("flexrel", profile), profiles.load("studies", profile)
+    stages.require(absent, p.dataset)
+    dev = device(p)
+    return {
+        "bases": flexrel.bases(p, dev, trains=False),
+        "arms": arm_runs(sensitivity_arms(p, b), b.factors, dev),
+    }
+
+
+@stages.lists("08_flexrel_open_questions")
+def flexrel_open(profile: str, absent: stages.Absent) -> stages.Runs:
+    """Notebook 08: the second architecture's base networks and δ sweep, the open questions' arms on notebook 01's
+    base networks, and the papers crossed."""
+    p, b, r = (profiles.load(s, profile) for s in ("flexrel", "studies", "rank"))
+    stages.require(absent, p.dataset, b.cross_dataset)
+    dev, p2 = device(p), second_model(p, b)
+    return {
+        "second_bases": flexrel.bases(p2, dev),
+        "bases": flexrel.bases(p, dev, trains=False),
+        "second": arm_runs(delta_arms(p2), b.factors, dev),
+        "arms": arm_runs(open_arms(p, b), b.factors, dev),
+        "crossed": crossed.planned(r, b.cross_dataset),
+    }
+
+
+@stages.lists("09_flexrel_resnet")
+def flexrel_resnet(profile: str, absent: stages.Absent) -> stages.Runs:
+    """Notebook 09: the residual network's base networks, its arms' retention runs and its recovery runs."""
+    p, b = profiles.load("flexrel", profile), profiles.load("studies", profile)
+    stages.require(absent, p.dataset)
+    net = residual(p, b)
+    dev = device(net)
+    return {
+        "bases": flexrel.bases(net, dev),
+        "arms": arm_runs(residual_arms(net), b.factors, dev),
+        "recovery": flexrel.planned(net, "recovery", flexrel.fig2_plan(net, net.recovery_factors), dev),
+    }

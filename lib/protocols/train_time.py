@@ -20,7 +20,9 @@ from tqdm.auto import tqdm
 
 from lib.core import data, models, prune, train
 from lib.criteria import contribution
+from lib.params import profiles
 from lib.params.rank import RankParams
+from lib.protocols import stages
 from lib.store import runs
 
 Rows = list[dict]
@@ -235,3 +237,19 @@ def label(method: str, reading: str) -> str:
         "none": "no pruning",
     }
     return names[method] + ("" if reading == "-" else f" · {reading}")
+
+
+@stages.lists("04_rank_random_vs_rank")
+def rank_fig1(profile: str, absent: stages.Absent) -> stages.Runs:
+    """Notebook 04: every train-time pruning run on ``rank.datasets``."""
+    p = profiles.load("rank", profile)
+    stages.require(absent, *p.datasets)
+    return {"runs": jobs(p, p.datasets)}
+
+
+@stages.lists("05_rank_table1")
+def rank_table1(profile: str, absent: stages.Absent) -> stages.Runs:
+    """Notebook 05: the runs of ``rank.table_datasets`` notebook 04 does not make, where the data is here (the
+    notebook reports the others as not run)."""
+    p = profiles.load("rank", profile)
+    return {"runs": jobs(p, [d for d in p.table_datasets if d not in p.datasets and absent(d) is None])}

@@ -18,8 +18,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lib.core import data, models, train
+from lib.params import profiles
 from lib.params.vae import VaeParams
-from lib.protocols import train_time
+from lib.protocols import stages, train_time
 from lib.store import runs
 
 KINDS = ("pruned", "unpruned", "scratch")
@@ -135,3 +136,11 @@ def sweep(todo: list[runs.Run]) -> tuple[pd.DataFrame, dict[str, dict]]:
     results = {r: r.result() for r in tqdm(chosen, desc="VAE runs")}
     frame = pd.DataFrame([x for res in results.values() for x in res["rows"]]).assign(dataset=chosen[0].view.dataset)
     return frame, {r.variant: out for r, out in results.items() if r.seed == chosen[0].seed}
+
+
+@stages.lists("06_rank_vae")
+def vae_fig2(profile: str, absent: stages.Absent) -> stages.Runs:
+    """Notebook 06: the pruned and unpruned VAE of every seed, and from scratch at the pruned run's widths."""
+    p = profiles.load("vae", profile)
+    stages.require(absent, p.dataset)
+    return {"runs": planned(p)}

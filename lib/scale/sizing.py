@@ -24,12 +24,11 @@ from torch import nn
 
 from lib.core import data, prune
 from lib.criteria import contribution
-from lib.params import profiles
 from lib.params.flexrel import FlexRelParams
 from lib.params.rank import RankParams
 from lib.params.vae import VaeParams
 from lib.protocols import base_networks, flexrel, stages, train_time, train_time_vae
-from lib.scale import sweep
+from lib.scale import store, sweep
 from lib.store import runs
 
 #: What the estimates assume of a GPU — an assumption, not a measurement (no GPU has run this project yet):
@@ -98,6 +97,7 @@ def work(run: runs.Run) -> float:
     The default profile's rank run on MNIST: 28 epochs (5 + 10 rounds × 2 + 3) of 20,000 training images and
     the 10,000 test images through the 784-50-30-10 MLP, 41,170 MACs each (weights 41,000, biases and ReLUs):
 
+    >>> from lib.params import profiles
     >>> p = profiles.load("rank", "default")
     >>> work(train_time.RankRun.of(p, "MNIST", "rank", "paper", 0)) / (28 * (3 * 20_000 + 10_000))
     41170.0
@@ -161,13 +161,13 @@ def planned(profile: str, names: Iterable[str] = tuple(stages.STAGES)) -> pd.Dat
 
 
 def measured(profile: str, root: Path | None = None) -> pd.DataFrame:
-    """The computation time and CPU of every current stored entry of ``profile`` (``kind``, ``seconds``, ``cpu``);
-    entries stored before runs recorded their time are left out."""
-    sections = {name: [profiles.load(name, profile).model_dump()] for name in profiles.SECTIONS}
+    """The computation time and CPU of every current stored entry of ``profile`` (a run its stages list, computed by
+    today's code: ``kind``, ``seconds``, ``cpu``); entries stored before runs recorded their time are left out."""
+    now = store.current((profile,))
     rows = [
         {"kind": h["kind"], "seconds": h["seconds"], "cpu": h["cpu"]}
         for _, h, _ in runs.records(root)
-        if h is not None and "seconds" in h and not runs.why_stale(h, sections)
+        if h is not None and "seconds" in h and not runs.why_stale(h, now)
     ]
     return pd.DataFrame(rows, columns=["kind", "seconds", "cpu"])
 

@@ -3,9 +3,8 @@ configuration produces.
 
     python -m lib.scale.store list | explain KEY | verify | prune --stale [--dry-run]
 
-What is current is this project's knowledge, not the store's (:mod:`lib.store.runs` knows keys, not studies): every
-profile's sections, notebook 09's residual section of each profile, and section ``flexrel`` up to the fields
-notebooks 07-08 vary on it (:data:`lib.params.studies.STUDY_FIELDS`).
+What is current is this project's knowledge, not the store's (:mod:`lib.store.runs` knows keys, not stages): a run
+some stage lists at some profile (:func:`lib.scale.sweep.phases`, every dataset assumed here).
 """
 
 from __future__ import annotations
@@ -16,23 +15,21 @@ import sys
 from pathlib import Path
 
 from lib.params import paths
-from lib.params.profiles import PROFILES, SECTIONS, read, validate
-from lib.params.studies import STUDY_FIELDS, residual
+from lib.params.profiles import PROFILES
+from lib.scale import sweep
 from lib.store import runs
 
-#: Fields a stored run's section may differ in from a profile's and still be current: notebooks 07-08's variants.
-FREE = {"flexrel": STUDY_FIELDS}
 
-
-def current_sections() -> dict[str, list[dict]]:
-    """Per section name, the fields of every profile's section (what current configurations can produce); for
-    ``flexrel`` also notebook 09's residual section of each profile (:func:`lib.params.studies.residual`)."""
-    built = validate(read())
-    out = {name: [built[profile][name].model_dump() for profile in PROFILES] for name in SECTIONS}
-    out["flexrel"] += [
-        residual(built[profile]["flexrel"], built[profile]["studies"]).model_dump() for profile in PROFILES
-    ]
-    return out
+def current(profiles: tuple[str, ...] = PROFILES) -> set[tuple[str, str, str]]:
+    """The identity (:meth:`lib.store.runs.Run.identity`) of every run a stage lists at one of ``profiles``, with the
+    runs those read in turn."""
+    return {
+        run.identity()
+        for profile in profiles
+        for stage in sweep.stages.STAGES
+        for phase in sweep.phases(stage, profile, lambda name: None)
+        for run in phase
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,9 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     prune.add_argument("--dry-run", action="store_true", help="only show what would be removed")
     args = parser.parse_args(argv)
     command = args.command or "list"
-    sections = current_sections()
+    now = current()
     rows = [
-        (path, header, error, runs.why_stale(header, sections, FREE) if header else [])
+        (path, header, error, runs.why_stale(header, now) if header else [])
         for path, header, error in runs.records(args.root)
     ]
     if command == "list":

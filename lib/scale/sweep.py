@@ -36,7 +36,7 @@ import torch
 
 from lib.core import data, train
 from lib.params import paths, profiles
-from lib.protocols import stages
+from lib.protocols import stages, studies, train_time, train_time_vae  # noqa: F401 - each registers its stages
 from lib.store import runs
 
 #: One stage's runs to compute, in one phase: each run only reads runs of earlier phases.

@@ -148,7 +148,7 @@ class Run:
 
     def identity(self) -> tuple[str, str, str]:
         """What makes two runs the same stored entry (up to code and library versions): kind, view, key."""
-        return self.kind, repr(sorted(self.view.params().items())), json.dumps(self.key(), sort_keys=True)
+        return _identity(self.kind, self.view.params(), self.key())
 
     def inputs(self) -> list[Run]:
         """The stored runs this one reads while it computes (none by default)."""
@@ -157,6 +157,15 @@ class Run:
     def result(self) -> Any:
         """The run's result, read back from the store or computed (and stored)."""
         raise NotImplementedError(f"{type(self).__name__} has no result()")
+
+
+def _identity(kind: str, params: dict, run: dict) -> tuple[str, str, str]:
+    return kind, json.dumps(params, sort_keys=True, default=str), json.dumps(run, sort_keys=True, default=str)
+
+
+def identity_of(header: dict) -> tuple[str, str, str]:
+    """A stored entry's :meth:`Run.identity`, read from its header."""
+    return _identity(header["kind"], header["params"], header["run"])
 
 
 def config_hash(obj: Any) -> str:
@@ -469,12 +478,9 @@ def records(root: Path | None = None) -> Iterator[tuple[Path, dict | None, str |
             yield path, None, str(err)
 
 
-def why_stale(
-    header: dict, sections: dict[str, list[dict]], free: dict[str, tuple[str, ...]] | None = None
-) -> list[str]:
+def why_stale(header: dict, current: set[tuple[str, str, str]]) -> list[str]:
     """Why no current configuration produces an entry (empty: it is current): its code or library versions differ
-    from today's, or its parameters match none of ``sections`` (per section name, the fields of every current
-    configuration of it), up to the fields ``free`` names for that section (ones a study varies on a configuration)."""
+    from today's, or it is none of the ``current`` runs (their :meth:`Run.identity`: what the stages list)."""
     reasons = []
     try:
         now = code(header["module"])
@@ -485,10 +491,6 @@ def why_stale(
         reasons.append("code changed: " + ", ".join(changed))
     if header["versions"] != versions():
         reasons.append(f"versions {header['versions']} ≠ installed {versions()}")
-    varied = (free or {}).get(header["section"], ())
-    if not any(
-        all(p.get(k) == v for k, v in header["params"].items() if k not in varied)
-        for p in sections.get(header["section"], [])
-    ):
-        reasons.append(f"parameters match no profile's section '{header['section']}'")
+    if identity_of(header) not in current:
+        reasons.append("no stage of any profile lists it")
     return reasons
