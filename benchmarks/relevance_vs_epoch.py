@@ -1,7 +1,7 @@
 """FlexRel's relevance cost: LRP over the default profile's reference images against one training epoch.
 
 VGG-16-BN ×0.25 at 32×32 (FashionMNIST padded), as the default profile trains it, and notebook 09's ResNet-18
-(CIFAR stem, ×0.125, LRP through zennit's ResNetCanonizer) on its training subset. The epoch is the median
+(CIFAR stem, ×0.125, LRP on its canonized graph) on its training subset. The epoch is the median
 training step times the network's steps per epoch; the goal is relevance ≤ 5 % of an epoch.
 
     .venv/bin/python -m benchmarks.relevance_vs_epoch

@@ -73,7 +73,7 @@ def resnet18(num_classes: int = 10, in_channels: int = 3, width: float = 1.0) ->
     ``64·width`` … ``512·width`` wide, as an ``nn.Sequential`` (stem, four stages of two blocks, global average
     pool, classifier).
 
-    torchvision's own blocks, so zennit's ``ResNetCanonizer`` attributes their residual additions and torch-pruning
+    torchvision's own blocks, whose residual additions :mod:`lib.criteria.graph` canonizes for LRP and torch-pruning
     couples the channels each addition ties together; convolutions initialised as torchvision's ResNet does.
     """
     if not 0 < width <= 4:
@@ -100,7 +100,8 @@ def resnet18(num_classes: int = 10, in_channels: int = 3, width: float = 1.0) ->
 
 
 def residual(model: nn.Module) -> bool:
-    """Whether ``model`` has torchvision ResNet blocks (their additions need zennit's ``ResNetCanonizer``)."""
+    """Whether ``model`` has torchvision ResNet blocks (kept in the default memory format: see
+    :func:`lib.protocols.base_networks.place`)."""
     return any(isinstance(m, (BasicBlock, Bottleneck)) for m in model.modules())
 
 

@@ -40,8 +40,17 @@ def random_scores(model: nn.Module, seed: int) -> Scores:
 
 #: torch-pruning's handlers that remove a layer's output units (where a group's scores are read), and those that
 #: remove a consumer's input channels.
-OUTPUTS = (tp.prune_conv_out_channels, tp.prune_linear_out_channels)
-INPUTS = (tp.prune_conv_in_channels, tp.prune_linear_in_channels)
+OUTPUTS = (tp.prune_conv_out_channels, tp.prune_depthwise_conv_out_channels, tp.prune_linear_out_channels)
+INPUTS = (tp.prune_conv_in_channels, tp.prune_depthwise_conv_in_channels, tp.prune_linear_in_channels)
+
+
+def removes_outputs(layer: nn.Module):
+    """torch-pruning's handler that removes ``layer``'s output units (a depthwise convolution has its own)."""
+    if isinstance(layer, nn.Linear):
+        return tp.prune_linear_out_channels
+    if tp.ops.module2type(layer) == tp.ops.OPTYPE.DEPTHWISE_CONV:
+        return tp.prune_depthwise_conv_out_channels
+    return tp.prune_conv_out_channels
 
 
 class ScoreImportance(tp.importance.GroupMagnitudeImportance):

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -38,21 +38,18 @@ import torch.nn.functional as F
 import torch_pruning as tp
 from torch import nn
 from torch.nn.grad import conv2d_weight
-from torchvision.models.mobilenetv2 import InvertedResidual
-from torchvision.models.resnet import BasicBlock, Bottleneck
-from zennit.canonizers import Canonizer, CompositeCanonizer, SequentialMergeBatchNorm
+from zennit.canonizers import SequentialMergeBatchNorm
 from zennit.composites import EpsilonAlpha2Beta1, EpsilonGammaBox, EpsilonPlusFlat
 from zennit.core import Composite
-from zennit.torchvision import ResNetCanonizer
 
-from lib.core import models
-from lib.core.prune import INPUTS, OUTPUTS, Scores, prunable_layers
+from lib.core.prune import INPUTS, Scores, prunable_layers, removes_outputs
+from lib.criteria import graph
 from lib.criteria.registry import COMPOSITES, Reference, composite, criterion
 from lib.params.flexrel import NORMALISATIONS, UNFOLDED_INPUTS
 
 
-def magnitude(model: nn.Module, fold_batchnorm: bool = False) -> Scores:
-    """Mean absolute weight of each output unit (filter or neuron).
+def magnitude(model: nn.Module, fold_batchnorm: bool = False, layers: Iterable[str] | None = None) -> Scores:
+    """Mean absolute weight of each output unit (filter or neuron) of the prunable layers (or of ``layers``).
 
     With ``fold_batchnorm`` the weights are first merged with the BatchNorm that follows each layer
     (zennit's ``SequentialMergeBatchNorm``: ``w·γ/√(σ² + ε)``), i.e. the magnitude of the weights the
@@ -66,10 +63,11 @@ def magnitude(model: nn.Module, fold_batchnorm: bool = False) -> Scores:
     True
     """
     if not fold_batchnorm:
-        return {name: m.weight.detach().abs().flatten(1).mean(1) for name, m in prunable_layers(model).items()}
+        units = prunable_layers(model) if layers is None else {n: dict(model.named_modules())[n] for n in layers}
+        return {name: m.weight.detach().abs().flatten(1).mean(1) for name, m in units.items()}
     merged = copy.deepcopy(model).eval()
     SequentialMergeBatchNorm().apply(merged)  # merges in place; the copy is thrown away, nothing to undo
-    return magnitude(merged)
+    return magnitude(merged, layers=layers)
 
 
 @criterion("magnitude", "paper")
@@ -84,84 +82,39 @@ def folded_magnitude(model: nn.Module, reference: Reference) -> Scores:
     return magnitude(model, fold_batchnorm=True)
 
 
-# zennit's composites, each built for reference inputs ``x`` with the canonizers the network needs (:func:`canonizers`:
-# BatchNorm merged into the preceding layer; a ResNet's additions made modules).
+# zennit's composites (LRP's rules), each built for reference inputs ``x``. They carry no canonizers: every network is
+# canonized from its traced graph (:mod:`lib.criteria.graph`).
 
 
 @composite("EpsilonPlusFlat")
-def epsilon_plus_flat(x: torch.Tensor, canonizers: list[Canonizer]) -> Composite:
+def epsilon_plus_flat(x: torch.Tensor) -> Composite:
     """ε for dense layers, z⁺ for convolutions, flat for the first layer (the default)."""
-    return EpsilonPlusFlat(canonizers=canonizers)
+    return EpsilonPlusFlat()
 
 
 @composite("EpsilonGammaBox")
-def epsilon_gamma_box(x: torch.Tensor, canonizers: list[Canonizer]) -> Composite:
+def epsilon_gamma_box(x: torch.Tensor) -> Composite:
     """γ = 0.25 for convolutions, zᴮ for the first layer bounded by ``x``'s range."""
-    return EpsilonGammaBox(low=float(x.min()), high=float(x.max()), canonizers=canonizers)
+    return EpsilonGammaBox(low=float(x.min()), high=float(x.max()))
 
 
 @composite("EpsilonAlpha2Beta1")
-def epsilon_alpha2_beta1(x: torch.Tensor, canonizers: list[Canonizer]) -> Composite:
+def epsilon_alpha2_beta1(x: torch.Tensor) -> Composite:
     """α = 2, β = 1 for convolutions."""
-    return EpsilonAlpha2Beta1(canonizers=canonizers)
-
-
-def canonizers(model: nn.Module) -> list[Canonizer]:
-    """The canonizers LRP needs on ``model``: zennit's ``ResNetCanonizer`` for a network of torchvision ResNet
-    blocks (it merges BatchNorm too), else BatchNorm merged into the preceding layer."""
-    return [ResNetCanonizer()] if models.residual(model) else [SequentialMergeBatchNorm()]
-
-
-def default_composite(model: nn.Module | None = None) -> Composite:
-    """zennit's ``EpsilonPlusFlat`` with the :func:`canonizers` ``model`` needs (none given: a plain chain's)."""
-    return COMPOSITES["EpsilonPlusFlat"](
-        torch.zeros(1), canonizers(model) if model is not None else [SequentialMergeBatchNorm()]
-    )
-
-
-def _every_canonizer(composite: Composite) -> list:
-    """Every canonizer of ``composite``, those inside composite canonizers included."""
-    found, todo = [], list(composite.canonizers or [])
-    while todo:
-        c = todo.pop()
-        found.append(c)
-        if isinstance(c, CompositeCanonizer):
-            todo += list(c.canonizers)
-    return found
-
-
-def check_attributable(model: nn.Module, composite: Composite) -> None:
-    """Raise ``TypeError`` naming the first module of ``model`` whose relevance eq. (1) and ``composite`` cannot
-    give: a grouped convolution, a torchvision ResNet block without ``ResNetCanonizer`` in the composite, or a
-    MobileNetV2 inverted residual with its skip connection (zennit has no canonizer for it). A residual addition
-    written in a custom module's ``forward`` (``x + f(x)``) cannot be seen from the modules and is not detected."""
-    resnet = any(isinstance(c, ResNetCanonizer) for c in _every_canonizer(composite))
-    for name, m in model.named_modules():
-        if isinstance(m, nn.Conv2d) and m.groups != 1:
-            raise TypeError(
-                f"{name}: Conv2d with groups={m.groups} (a grouped or depthwise convolution); FlexRel's "
-                "relevance (eq. (1) on the unfolded input) is defined for groups=1 only"
-            )
-        if isinstance(m, (BasicBlock, Bottleneck)) and not resnet:
-            raise TypeError(
-                f"{name}: {type(m).__name__} adds its residual outside any module; pass a composite with "
-                "zennit.torchvision.ResNetCanonizer, e.g. EpsilonPlusFlat(canonizers=[ResNetCanonizer()])"
-            )
-        if isinstance(m, InvertedResidual) and m.use_res_connect:
-            raise TypeError(
-                f"{name}: InvertedResidual adds its skip connection outside any module and zennit has no "
-                "canonizer for it: its relevance would not be LRP"
-            )
+    return EpsilonAlpha2Beta1()
 
 
 def _unfolded_input_sum(
     layer: nn.Module, rel_a: torch.Tensor, out_shape: torch.Size, unfolded_input: str
 ) -> torch.Tensor:
-    """``Σ_i rel(a_ik)`` for every column ``k`` of the layer's fully-connected form, shaped like one unit's weights.
+    """``Σ_i rel(a_ik)`` for every column ``k`` of the layer's fully-connected form, shaped like one unit's weights
+    (a grouped convolution: one such sum per group, ``groups × c_in/groups × kh × kw``).
 
     For a convolution the unfolded input repeats each input element once per output position whose receptive
-    field covers it. ``unfolded_input="copy"`` gives every copy the element's full relevance (the unfolded
-    relevance map); ``"share"`` divides it among the copies, so the unfolded form conserves relevance.
+    field covers it. A unit of a grouped (or depthwise) convolution reads the channels of its own group only: its
+    unfolded input, and so its ``k``, are those of its group. ``unfolded_input="copy"`` gives every copy the
+    element's full relevance (the unfolded relevance map); ``"share"`` divides it among the copies, so the unfolded
+    form conserves relevance.
     The sum over rows is a convolution weight-gradient with an all-ones output gradient (no im2col matrix).
     """
     if isinstance(layer, nn.Linear):
@@ -174,8 +127,12 @@ def _unfolded_input_sum(
         ones = torch.ones(1, 1, *rel_a.shape[2:], dtype=rel_a.dtype, device=rel_a.device)
         cover = F.fold(F.unfold(ones, **geometry), rel_a.shape[2:], **geometry)  # copies of each input element
         rel_a = rel_a / cover.clamp(min=1)
-    grad_out = torch.ones(1, 1, *out_shape[2:], dtype=rel_a.dtype, device=rel_a.device)
-    return conv2d_weight(rel_a, (1, *layer.weight.shape[1:]), grad_out, layer.stride, layer.padding, layer.dilation)[0]
+    groups = layer.groups
+    grad_out = torch.ones(1, groups, *out_shape[2:], dtype=rel_a.dtype, device=rel_a.device)
+    found = conv2d_weight(
+        rel_a, (groups, *layer.weight.shape[1:]), grad_out, layer.stride, layer.padding, layer.dilation, groups
+    )
+    return found[0] if groups == 1 else found
 
 
 def _target(logits: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
@@ -193,18 +150,22 @@ def layer_relevance(
     batch_size: int = 256,
     unfolded_input: str = "copy",
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """The two sums of eq. (1) for every prunable layer: ``(Σ_i rel(a_ik), Σ_i rel(b_ij))``.
+    """The two sums of eq. (1) for every prunable layer (every convolution and linear layer but the output ones,
+    read from the graph): ``(Σ_i rel(a_ik), Σ_i rel(b_ij))``.
 
-    The first is shaped like one unit's weights (``in_features`` or ``c_in × kh × kw``), the second has one
-    entry per output unit. ``rel`` is the LRP relevance zennit propagates: the modified gradient arriving at
-    the layer's output (``b``) and leaving towards its input (``a``). Parameters as in
-    :func:`parameter_relevance`.
+    The first is shaped like one unit's weights (``in_features`` or ``c_in × kh × kw``; a grouped convolution:
+    one per group), the second has one entry per output unit. ``rel`` is the LRP relevance zennit propagates: the
+    modified gradient arriving at the layer's output (``b``) and leaving towards its input (``a``), on a traced
+    copy of ``model`` canonized from its graph (:func:`lib.criteria.graph.canonized`: additions summed, gates held,
+    BatchNorm merged); ``model`` itself is not touched, and a network LRP cannot attribute is refused before any
+    pass. Parameters as in :func:`parameter_relevance`.
     """
     if unfolded_input not in UNFOLDED_INPUTS:
         raise ValueError(f"unfolded_input={unfolded_input!r}; allowed: {list(UNFOLDED_INPUTS)}")
-    composite = composite or default_composite(model)
-    check_attributable(model, composite)
-    layers = prunable_layers(model)
+    composite = composite or epsilon_plus_flat(x)
+    traced = graph.canonized(model, x)
+    model, modules = traced.module, dict(traced.module.named_modules())
+    layers = {name: modules[name] for name in _in_order(model, traced.prunable)}
     sums: dict[str, list] = {name: [0.0, 0.0] for name in layers}
     captured: dict[str, dict] = {name: {} for name in layers}
     handles = []
@@ -219,8 +180,6 @@ def layer_relevance(
 
         # prepend: run before zennit's own hooks, so the hooks see the layer's true input and output tensors
         handles += [layer.register_forward_pre_hook(pre, prepend=True), layer.register_forward_hook(post, prepend=True)]
-    was_training = model.training
-    model.eval()
     try:
         with composite.context(model) as modified:
             for start in range(0, len(x), batch_size):
@@ -235,8 +194,13 @@ def layer_relevance(
     finally:
         for h in handles:
             h.remove()
-        model.train(was_training)
     return {name: (a.detach(), b.detach()) for name, (a, b) in sums.items()}
+
+
+def _in_order(model: nn.Module, names: Iterable[str]) -> list[str]:
+    """``names`` in the order ``model`` defines its modules (scores come back in a stable order)."""
+    wanted = set(names)
+    return [n for n, _ in model.named_modules() if n in wanted]
 
 
 def parameter_relevance(
@@ -247,12 +211,12 @@ def parameter_relevance(
     Parameters
     ----------
     model
-        The network; it is put in eval mode for the pass and restored afterwards.
+        The network; it is not modified (LRP runs on a traced, canonized copy in eval mode).
     x, y
         Reference inputs and their target classes (``y=None``: the predicted class).
     composite
-        zennit composite giving the LRP rules, with the canonizers ``model`` needs; default
-        :func:`default_composite` of ``model``. A network it cannot attribute raises (:func:`check_attributable`).
+        zennit composite giving the LRP rules, without canonizers (the graph gives them); default zennit's
+        ``EpsilonPlusFlat``. A network LRP cannot attribute raises :class:`lib.criteria.graph.NotAttributable`.
     options
         Of :func:`layer_relevance`: ``batch_size`` (default 256), the chunk size (eq. (1) sums over samples, so
         chunking changes nothing but memory), and ``unfolded_input``, how a convolution's input relevance enters
@@ -266,11 +230,12 @@ def parameter_relevance(
         ``{layer name: tensor shaped like layer.weight}`` with ``rel(w)[j, k] = Σ_i rel(a_ik) + Σ_i rel(b_ij)``.
     """
     sums = layer_relevance(model, x, y, composite, **options)
-    out = {}
-    for name, layer in prunable_layers(model).items():
-        a, b = sums[name]
-        shape = layer.weight.shape
-        out[name] = (b.view(-1, *([1] * (len(shape) - 1))) + a.unsqueeze(0)).expand(shape).clone()
+    modules, out = dict(model.named_modules()), {}
+    for name, (a, b) in sums.items():
+        shape = modules[name].weight.shape
+        # a grouped convolution's input term is one per group: each unit takes its own group's
+        inputs = a.repeat_interleave(shape[0] // len(a), 0) if a.dim() == len(shape) else a.unsqueeze(0)
+        out[name] = (b.view(-1, *([1] * (len(shape) - 1))) + inputs).expand(shape).clone()
     return out
 
 
@@ -288,13 +253,13 @@ def relevance(
 @criterion("relevance", "paper", reads=("images", "labels"))
 def reference_relevance(model: nn.Module, reference: Reference) -> Scores:
     """Eq. (1)'s per-unit relevance (:func:`relevance`) on the reference images, LRP started at the true class's logit
-    (or the predicted class's: ``reference.target``), with its composite and the canonizers ``model`` needs."""
+    (or the predicted class's: ``reference.target``), with its composite."""
     x, y = reference.images()
     return relevance(
         model,
         x,
         y if reference.target == "label" else None,
-        COMPOSITES[reference.composite](x, canonizers(model)),
+        COMPOSITES[reference.composite](x),
         unfolded_input=reference.unfolded_input,
     )
 
@@ -409,14 +374,13 @@ def library_scores(
             F.cross_entropy(
                 net(x[start : start + batch_size]), y[start : start + batch_size], reduction="sum"
             ).backward()
-    graph = tp.DependencyGraph().build_dependency(net, example_inputs=x[:1])
+    deps = tp.DependencyGraph().build_dependency(net, example_inputs=x[:1])
     importance = LIBRARY[name]()
     modules = dict(net.named_modules())
     out = {}
     for layer_name in prunable_layers(model) if layers is None else layers:
         layer = modules[layer_name]
-        fn = tp.prune_conv_out_channels if isinstance(layer, nn.Conv2d) else tp.prune_linear_out_channels
-        group = graph.get_pruning_group(layer, fn, idxs=list(range(layer.weight.shape[0])))
+        group = deps.get_pruning_group(layer, removes_outputs(layer), idxs=list(range(layer.weight.shape[0])))
         found = importance(group)
         if found is None:
             raise ValueError(
@@ -447,15 +411,20 @@ def bn_scale(model: nn.Module, reference: Reference) -> Scores:
 def consumers(model: nn.Module, x: torch.Tensor) -> dict[str, list[nn.Module]]:
     """Per prunable layer, the convolution and linear layers that read its outputs, from torch-pruning's dependency
     graph traced on ``x[:1]``: on a chain the next prunable layer; in a residual stream every layer that reads the
-    sum the layer's outputs are added into."""
+    sum the layer's outputs are added into; through a depthwise layer (which reads each channel alone), the layers
+    that mix the channels it passes on."""
     with torch.enable_grad():
-        graph = tp.DependencyGraph().build_dependency(model, example_inputs=x[:1])
+        deps = tp.DependencyGraph().build_dependency(model, example_inputs=x[:1])
     out = {}
     for name, layer in prunable_layers(model).items():
-        group = graph.get_pruning_group(
-            layer, OUTPUTS[isinstance(layer, nn.Linear)], idxs=list(range(layer.weight.shape[0]))
-        )
-        out[name] = [dep.target.module for dep, _ in group if dep.handler in INPUTS]
+        group = deps.get_pruning_group(layer, removes_outputs(layer), idxs=list(range(layer.weight.shape[0])))
+        # a depthwise layer reads each unit alone (a share of 1 for every unit): the unit is read where the channels
+        # it is coupled into are mixed, by the layers after it
+        out[name] = [
+            dep.target.module
+            for dep, _ in group
+            if dep.handler in INPUTS and dep.handler != tp.prune_depthwise_conv_in_channels
+        ]
     return out
 
 
@@ -469,8 +438,9 @@ def filter_contribution(
     positions and ``w_jk`` the summed ``|weight|`` linking them (for a convolution, exact up to the image border);
     ``r = u_k·w_jk / Σ_i u_i·w_ji`` per image, averaged (C_avg) and maximised (C_max) over images and every
     consumer's ``j``. Absolute values, as the channel sums are. In a residual stream the input a consumer reads is
-    the sum of the coupled layers' outputs: they share one score. A consumer that reads more channels than the
-    layer has (a concatenation) raises ``NotImplementedError``.
+    the sum of the coupled layers' outputs: they share one score. A unit feeds only the consumer units of its own
+    group in a grouped convolution; a depthwise one is read past (:func:`consumers`). A consumer that reads more
+    channels than the layer has (a concatenation) raises ``NotImplementedError``.
     """
     modules, layers = dict(model.named_modules()), prunable_layers(model)
     reads = consumers(model, x)
@@ -497,7 +467,9 @@ def filter_contribution(
                                 f"contribution of {name}: {type(nxt).__name__} reads {a.shape[1]} "
                                 f"channels, {name} has {units} (a concatenation)"
                             )
-                        u, w = a.flatten(2).sum(2), w.flatten(2).sum(2)  # (N, units), (M, units)
+                        u, w = a.flatten(2).sum(2), w.flatten(2).sum(2)  # (N, units), (M, units / groups)
+                        if nxt.groups > 1:  # a unit feeds only its group's consumers: zeros outside the groups
+                            w = torch.block_diag(*w.split(len(w) // nxt.groups))  # (M, units)
                         c = u[:, :, None] * w.T[None]  # (N, units, M)
                     else:
                         c = torch.einsum("nkp,mkp->nkm", a.reshape(len(a), units, -1), w.reshape(len(w), units, -1))

@@ -68,16 +68,17 @@ class Criterion:
 CRITERIA: dict[str, Criterion] = {}
 
 
-#: zennit's composites (LRP's rules) by name, each built for reference inputs ``x`` with the canonizers the network
-#: needs: registered beside their definitions in :mod:`lib.criteria.filters` (``@composite("name")``).
-COMPOSITES: dict[str, Callable[[torch.Tensor, list], object]] = {}
+#: zennit's composites (LRP's rules) by name, each built for reference inputs ``x`` (without canonizers: the graph
+#: gives them, :mod:`lib.criteria.graph`): registered beside their definitions in :mod:`lib.criteria.filters`
+#: (``@composite("name")``).
+COMPOSITES: dict[str, Callable[[torch.Tensor], object]] = {}
 
 
 def composite(name: str) -> Callable:
-    """Register the decorated ``build(x, canonizers) → zennit composite`` as LRP rules ``name`` (a literal, read from
-    the source by :mod:`lib.params.registered`)."""
+    """Register the decorated ``build(x) → zennit composite`` as LRP rules ``name`` (a literal, read from the source
+    by :mod:`lib.params.registered`)."""
 
-    def register(build: Callable[[torch.Tensor, list], object]) -> Callable[[torch.Tensor, list], object]:
+    def register(build: Callable[[torch.Tensor], object]) -> Callable[[torch.Tensor], object]:
         COMPOSITES[name] = build
         return build
 
