@@ -173,6 +173,9 @@ def test_the_natural_first_calls_work_or_say_what_to_pass():
         FlexRelImportance(model, x, y, torch.rand(2))  # a tensor where δ goes: said so, not printed
     with pytest.raises(TypeError, match="the first argument is the network to prune"):
         RelevanceImportance(x, x)
+    mobile = torchvision.models.mobilenet_v2(num_classes=10, width_mult=0.25).eval()
+    tp.pruner.BasePruner(mobile, x[:1], importance=CriterionImportance(mobile, "magnitude"), pruning_ratio=0.3).step()
+    assert mobile.classifier[1].out_features == 10  # no images to trace: the output layer is the last one defined
     importance = FlexRelImportance(model, x, y)
     assert importance.unscored == {"fc"}  # the output layer, from the graph (it is defined first)
     tp.pruner.BasePruner(model, x[:1], importance=importance, pruning_ratio=0.5).step()
@@ -187,14 +190,14 @@ def test_squeeze_excitation_layers_only_compute_a_gate_and_are_left_as_they_are(
     assert "classifier.3" in traced.outputs
 
 
-@pytest.mark.parametrize("net", [OwnResidual(bias=False), DepthwiseBlock()], ids=["residual", "depthwise"])
-def test_relevance_is_conserved_through_canonized_additions_and_depthwise_convolutions(net):
+@pytest.mark.parametrize("build", [lambda: OwnResidual(bias=False), DepthwiseBlock], ids=["residual", "depthwise"])
+def test_relevance_is_conserved_through_canonized_additions_and_depthwise_convolutions(build):
     """Bias-free networks under LRP-ε with ε → 0: the relevance reaching the input (zennit passes it as the gradient)
     sums to the target logit, through zennit's Sum at each addition found in the graph, a depthwise convolution,
     and the activations and averages written as functions in the forward (made modules: as functions their
     derivatives would mask or divide the relevance)."""
     torch.manual_seed(0)
-    net = net.eval()
+    net = build().eval()
     x = torch.rand(3, 3, 16, 16).requires_grad_(True)
     traced = graph.canonized(net, x.detach())
     assert any(n.startswith("lrp_sum") for n, _ in traced.module.named_modules())
@@ -203,4 +206,5 @@ def test_relevance_is_conserved_through_canonized_additions_and_depthwise_convol
         out = modified(x)
         target = torch.zeros_like(out).scatter_(1, out.argmax(1, keepdim=True), 1.0) * out.detach()
         (grad,) = torch.autograd.grad(out, x, target)
-    torch.testing.assert_close(grad.sum((1, 2, 3)), target.sum(1), rtol=1e-5, atol=1e-7)
+    # float32 sums: 1e-4 relative (an addition left to autograd doubles the relevance of its branch)
+    torch.testing.assert_close(grad.sum((1, 2, 3)), target.sum(1), rtol=1e-4, atol=1e-6)

@@ -33,7 +33,7 @@ import torch_pruning as tp
 from torch import nn
 from zennit.core import Composite
 
-from lib.core.prune import OUTPUTS, ScoreImportance
+from lib.core.prune import OUTPUTS, ScoreImportance, prunable_layers
 from lib.criteria import filters, graph
 from lib.criteria.registry import CRITERIA, Reference
 
@@ -47,7 +47,8 @@ class _Computed(ScoreImportance):
     as it was; the scores are computed on copies (:mod:`lib.criteria.graph`), so a success leaves it as it was too
     (no parameter, buffer or ``.grad`` changed) until the pruner prunes it. ``example``: a batch the model accepts,
     to read its graph — the output layers (never scored: their groups get no importance, so the pruner leaves them)
-    and, for a criterion that reads relevance, what LRP cannot attribute, refused here, before any work."""
+    and, for a criterion that reads relevance, what LRP cannot attribute, refused here, before any work. Without
+    one (a criterion that reads no images), the output layer is the last convolution or linear layer defined."""
 
     def __init__(
         self,
@@ -65,7 +66,11 @@ class _Computed(ScoreImportance):
         if example is not None:
             traced = graph.canonized(model, example) if relevance else graph.Graph.of(graph.trace(model, example))
         self.names = {m: n for n, m in model.named_modules()}
-        self.unscored = {*traced.outputs, *(set(traced.layers) - set(traced.prunable))} if traced else set()
+        if traced is None:  # no example to trace: the layers the criterion scores are the prunable ones
+            units = [n for n, m in model.named_modules() if isinstance(m, graph.UNITS)]
+            self.unscored = set(units) - set(prunable_layers(model))
+        else:
+            self.unscored = {*traced.outputs, *(set(traced.layers) - set(traced.prunable))}
 
     @abstractmethod
     def compute(self) -> dict[str, torch.Tensor]:
