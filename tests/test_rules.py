@@ -1,7 +1,9 @@
 """The verdict engine on small synthetic frames: every verdict, both kinds of gate, the testability rule, the
 multiplicity corrections, the intervals and the claim families of both papers."""
 
+import dataclasses
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -66,30 +68,163 @@ def test_the_minimum_detectable_effect_shrinks_with_the_square_root_of_n():
 # --- every verdict ----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "mean, sd, rule, verdict, reason",
-    [
-        (0.03, 0.01, Rule(), "reproduced", "CI above 0"),
-        (-0.03, 0.01, Rule(), "contradicted", "CI below 0"),
-        (0.20, 0.01, Rule(needed=0.35), "contradicted", "the size the claim needs"),
-        (0.40, 0.01, Rule(needed=0.35), "reproduced", "CI above 0.35"),
-        (0.002, 0.004, Rule(margin=0.01), "no meaningful difference", "TOST"),
-        (0.03, 0.01, Rule(size=0.25), "smaller than claimed", "right direction"),
-        (-0.003, 0.02, Rule(size=0.25, margin=0.005), "smaller than claimed", "direction undetermined"),
-        (0.15, 0.05, Rule(size=0.25), "reproduced", "CI above 0"),
-        (0.01, 0.05, Rule(margin=0.005), "inconclusive", "CI contains 0"),
-        (-0.003, 0.002, Rule(needed=-0.01, margin=0.01), "reproduced", "CI above -0.01"),  # non-inferiority
-        (0.01, 0.002, Rule(side="below", needed=0.05), "reproduced", "CI below 0.05"),
-        (0.001, 0.004, Rule(two_sided=True, margin=0.01), "matches", "within ±0.01 of the paper"),
-        (0.03, 0.004, Rule(two_sided=True, margin=0.01), "exceeds", "above the paper"),
-        (-0.03, 0.004, Rule(two_sided=True, margin=0.01), "falls short", "below the paper"),
-        (0.0, 0.05, Rule(two_sided=True, margin=0.01), "inconclusive", "contains the paper's value"),
-    ],
-)
+CASES = [
+    (0.03, 0.01, Rule(), "reproduced", "CI above 0"),
+    (-0.03, 0.01, Rule(), "contradicted", "CI below 0"),
+    (0.20, 0.01, Rule(needed=0.35), "contradicted", "the size the claim needs"),
+    (0.40, 0.01, Rule(needed=0.35), "reproduced", "CI above 0.35"),
+    (0.002, 0.004, Rule(margin=0.01), "no meaningful difference", "TOST"),
+    (0.03, 0.01, Rule(size=0.25, sesoi=0.1), "smaller than claimed", "right direction"),
+    (-0.003, 0.02, Rule(size=0.25, sesoi=0.1), "smaller than claimed", "direction undetermined"),
+    (0.15, 0.05, Rule(size=0.25, sesoi=0.1), "reproduced", "CI above 0.1, the smallest effect of interest"),
+    # the fixed stated-size rule: an interval clear of 0 but wholly below the smallest effect of interest is not
+    # the paper's effect (the old rule read [+11, +19] against a claimed +25 as reproduced)
+    (0.15, 0.05, Rule(size=0.25, sesoi=0.2), "smaller than claimed", "CI wholly below 0.2"),
+    (0.20, 0.05, Rule(size=0.25, sesoi=0.2), "inconclusive", "CI contains 0.2, the smallest effect of interest"),
+    (-0.05, 0.01, Rule(size=0.25, sesoi=0.2), "contradicted", "CI below 0"),
+    (0.01, 0.05, Rule(margin=0.005), "inconclusive", "CI contains 0"),
+    (-0.003, 0.002, Rule(needed=-0.01, margin=0.01), "reproduced", "CI above -0.01"),  # non-inferiority
+    (-0.03, 0.002, Rule(needed=-0.01, margin=0.01), "contradicted", "CI below -0.01"),
+    (-0.01, 0.01, Rule(needed=-0.01, margin=0.01), "inconclusive", "CI contains -0.01"),
+    (0.06, 0.002, Rule(side="below", needed=0.05), "contradicted", "CI above 0.05"),
+    (0.01, 0.002, Rule(side="below", needed=0.05), "reproduced", "CI below 0.05"),
+    (0.001, 0.004, Rule(two_sided=True, margin=0.01), "matches", "within ±0.01 of the paper"),
+    (0.03, 0.004, Rule(two_sided=True, margin=0.01), "exceeds", "above the paper"),
+    (-0.03, 0.004, Rule(two_sided=True, margin=0.01), "falls short", "below the paper"),
+    (0.0, 0.05, Rule(two_sided=True, margin=0.01), "inconclusive", "contains the paper's value"),
+]
+
+
+@pytest.mark.parametrize("mean, sd, rule, verdict, reason", CASES)
 def test_every_verdict(mean, sd, rule, verdict, reason):
     c = _claim(_around(mean, sd), rule)
     assert (c.verdict, c.n) == (verdict, 10) and reason in c.reason
     assert c.mde == pytest.approx(stats.detectable(sd, 10))
+
+
+def test_the_synthetic_cases_reach_every_verdict():
+    assert {verdict for *_, verdict, _ in CASES} | {"not run", "not testable in this regime"} == set(rules.VERDICTS)
+
+
+def test_a_stated_size_is_judged_against_its_smallest_effect_of_interest_never_a_fraction_of_it():
+    with pytest.raises(ValueError, match="smallest effect of interest"):
+        Rule(size=0.25)
+    with pytest.raises(ValueError, match="beyond needed"):
+        Rule(size=0.25, sesoi=-0.1)
+    assert not hasattr(rules, "SIZE_FRACTION") and not hasattr(rules, "_decisive_p")
+    # an interval clear of 0, against a claimed +25 pts, is reproduced only above the smallest effect of interest
+    v = _around(0.05, 0.01)
+    assert _claim(v, Rule(size=0.25, sesoi=0.2)).verdict == "smaller than claimed"
+    assert _claim(v, Rule(size=0.25, sesoi=0.04)).verdict == "reproduced"
+
+
+def test_one_alpha_for_the_interval_and_the_equivalence_route():
+    v = _around(0.0, 0.015)
+    e95, e90 = stats.interval(v), stats.interval(v, 0.90)
+    m = (e90.high + e95.high) / 2  # the 90 % interval lies inside ±m, the 95 % one does not
+    assert stats.equivalence(v, m) < 0.05 and not stats.equivalence(v, m) < rules.ONE_SIDED
+    assert _claim(v, Rule(margin=m)).verdict == "inconclusive"  # TOST at 5 % per side would say equivalent
+    assert _claim(v, Rule(margin=e95.high * 1.01)).verdict == "no meaningful difference"
+    no_loss = _claim(v, Rule(needed=-m, margin=m))  # the old TOST route at 5 % read this "no loss" as reproduced
+    assert no_loss.verdict == "inconclusive" and no_loss.low < -m
+    assert _claim(_around(0.0, 0.015), Rule(needed=-e95.high * 1.01, margin=e95.high * 1.01)).verdict == "reproduced"
+
+
+def test_each_row_enters_holm_with_its_own_rules_p_whatever_its_verdict():
+    v, w = _around(0.03, 0.01), _around(0.002, 0.004)
+    small = _claim(v, Rule(size=0.25, sesoi=0.1))
+    assert small.verdict == "smaller than claimed" and small.p == pytest.approx(stats.pvalue(v, 0.1))
+    flat, up = _claim(w, Rule(margin=0.01)), _claim(v, Rule(margin=0.01))
+    assert flat.verdict == "no meaningful difference" and up.verdict == "reproduced"
+    for c, x in ((flat, w), (up, v)):  # one formula for the rule, whichever verdict it reached
+        assert c.p == pytest.approx(min(stats.pvalue(x), 2 * stats.equivalence(x, 0.01)))
+    rows = [small, flat, up]
+    adjusted = rules.holm_family(rows)
+    assert [r.p for r in adjusted] == pytest.approx(list(multipletests([r.p for r in rows], method="holm")[1]))
+    for mean, sd, rule, verdict, _ in CASES:  # a rule decides exactly when its p is below 0.05
+        c = _claim(_around(mean, sd), rule)
+        assert (c.p < rules.ALPHA) == (c.verdict in rules.DECIDED), (mean, sd, rule, verdict)
+
+
+#: Issue 32's retention gate at the pilot, per seed: passed, and failed without any one of seeds 0, 2, 4 or 5.
+PILOT_GATE = pd.Series([0.0872, 0.0321, 0.0519, -0.0118, 0.0504, 0.0961])
+
+
+def test_leave_one_seed_out_beside_every_decided_row_and_gate():
+    steady = _claim(_around(0.03, 0.005))
+    assert steady.loo == rules.STEADY == robustness.leave_one_out(pd.Series(_around(0.03, 0.005)), Rule())
+    assert _claim(_around(0.0, 0.05)).loo == "" == robustness.leave_one_out(pd.Series(_around(0.0, 0.05)), Rule())
+    ctl, passed = rules.control(PILOT_GATE, "g", "q", CTX, key="G")
+    assert passed and rules.fragile(ctl) and ctl.gate == "G"
+    assert [int(s) for s in re.findall(r"without seed (\d+) → failed", ctl.loo)] == [0, 2, 4, 5]
+    failed, _ = rules.control(pd.Series([-0.01, 0.02, -0.03, 0.01, 0.0, -0.02]), "g", "q", CTX)
+    assert failed.verdict == "failed" and failed.loo == "failed with any one seed removed"
+    guarded = rules.gate([_claim(_around(0.1, 0.01), comparative=True)], passed, key=ctl.gate, fragile_gate=True)
+    assert guarded[0].loo == f"{rules.STEADY}; {rules.FRAGILE_GATE}" and guarded[0].gate == "G"
+    shut = rules.gate([_claim(_around(0.1, 0.01), comparative=True)], False, key="G")
+    assert shut[0].verdict == "inconclusive" and shut[0].loo == ""
+
+
+def test_leave_one_seed_out_of_every_level_and_of_a_whole_holm_family():
+    strong, weak = _claim(_around(0.05, 0.005, n=6)), _claim(PILOT_GATE)
+    both = rules.every([strong, weak], "t", "q")
+    assert both.verdict == "reproduced" and both.loo == weak.loo and rules.fragile(both)
+    assert len(rules.values_of(both.per_seed)) == 2  # every level's values travel with the row
+    family = rules.holm_family([weak, strong])
+    assert family[0].family == family[1].family and family[0].family.endswith("/2")
+    assert rules.fragile(family[0]) and family[1].loo == rules.STEADY
+
+
+def _halves(first: float, second: float, sd: float = 0.005) -> pd.Series:
+    rng = np.random.default_rng(1)
+    return pd.Series(np.r_[first + sd * rng.standard_normal(6), second + sd * rng.standard_normal(6)])
+
+
+def test_split_half_counts_rows_that_agree_differ_and_flip():
+    ctl, passed = rules.control(
+        _halves(0.05, 0.0), "g", "q", CTX, key="G"
+    )  # passes on all seeds, fails on the 2nd half
+    guarded = rules.gate([_claim(_halves(0.05, 0.05), comparative=True)], passed, key=ctl.gate)
+    flip, agree, differ = (_claim(_halves(a, b)) for a, b in ((0.05, -0.05), (0.05, 0.05), (0.05, 0.0)))
+    family = rules.holm_family([_claim(_halves(0.05, 0.05)), _claim(_halves(0.0, 0.0, 0.05))])
+    table = rules.table([ctl, *guarded, flip, agree, differ, *family])
+    again = robustness.rejudge(table, lambda seeds: seeds)  # every seed: the verdicts as judged
+    assert again.verdict.tolist() == table.verdict.tolist() and again.p.to_numpy() == pytest.approx(table.p.to_numpy())
+    split = robustness.split_half(table)
+    assert split.agreement.tolist() == ["differ", "differ", "flip", "agree", "differ", "agree", "agree"]
+    assert split.verdict_second.iloc[1] == "inconclusive" and split.n_first.tolist() == [6] * 7
+    assert (split.verdict_all == table.verdict).all()
+    counts = robustness.split_half_counts(split)
+    assert counts.loc["every row"].tolist() == [3, 3, 1, 7] and counts.loc["gates"].tolist() == [0, 1, 0, 1]
+    assert robustness.halves(["0", "1", "10", "2"]) == (["0", "1"], ["2", "10"])
+
+
+def test_the_primaries_of_each_paper_are_one_holm_family_and_the_headline_counts_three_groups():
+    def row(paper, values, primary=True, design=""):
+        c = rules.claim(paper, "c", "v", "q", values, Rule(), CTX, primary=primary, comparative=False)
+        return dataclasses.replace(c, design=design)
+
+    near = [_around(0.0075, 0.01, seed=s) for s in range(3)]  # each p between 0.03 and 0.05
+    assert all(0.025 < stats.pvalue(v) < 0.05 for v in near)
+    table = rules.table(
+        [row("P", v) for v in near]
+        + [row("P", near[0], primary=False), row("Q", _around(0.05, 0.01)), row("Q", _around(0.0, 0.05))]
+        + [
+            row("Q", _around(0.05, 0.01), design=rules.UNDERPOWERED),
+            row("Q", _around(0.0, 0.05), design=rules.UNDERPOWERED),
+        ]
+    )
+    corrected = rules.correct_primaries(table)
+    p = corrected[corrected.paper == "P"]
+    assert p.verdict.tolist() == ["inconclusive"] * 3 + ["reproduced"]  # the sensitivity row keeps its verdict
+    assert p.reason.iloc[0] == "reproduced before, not after Holm's correction over P's 3 primaries"
+    assert p.p.iloc[:3].tolist() == pytest.approx(list(multipletests(table.p.iloc[:3], method="holm")[1]))
+    assert corrected.verdict.iloc[4] == "reproduced"  # Q's primaries: their own family of four
+    assert rules.headline(corrected) == {
+        "decided": {"reproduced": 1},
+        "undecided": {"inconclusive": 4},
+        rules.UNDERPOWERED: {"reproduced": 1, "inconclusive": 1},
+    }
 
 
 def test_stated_verdicts_and_one_seed():
@@ -110,6 +245,7 @@ def test_a_verdict_only_normal_theory_reaches_says_so():
 def test_every_level_is_an_intersection_union_test():
     up, flat, down = (_claim(_around(m, 0.01), Rule(margin=0.02)) for m in (0.03, 0.0, -0.03))
     assert rules.every([up, up], "t", "q").verdict == "reproduced"
+    assert rules.every([up, up], "t", "q").p == pytest.approx(max(up.p, up.p))
     both = rules.every([up, flat], "t", "q")
     assert both.verdict == "inconclusive" and both.estimate == pytest.approx(
         0.0, abs=1e-12
@@ -194,17 +330,21 @@ def test_fig2_primary_endpoints_and_gates():
     primary = claims[claims.primary]
     assert len(primary) == 4 and primary.claim.is_unique
     verdict = lambda start: primary[primary.claim.str.startswith(start)].verdict.item()  # noqa: E731
-    assert verdict("FlexRel beats magnitude at every pruning factor") == "reproduced"
+    assert verdict("FlexRel ≥ magnitude at every pruning factor") == "reproduced"
     assert verdict("relevance alone substantially worse") in (
         "smaller than claimed",
         "no meaningful difference",
     )  # equal here
     accuracy = claims[claims.claim == "relevance alone substantially worse than magnitude (retention)"].iloc[0]
     assert not accuracy.primary and accuracy.verdict == "no meaningful difference"  # within ±1 pt
-    every_row = claims[claims.claim.str.startswith("FlexRel beats magnitude at every pruning factor (retention)")].iloc[
-        0
-    ]
+    every_row = claims[claims.claim.str.startswith("FlexRel ≥ magnitude at every pruning factor (retention)")].iloc[0]
     assert every_row.reason == "reproduced at each of 2 levels"
+    assert every_row.needed == -every_row.margin and every_row.endpoint == papers.EVERY  # non-inferiority per level
+    assert every_row.design == rules.UNDERPOWERED  # declared in the plan
+    # the border as a curve: one row per target the profile lists, the one at 99 % primary
+    border = claims[claims.claim.str.startswith("FlexRel's border of the flat region exceeds")]
+    assert border.claim.str.contains("on retention at").all() and len(border) == 3
+    assert border.primary.tolist() == [True, False, False] and (border.endpoint == papers.BORDER_ID).all()
     assert set(claims.verdict) <= {*rules.GATE_VERDICTS, *rules.VERDICTS}
 
 
@@ -236,10 +376,13 @@ def test_reach_uses_each_seeds_own_unpruned_accuracy_and_is_judged_against_the_c
     assert (
         reach.primary
         and reach["size"] == pytest.approx(0.25)
-        and reach.verdict in ("smaller than claimed", "no meaningful difference")
+        and reach.sesoi == pytest.approx(papers.REACH_SESOI)
+        and reach.verdict == "smaller than claimed"
     )
     border = claims[claims.claim.str.contains("border of the flat region")]
-    assert border.verdict.tolist() == ["not run"]  # 0.99 is not among the targets
+    # 0.99 is not among the targets: the primary is not run; the curve keeps the target the profile lists
+    assert border[border.primary].verdict.tolist() == ["not run"]
+    assert border[~border.primary].claim.str.contains("on retention at 95%").tolist() == [True]
 
 
 def test_crossing_interpolates_the_first_fall_and_ignores_later_rises():
@@ -271,9 +414,12 @@ def _times(post_share: float, saved: float) -> pd.DataFrame:
 
 def test_fig3_testability_rule():
     claims = rules.table(papers.fig3_claims(_times(0.8, 0.6), _times(0.04, 0.6), True, CTX))
-    paper, regime = claims[claims.primary], claims[~claims.primary]
+    paper, regime = claims[claims.claim.str.contains("paper's")], claims[claims.claim.str.contains("regime's")]
     assert list(paper.verdict) == ["reproduced", "reproduced", "reproduced"]  # share 1 %; 48 % saved (> 35 %)
     assert list(regime.verdict) == ["reproduced", "not testable in this regime", "not testable in this regime"]
+    # time and data saved are consequences of the reach: shown with it, one primary (the relevance share) counted
+    assert paper.primary.tolist() == [True, False, False] and not regime.primary.any()
+    assert paper.endpoint.tolist() == [papers.NEGLIGIBLE_ID, papers.REACH, papers.REACH]
     assert "at most 4%" in regime.reason.iloc[1]
     gated = rules.table(papers.fig3_claims(_times(0.8, 0.6), _times(0.04, 0.6), False, CTX))
     assert gated.verdict.tolist()[1:3] == ["inconclusive", "inconclusive"] and gated.verdict.iloc[0] == "reproduced"
@@ -453,7 +599,7 @@ def test_markdown_shows_both_intervals_what_was_tested_the_mde_and_the_verdict()
         "v",
         "q",
         _around(0.025, 0.005),
-        Rule(size=0.05, margin=0.004),
+        Rule(size=0.05, sesoi=0.02),
         CTX,
         primary=False,
         comparative=False,
@@ -461,11 +607,50 @@ def test_markdown_shows_both_intervals_what_was_tested_the_mde_and_the_verdict()
     text = tables.markdown(rules.table([c]))
     assert (
         "+2.5 pts [" in text
-        and "above +0.0 pts; claimed +5.0 pts; margin ±0.4 pts" in text
-        and "**reproduced**" in text
+        and "above +2.0 pts (smallest effect of interest); claimed +5.0 pts" in text
+        and "**reproduced** (decided with any one seed removed)" in text
     )
     assert "*(sensitivity)*" in text and text.count("|") > 20
     sign_only = tables.markdown(
         rules.table([_claim(_around(0.02)).__class__(**{**_claim(_around(0.02)).__dict__, "paper": "Rank"})])
     )
     assert "sign only: the paper states no size" in sign_only
+
+
+def test_markdown_tags_what_each_row_is_and_shows_the_leave_one_out_status():
+    base = _claim(PILOT_GATE)
+    rows = [
+        dataclasses.replace(base, claim="a", design=rules.UNDERPOWERED),
+        dataclasses.replace(base, claim="b"),
+        dataclasses.replace(base, claim="c", primary=False, endpoint=papers.REACH),
+        dataclasses.replace(base, claim="d", primary=False),
+    ]
+    text = tables.markdown(rules.table(rows))
+    assert "| a *(underpowered by design)* |" in text and "| b |" in text and "| d *(sensitivity)* |" in text
+    assert f"| c *(shown with the primary {papers.REACH}, not counted)* |" in text
+    assert "fragile: without seed 0 → inconclusive" in text
+
+
+def test_a_table_of_several_notebooks_notes_every_row_its_fragile_gate_guards():
+    ctl, passed = rules.control(PILOT_GATE, "g", "q", CTX, key="G")
+    guarded = rules.gate([_claim(_around(0.1, 0.01), comparative=True)], passed, key="G")  # a bare verdict, as 02 does
+    assert guarded[0].loo == rules.STEADY
+    table = rules.note_fragile_gates(rules.table([ctl, *guarded, _claim(_around(0.1, 0.01))]))
+    assert table.loo.tolist()[1:] == [f"{rules.STEADY}; {rules.FRAGILE_GATE}", rules.STEADY]
+    assert rules.note_fragile_gates(table).loo.equals(table.loo)  # once
+
+
+def test_a_claims_table_read_back_from_csv_is_judged_again_and_corrected_alike(tmp_path):
+    ctl, passed = rules.control(_halves(0.05, 0.0), "g", "q", CTX, key="G")
+    rows = [ctl, *rules.gate([_claim(_halves(0.05, 0.05), comparative=True)], passed, key="G"), _claim(_halves(0, 0))]
+    table = rules.table(rows)
+    table.assign(loo="", note="").to_csv(tmp_path / "claims.csv", index=False)  # empty text columns: NaN in a CSV
+    back = pd.read_csv(tmp_path / "claims.csv")
+    assert back.loo.isna().all()
+    split, again = robustness.split_half(table), robustness.split_half(back, rules.correct_primaries)
+    assert split.agreement.tolist() == again.agreement.tolist() == ["differ", "differ", "agree"]
+    assert rules.headline(rules.note_fragile_gates(rules.correct_primaries(back))) == {
+        "decided": {"reproduced": 1},
+        "undecided": {"inconclusive": 1},
+        rules.UNDERPOWERED: {},
+    }

@@ -32,6 +32,7 @@ import yaml
 from lib.params import paths, profiles
 from lib.publish import plotting, tables
 from lib.store import runs
+from lib.verdicts import rules
 
 ROOT = paths.ROOT
 #: Where a cell of a notebook page is linked from the claims table (an anchor is put before the first code cell
@@ -146,8 +147,10 @@ def page(nb: dict, stage: str, prov: dict) -> dict:
 def landing(claims: pd.DataFrame, prov: dict, titles: dict[str, str]) -> str:
     """The landing page (MyST Markdown): counts, provenance, links to every page and the claims table, one row
     per claim, its verdict cell coloured, its source linked to the judging notebook's figure and cell."""
-    papers = claims[claims.primary.astype(bool)]
-    counts = ", ".join(f"{k}: {v}" for k, v in sorted(papers.verdict.value_counts().items()))
+    counts = "; ".join(
+        f"{group} " + (", ".join(f"{k}: {v}" for k, v in sorted(found.items())) or "none")
+        for group, found in rules.headline(claims).items()
+    )
     rows = []
     for c, r in zip(tables.cells(claims), claims.itertuples()):
         nb = f"notebooks/{r.stage}.html"

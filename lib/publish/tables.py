@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from lib.verdicts.rules import UNDERPOWERED
+
 
 def _number(v: float, percent: bool) -> str:
     if pd.isna(v):
@@ -19,10 +21,11 @@ def _number(v: float, percent: bool) -> str:
 
 def cells(frame: pd.DataFrame, percent: Sequence[bool] | None = None) -> list[dict[str, str]]:
     """Per claim, the text a table shows: ``estimate`` with its t interval, the sign-flip interval, the
-    ``rule`` (what it was tested against: the side and value, the claimed size, *sign only* where the paper states
-    none, the basis of a threshold the claim states, the margin), the minimum detectable effect and the ``verdict``
-    (with its reason, less the clause that only restates the rule). ``percent``: per row, whether the quantity is a
-    fraction shown in percentage points (default: every row)."""
+    ``rule`` (what it was tested against: the side and value — for a stated size, its smallest effect of interest —,
+    the claimed size, *sign only* where the paper states none, the basis of a threshold the claim states, the margin),
+    the minimum detectable effect and the ``verdict`` (with its reason, less the clause that only restates the rule,
+    its qualifying note and its leave-one-seed-out status). ``percent``: per row, whether the quantity is a fraction
+    shown in percentage points (default: every row)."""
     percent = [True] * len(frame) if percent is None else list(percent)
     out = []
     for pct, r in zip(percent, frame.itertuples()):
@@ -40,8 +43,12 @@ def cells(frame: pd.DataFrame, percent: Sequence[bool] | None = None) -> list[di
         elif r.two_sided:
             rule = f"two-sided, margin ±{f(r.margin).lstrip('+')}{unit}"
         else:
-            rule = f"{r.side} {f(r.needed)}{unit}"
-            if not pd.isna(r.size):
+            sesoi = getattr(r, "sesoi", math.nan)
+            if not pd.isna(r.size) and not pd.isna(sesoi):
+                rule = f"{r.side} {f(sesoi)}{unit} (smallest effect of interest); claimed {f(r.size)}{unit}"
+            else:
+                rule = f"{r.side} {f(r.needed)}{unit}"
+            if not pd.isna(r.size) and pd.isna(sesoi):
                 rule += f"; claimed {f(r.size)}{unit}"
             elif r.needed == 0 and r.paper in ("FlexRel", "Rank"):
                 rule += "; sign only: the paper states no size"
@@ -50,23 +57,39 @@ def cells(frame: pd.DataFrame, percent: Sequence[bool] | None = None) -> list[di
             if not pd.isna(r.margin):
                 rule += f"; margin ±{f(r.margin).lstrip('+')}{unit}"
         mde = "—" if pd.isna(r.mde) else f"{f(r.mde).lstrip('+')}{unit}"
-        shown = "; ".join(t for t in ("" if r.test == "interval" else r.reason, r.note) if isinstance(t, str) and t)
+        loo = getattr(r, "loo", "")
+        parts = ("" if r.test == "interval" else r.reason, r.note, loo)
+        shown = "; ".join(t for t in parts if isinstance(t, str) and t)
         reason = f" ({shown})" if shown else ""
         out.append({"estimate": est, "flip": flip, "rule": rule, "mde": mde, "verdict": r.verdict, "reason": reason})
     return out
 
 
 def markdown(frame: pd.DataFrame, percent: Sequence[bool] | None = None) -> str:
-    """The claims frame as a Markdown table (see :func:`cells`)."""
+    """The claims frame as a Markdown table (see :func:`cells`). A primary the analysis plan declares
+    underpowered says so; a row shown with a primary (a consequence of it, a point of its curve) says it is not
+    counted; every other row but a gate is a sensitivity row."""
     lines = [
         "| paper | claim | paper value | ours: quantity | estimate [95 % t CI] | sign-flip 95 % CI | n | "
         "tested against | MDE | verdict | source |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c, r in zip(cells(frame, percent), frame.itertuples()):
-        tag = "" if r.primary or r.paper == "control" else " *(sensitivity)*"
+        tag = _tag(r)
         lines.append(
             f"| {r.paper} | {r.claim}{tag} | {r.paper_value} | {r.quantity} | {c['estimate']} | {c['flip']} | {r.n} "
             f"| {c['rule']} | {c['mde']} | **{r.verdict}**{c['reason']} | {r.source} · {r.dataset} |"
         )
     return "\n".join(lines)
+
+
+def _tag(r) -> str:
+    """What a row is, beside its claim: nothing for a counted primary or a gate."""
+    design, endpoint = getattr(r, "design", ""), getattr(r, "endpoint", "")
+    if r.paper == "control":
+        return ""
+    if r.primary:
+        return f" *({UNDERPOWERED})*" if design == UNDERPOWERED else ""
+    if isinstance(endpoint, str) and endpoint:
+        return f" *(shown with the primary {endpoint}, not counted)*"
+    return " *(sensitivity)*"

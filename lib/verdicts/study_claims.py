@@ -45,7 +45,13 @@ def control(frame: pd.DataFrame, criteria: list[str], ctx: rules.Context) -> tup
         "mean of the criteria − random retention accuracy, mean over levels",
         ctx,
         rules.scanned(measures.pairs_against_random(f, criteria, levels)),
+        key=f"{ctx.source} · {ctx.dataset} · {', '.join(criteria)}",
     )
+
+
+def _gated(rows: list[rules.Claim], ctl: rules.Claim, passed: bool) -> list[rules.Claim]:
+    """``rows`` gated by the gate row ``ctl``."""
+    return rules.gate(rows, passed, key=ctl.gate, fragile_gate=rules.fragile(ctl))
 
 
 def row(
@@ -109,7 +115,7 @@ def sensitivity_claims(
         )
         for m in p.baselines
     ]
-    return [ctl, *rules.gate(rows + rules.holm_family(changes) + rules.holm_family(criteria), passed)]
+    return [ctl, *_gated(rows + rules.holm_family(changes) + rules.holm_family(criteria), ctl, passed)]
 
 
 def _reading(p: FlexRelParams) -> str:
@@ -138,7 +144,7 @@ def open_claims(
         second, p, f"second architecture ({b.second_model})", ["delta=0", "delta=1", f"delta={p.delta:g}"], ctx2
     )
     rows = [ctl2, *sweep]
-    rows += rules.gate(
+    rows += _gated(
         [
             row(
                 f"second architecture ({b.second_model}): FlexRel (δ = {p.delta:g}) beats magnitude",
@@ -148,6 +154,7 @@ def open_claims(
                 margin,
             )
         ],
+        ctl2,
         passed2,
     )
     ctl, passed = control(frame, ["flexrel", "magnitude", "contribution", "taylor"], ctx)
@@ -215,7 +222,7 @@ def open_claims(
             margin,
         ),
     ]
-    return [*rows, ctl, *rules.gate(rules.holm_family(found), passed)]
+    return [*rows, ctl, *_gated(rules.holm_family(found), ctl, passed)]
 
 
 def crossed_claims(frame: pd.DataFrame, margin: float, passed: bool, ctx: rules.Context) -> list[rules.Claim]:
@@ -255,7 +262,7 @@ def crossed_claims(frame: pd.DataFrame, margin: float, passed: bool, ctx: rules.
                 comparative=method != "random",
             )
         )
-    return rules.gate(rules.holm_family(out), passed)
+    return rules.gate(rules.holm_family(out), passed, key=papers.gate_key("Rank", ctx.dataset))
 
 
 def residual_claims(
@@ -304,7 +311,7 @@ def residual_claims(
         ]
     )
     last = measures.final_epoch(recovered)
-    rctl, rpassed, _ = papers.fig2_gate(last, "recovery", chance, ctx)
+    rctl, rpassed, _ = papers.fig2_gate(last, "recovery", chance, ctx, key=f"{ctx.source}, recovery · {ctx.dataset}")
     last = last.assign(arm=last.method)
     after = "{} accuracy after recovery"
     recovery = rules.holm_family(
@@ -327,7 +334,7 @@ def residual_claims(
             ),
         ]
     )
-    return [ctl, *sweep, *rules.gate(kept, passed), rctl, *rules.gate(recovery, rpassed)]
+    return [ctl, *sweep, *_gated(kept, ctl, passed), rctl, *_gated(recovery, rctl, rpassed)]
 
 
 def _delta_sweep(
@@ -338,5 +345,14 @@ def _delta_sweep(
     ``label``."""
     ctl, passed = control(frame, criteria, ctx)
     swept = frame[frame.arm.str.startswith("delta=")]
-    fig4 = papers.fig4_claims(swept.assign(delta=swept.delta.astype(float)), p.delta, passed, ctx)
-    return ctl, passed, [dataclasses.replace(c, paper=PAPER, primary=False, claim=f"{label}: {c.claim}") for c in fig4]
+    fig4 = papers.fig4_claims(
+        swept.assign(delta=swept.delta.astype(float)), p.delta, passed, ctx, ctl.gate, rules.fragile(ctl)
+    )
+    return (
+        ctl,
+        passed,
+        [
+            dataclasses.replace(c, paper=PAPER, primary=False, endpoint="", design="", claim=f"{label}: {c.claim}")
+            for c in fig4
+        ],
+    )
