@@ -21,7 +21,7 @@ from lib.store import machine
 
 HERE = Path(__file__).resolve().parent
 #: Every benchmark, in the order of the report: a module of this folder with ``run(quick) -> DataFrame``.
-BENCHMARKS = ("training_throughput", "pruned_inference", "relevance_vs_epoch", "stage_resources")
+BENCHMARKS = ("training_throughput", "pruned_inference", "relevance_vs_epoch", "mobilenet_pruning", "stage_resources")
 
 
 def report(frames: dict[str, pd.DataFrame], seconds: dict[str, float], machine: dict) -> str:
