@@ -241,6 +241,8 @@ def sources(dest: Path, root: Path = ROOT) -> Path:
     claims = pd.read_csv(root / "results/99_reproduction_report/claims.csv")
     (dest / "index.md").write_text(landing(claims, prov, titles))
     shutil.copy(root / "REPRODUCTION.md", dest / "reproduction.md")
+    (dest / "docs").mkdir(exist_ok=True)  # the analysis plan REPRODUCTION.md links to, at the same relative path
+    shutil.copy(root / "docs" / "analysis-plan.md", dest / "docs" / "analysis-plan.md")
     book = {
         "title": "Pruning companion",
         "author": "pruning-companion",
@@ -267,7 +269,11 @@ def sources(dest: Path, root: Path = ROOT) -> Path:
     toc = {
         "format": "jb-book",
         "root": "index",
-        "chapters": [{"file": "reproduction"}, *({"file": f"notebooks/{s}"} for s in stages(root))],
+        "chapters": [
+            {"file": "reproduction"},
+            {"file": "docs/analysis-plan"},
+            *({"file": f"notebooks/{s}"} for s in stages(root)),
+        ],
     }
     (dest / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
     return dest
