@@ -487,13 +487,7 @@ def claim(
         flip_high=flip_high,
         mde=stats.detectable(e.sd, e.n),
         p=decision_p(v, rule),
-        side=rule.side,
-        needed=rule.needed,
-        size=rule.size,
-        margin=rule.margin,
-        two_sided=rule.two_sided,
-        basis=rule.basis,
-        margin_basis=rule.margin_basis,
+        **_rule_fields(rule),
         verdict=verdict,
         reason=reason,
         test=test,
@@ -503,12 +497,15 @@ def claim(
         source=ctx.source,
         dataset=ctx.dataset,
         deviation=ctx.deviation,
-        sesoi=rule.sesoi,
-        sesoi_basis=rule.sesoi_basis,
         endpoint=endpoint,
         loo=loo,
         per_seed=_encode(s),
     )
+
+
+def _rule_fields(rule: Rule) -> dict[str, Any]:
+    """A :class:`Claim`'s copy of its :class:`Rule`."""
+    return {f.name: getattr(rule, f.name) for f in dataclasses.fields(Rule)}
 
 
 def stated(
@@ -542,13 +539,7 @@ def stated(
         flip_high=nan,
         mde=nan,
         p=nan,
-        side=rule.side,
-        needed=rule.needed,
-        size=rule.size,
-        margin=rule.margin,
-        two_sided=rule.two_sided,
-        basis=rule.basis,
-        margin_basis=rule.margin_basis,
+        **_rule_fields(rule),
         verdict=verdict,
         reason=why,
         test="none",
@@ -558,8 +549,6 @@ def stated(
         source=ctx.source,
         dataset=ctx.dataset,
         deviation=ctx.deviation,
-        sesoi=rule.sesoi,
-        sesoi_basis=rule.sesoi_basis,
         endpoint=endpoint,
     )
 
