@@ -53,10 +53,13 @@ params: $(STAMP)
 
 venv: $(STAMP)
 
+# The package installs as pruning_companion (editable); the checkout's notebooks, tests and stages import the same
+# folder as lib, from the repository root the .pth file puts on the venv's path.
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --disable-pip-version-check -q -r requirements.txt
 	$(BIN)/python -m pip install --disable-pip-version-check -q --no-deps -e .
+	echo "$(CURDIR)" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/pruning-companion-checkout.pth"
 	touch $@
 
 clean-venv:

@@ -20,7 +20,31 @@ publish/     the notebooks' setup, figures, claims tables, the reproduction repo
 
 A notebook reads like the paper section it reproduces: :func:`lib.publish.notebook.setup`, a few protocol
 calls, the figure (:mod:`lib.publish.plotting`), the claims (:mod:`lib.verdicts`).
+
+Installed (``pip install .``), the library is the package ``pruning_companion`` (its modules import one another
+relatively, so the folder's name is not theirs), and its public names are importable from the top:
+``from pruning_companion import FlexRelImportance``. They load on first use, so that ``params`` and ``verdicts``
+stay importable without torch.
 """
+
+from importlib import import_module
 
 #: The layers, lowest first: a module may import from its own layer and the ones before it.
 LAYERS = ("params", "core", "criteria", "store", "protocols", "verdicts", "scale", "publish")
+
+#: The names a user of the installed package imports from its top, and the module each lives in.
+PUBLIC = {
+    "FlexRelImportance": "criteria.importance",
+    "RelevanceImportance": "criteria.importance",
+    "CriterionImportance": "criteria.importance",
+    "recalibrate_batchnorm": "core.train",
+    "pruning_record": "publish.export",
+    "save": "publish.export",
+}
+__all__ = sorted(PUBLIC)
+
+
+def __getattr__(name: str):
+    if name not in PUBLIC:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{PUBLIC[name]}", __name__), name)

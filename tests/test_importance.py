@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -173,3 +177,33 @@ def test_a_bad_delta_or_another_network_is_refused():
         tp.pruner.BasePruner(
             other, x[:1], importance=RelevanceImportance(net, x), pruning_ratio=0.3, ignored_layers=ignored
         ).step()
+
+
+@pytest.mark.slow
+def test_the_installed_package_is_pruning_companion_beside_a_users_own_lib_folder(tmp_path):
+    """``pip install .`` installs the package as ``pruning_companion`` (no top-level ``lib``), and its public
+    names import and prune from a folder where the user's own ``lib/`` package comes first on the path."""
+    source, target = tmp_path / "source", tmp_path / "site"  # built from a copy: the build leaves build/ behind
+    shutil.copytree(ROOT / "lib", source / "lib", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", source)
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps"]
+    subprocess.run([*pip, "--no-build-isolation", "--target", str(target), str(source)], check=True, cwd=tmp_path)
+    assert sorted(p.name for p in target.iterdir() if not p.name.endswith(".dist-info")) == ["pruning_companion"]
+    assert (target / "pruning_companion" / "publish" / "templates").is_dir()
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "__init__.py").write_text("raise ImportError('the user lib was imported')\n")
+    script = (
+        "import sys, torch, torchvision, torch_pruning as tp\n"
+        "import pruning_companion\n"
+        "from pruning_companion import FlexRelImportance, recalibrate_batchnorm\n"
+        "model = torchvision.models.mobilenet_v2(num_classes=10).eval()\n"
+        "x, y = torch.rand(4, 3, 32, 32), torch.randint(0, 10, (4,))\n"
+        "tp.pruner.BasePruner(model, x[:1], importance=FlexRelImportance(model, x, y), pruning_ratio=0.3).step()\n"
+        "recalibrate_batchnorm(model, [(x, y)], 1)\n"
+        "print(pruning_companion.__file__, tuple(model(x).shape), 'lib' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    path, shape, lib_loaded = out.stdout.split()[0], out.stdout.split()[1:3], out.stdout.split()[3]
+    assert path.startswith(str(target)) and shape == ["(4,", "10)"] and lib_loaded == "False", out.stdout

@@ -32,9 +32,9 @@ import torch.nn.functional as F
 import torchvision
 from torchvision.transforms import v2
 
-from lib.params.paths import DATA_ROOT
-from lib.params.profiles import load
-from lib.params.schema import DATASETS, SHIFTS
+from ..params.paths import DATA_ROOT
+from ..params.profiles import load
+from ..params.schema import DATASETS, SHIFTS
 
 FETCH_COMMAND = "make data   (offline: DATA_MIRROR=/path/to/mirror make data)"
 

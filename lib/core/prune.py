@@ -15,7 +15,7 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
-from lib.params.schema import SCOPES
+from ..params.schema import SCOPES
 
 #: Scores: one importance per output unit of each prunable layer (higher = more important), keyed by
 #: the layer's qualified name in ``model.named_modules()``.

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lib.core import prune
+from . import prune
 
 
 def _sync(dev: torch.device) -> None:

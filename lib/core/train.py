@@ -19,7 +19,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from lib.params.schema import DEVICES, OPTIMIZERS, SCHEDULES
+from ..params.schema import DEVICES, OPTIMIZERS, SCHEDULES
 
 
 def device(name: str) -> torch.device:

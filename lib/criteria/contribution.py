@@ -18,7 +18,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from lib.core.prune import Scores
+from ..core.prune import Scores
 
 CONTRIBUTION_PRESETS: dict[str, dict] = {
     # The paper's text: eqs. (1)-(2), signed weights and activations after the nonlinearity, every forward pass.

@@ -42,10 +42,10 @@ from zennit.canonizers import SequentialMergeBatchNorm
 from zennit.composites import EpsilonAlpha2Beta1, EpsilonGammaBox, EpsilonPlusFlat
 from zennit.core import Composite
 
-from lib.core.prune import INPUTS, Scores, prunable_layers, removes_outputs
-from lib.criteria import graph
-from lib.criteria.registry import COMPOSITES, Reference, composite, criterion
-from lib.params.flexrel import NORMALISATIONS, UNFOLDED_INPUTS
+from ..core.prune import INPUTS, Scores, prunable_layers, removes_outputs
+from ..params.flexrel import NORMALISATIONS, UNFOLDED_INPUTS
+from . import graph
+from .registry import COMPOSITES, Reference, composite, criterion
 
 
 def magnitude(model: nn.Module, fold_batchnorm: bool = False, layers: Iterable[str] | None = None) -> Scores:

@@ -33,9 +33,9 @@ import torch_pruning as tp
 from torch import nn
 from zennit.core import Composite
 
-from lib.core.prune import OUTPUTS, ScoreImportance, prunable_layers
-from lib.criteria import filters, graph
-from lib.criteria.registry import CRITERIA, Reference
+from ..core.prune import OUTPUTS, ScoreImportance, prunable_layers
+from . import filters, graph
+from .registry import CRITERIA, Reference
 
 
 class _Computed(ScoreImportance):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from lib.core.prune import Scores
+from ..core.prune import Scores
 
 #: What a criterion may read besides the network's weights: the reference images, their labels, the gradients of the
 #: loss on them, and BatchNorm layers (a criterion that reads them applies only to a network that has them).

@@ -1,5 +1,5 @@
 """``python -m lib.params``: check ``params.yaml`` before any work (every stage runs it first)."""
 
-from lib.params.profiles import main
+from .profiles import main
 
 raise SystemExit(main())

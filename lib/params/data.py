@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from lib.params.schema import DATASETS, Section
+from .schema import DATASETS, Section
 
 
 class DataParams(Section):

@@ -7,8 +7,8 @@ from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
-from lib.params.registered import registered
-from lib.params.schema import (
+from .registered import registered
+from .schema import (
     DATASETS,
     OPTIMIZERS,
     SCHEDULES,

@@ -19,14 +19,14 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from lib.params.data import DataParams
-from lib.params.flexrel import FlexRelParams
-from lib.params.paths import PARAMS_FILE
-from lib.params.rank import RankParams
-from lib.params.schema import ParamsError, Section, message
-from lib.params.split_learning import SplitLearningParams
-from lib.params.studies import StudiesParams
-from lib.params.vae import VaeParams
+from .data import DataParams
+from .flexrel import FlexRelParams
+from .paths import PARAMS_FILE
+from .rank import RankParams
+from .schema import ParamsError, Section, message
+from .split_learning import SplitLearningParams
+from .studies import StudiesParams
+from .vae import VaeParams
 
 PROFILES = ("smoke", "default", "paper", "cifar")
 #: Every section of ``params.yaml`` and its schema.

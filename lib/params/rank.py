@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from lib.params.schema import OPTIMIZERS, READINGS, Count, Level, OnDevice, Rate, Section, Seeds
+from .schema import OPTIMIZERS, READINGS, Count, Level, OnDevice, Rate, Section, Seeds
 
 #: Train-time pruning arms: lowest contribution pruned, uniform random, highest pruned (the code's "random"), none.
 RANK_METHODS = ("rank", "random", "worst", "none")

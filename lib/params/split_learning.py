@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from lib.params.schema import Section
+from .schema import Section
 
 #: Where Fig. 3's device-side computation time comes from: timed on this machine, or an assumed throughput.
 DEVICE_TIMES = ("measured", "assumed")

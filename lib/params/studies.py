@@ -7,8 +7,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from lib.params.flexrel import FLEXREL_MODELS, FlexRelParams
-from lib.params.schema import SHIFTS, Count, Level, Levels, ParamsError, Section, Share
+from .flexrel import FLEXREL_MODELS, FlexRelParams
+from .schema import SHIFTS, Count, Level, Levels, ParamsError, Section, Share
 
 #: The rows of notebook 07: each unstated choice of the FlexRel paper as overrides of section ``flexrel`` for
 #: FlexRel, and for the criterion it is compared with (``magnitude`` unless the row says otherwise).

@@ -6,8 +6,8 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from lib.params.rank import Schedule
-from lib.params.schema import OPTIMIZERS, READINGS, Count, OnDevice, Rate, Seeds
+from .rank import Schedule
+from .schema import OPTIMIZERS, READINGS, Count, OnDevice, Rate, Seeds
 
 Width = Annotated[int, Field(ge=1, le=10**6)]
 

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 from torch import nn
 
-from lib.core import data, models, train
-from lib.store import runs
+from ..core import data, models, train
+from ..store import runs
 
 if TYPE_CHECKING:  # annotations only: the schema of section flexrel is no part of a base network's key
-    from lib.params.flexrel import FlexRelParams
+    from ..params.flexrel import FlexRelParams
 
 #: Fields of section ``flexrel`` in no run's key: they only choose which runs exist (the grid) or how the
 #: results are read (``targets_rel``). ``device`` is replaced by the device a run actually used.

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
-from lib.core import train
-from lib.criteria import filters
-from lib.params.rank import CROSSED_READING, RankParams
-from lib.protocols import train_time
-from lib.store import runs
+from ..core import train
+from ..criteria import filters
+from ..params.rank import CROSSED_READING, RankParams
+from ..store import runs
+from . import train_time
 
 #: The crossed runs' ``(method, reading)``: the rank schedule scored by FlexRel's LRP relevance (eq. 1 per neuron,
 #: true-class logits, every training image), by the contribution, and random.

@@ -26,13 +26,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from lib.core import data, prune, train
-from lib.criteria import filters
-from lib.criteria.registry import CRITERIA, Reference
-from lib.params.flexrel import BASELINES, FLEXREL_METHODS, RESIDUAL_MODELS, FlexRelParams
-from lib.protocols import base_networks
-from lib.protocols.base_networks import Base, Images, Recipe, build, device, evaluate, fit, place
-from lib.store import runs
+from ..core import data, prune, train
+from ..criteria import filters
+from ..criteria.registry import CRITERIA, Reference
+from ..params.flexrel import BASELINES, FLEXREL_METHODS, RESIDUAL_MODELS, FlexRelParams
+from ..store import runs
+from . import base_networks
+from .base_networks import Base, Images, Recipe, build, device, evaluate, fit, place
 
 METHODS = FLEXREL_METHODS + BASELINES
 #: Fields a kind of pruning run never reads, beyond :data:`lib.protocols.base_networks.GRID`, also left out of its key

@@ -19,10 +19,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from lib.core import stats, timing
-from lib.params.flexrel import FlexRelParams
-from lib.params.split_learning import SplitLearningParams
-from lib.protocols import base_networks, flexrel
+from ..core import stats, timing
+from ..params.flexrel import FlexRelParams
+from ..params.split_learning import SplitLearningParams
+from . import base_networks, flexrel
 
 
 def layer_macs(model: nn.Module, example_input: torch.Tensor) -> list[tuple[str, int, int]]:

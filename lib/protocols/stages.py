@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from lib.core import data
-from lib.store import runs
+from ..core import data
+from ..store import runs
 
 #: A stage's runs, by part.
 Runs = dict[str, list[runs.Run]]

@@ -17,11 +17,11 @@ from collections.abc import Iterable
 import pandas as pd
 import torch
 
-from lib.params import profiles
-from lib.params.flexrel import BATCHNORM_MODELS, FlexRelParams
-from lib.params.studies import VARIANTS, StudiesParams, baseline_label, residual
-from lib.protocols import crossed, flexrel, stages
-from lib.protocols.base_networks import device
+from ..params import profiles
+from ..params.flexrel import BATCHNORM_MODELS, FlexRelParams
+from ..params.studies import VARIANTS, StudiesParams, baseline_label, residual
+from . import crossed, flexrel, stages
+from .base_networks import device
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,12 +18,12 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from lib.core import data, models, prune, train
-from lib.criteria import contribution
-from lib.params import profiles
-from lib.params.rank import RankParams
-from lib.protocols import stages
-from lib.store import runs
+from ..core import data, models, prune, train
+from ..criteria import contribution
+from ..params import profiles
+from ..params.rank import RankParams
+from ..store import runs
+from . import stages
 
 Rows = list[dict]
 #: Fields of section ``rank`` in no run's key: they only choose which runs exist. ``device`` is replaced by

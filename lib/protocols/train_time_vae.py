@@ -17,11 +17,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from lib.core import data, models, train
-from lib.params import profiles
-from lib.params.vae import VaeParams
-from lib.protocols import stages, train_time
-from lib.store import runs
+from ..core import data, models, train
+from ..params import profiles
+from ..params.vae import VaeParams
+from ..store import runs
+from . import stages, train_time
 
 KINDS = ("pruned", "unpruned", "scratch")
 #: Fields of section ``vae`` in no run's key: they only choose which runs exist. ``device`` is replaced by the

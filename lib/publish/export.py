@@ -33,12 +33,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lib.core import data, prune
-from lib.params import paths, profiles
-from lib.params.flexrel import FlexRelParams
-from lib.protocols import base_networks, flexrel
-from lib.publish import plotting
-from lib.store import runs
+from ..core import data, prune
+from ..params import paths, profiles
+from ..params.flexrel import FlexRelParams
+from ..protocols import base_networks, flexrel
+from ..store import runs
+from . import plotting
 
 FILES = ("model.pt2", "state_dict.pt", "record.json")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lib.core import train
-from lib.params import paths, profiles
-from lib.publish import plotting
+from ..core import train
+from ..params import paths, profiles
+from . import plotting
 
 
 def setup(stage: str, profile: str | None, *sections: str) -> tuple[Any, ...]:

@@ -14,8 +14,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 import seaborn as sns
 
-from lib.params.paths import FIGURES, ROOT
-from lib.store.runs import config_hash
+from ..params.paths import FIGURES, ROOT
+from ..store.runs import config_hash
 
 
 def style() -> None:

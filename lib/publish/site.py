@@ -29,10 +29,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from lib.params import paths, profiles
-from lib.publish import plotting, tables
-from lib.store import runs
-from lib.verdicts import rules
+from ..params import paths, profiles
+from ..store import runs
+from ..verdicts import rules
+from . import plotting, tables
 
 ROOT = paths.ROOT
 #: Where a cell of a notebook page is linked from the claims table (an anchor is put before the first code cell

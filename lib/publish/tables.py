@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from lib.verdicts.rules import UNDERPOWERED
+from ..verdicts.rules import UNDERPOWERED
 
 
 def _number(v: float, percent: bool) -> str:

@@ -22,14 +22,14 @@ import pandas as pd
 import torch
 from torch import nn
 
-from lib.core import data, prune
-from lib.criteria import contribution
-from lib.params.flexrel import FlexRelParams
-from lib.params.rank import RankParams
-from lib.params.vae import VaeParams
-from lib.protocols import base_networks, flexrel, stages, train_time, train_time_vae
-from lib.scale import store, sweep
-from lib.store import runs
+from ..core import data, prune
+from ..criteria import contribution
+from ..params.flexrel import FlexRelParams
+from ..params.rank import RankParams
+from ..params.vae import VaeParams
+from ..protocols import base_networks, flexrel, stages, train_time, train_time_vae
+from ..store import runs
+from . import store, sweep
 
 #: What the estimates assume of a GPU — an assumption, not a measurement (no GPU has run this project yet):
 #: sustained training throughput in TFLOP/s (2 FLOP per MAC), a third of an A100's bfloat16 peak (312). At 32×32

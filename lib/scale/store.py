@@ -14,10 +14,10 @@ import json
 import sys
 from pathlib import Path
 
-from lib.params import paths
-from lib.params.profiles import PROFILES
-from lib.scale import sweep
-from lib.store import runs
+from ..params import paths
+from ..params.profiles import PROFILES
+from ..store import runs
+from . import sweep
 
 
 def current(profiles: tuple[str, ...] = PROFILES) -> set[tuple[str, str, str]]:

@@ -34,10 +34,10 @@ from dataclasses import dataclass
 
 import torch
 
-from lib.core import data, train
-from lib.params import paths, profiles
-from lib.protocols import stages, studies, train_time, train_time_vae  # noqa: F401 - each registers its stages
-from lib.store import runs
+from ..core import data, train
+from ..params import paths, profiles
+from ..protocols import stages, studies, train_time, train_time_vae  # noqa: F401 - each registers its stages
+from ..store import runs
 
 #: One stage's runs to compute, in one phase: each run only reads runs of earlier phases.
 Phase = list[runs.Run]

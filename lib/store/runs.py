@@ -46,9 +46,9 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from lib.core.train import world
-from lib.params.paths import RUNS
-from lib.store.machine import cpu_name, versions
+from ..core.train import world
+from ..params.paths import RUNS
+from .machine import cpu_name, versions
 
 #: Modules whose code is in no key, and whose imports are not followed: the store itself, the machine's description
 #: (how a result is kept and what it cost, not what it is) and the loader of ``params.yaml`` (a run's parameters
@@ -198,19 +198,28 @@ def _type_checking(node: ast.AST) -> bool:
     return isinstance(node, ast.If) and (getattr(test, "id", None) or getattr(test, "attr", None)) == "TYPE_CHECKING"
 
 
-def _imports(tree: ast.AST, root: Path) -> set[str]:
+def _imports(tree: ast.AST, root: Path, package: str = "") -> set[str]:
     """The ``lib`` modules ``tree`` imports outside ``if TYPE_CHECKING:`` blocks (``from lib.core import data``
-    names module ``lib.core.data``; ``from lib.core.data import SPECS`` names ``lib.core.data``)."""
+    names module ``lib.core.data``; ``from lib.core.data import SPECS`` names ``lib.core.data``). Relative imports
+    (the library's own, so that it installs under another name) are resolved against ``package``, the importing
+    module's package: in ``lib.protocols``, ``from ..core import data`` names ``lib.core.data``."""
     found, todo = set(), [tree]
     while todo:
         node = todo.pop()
         if _type_checking(node):
             todo += node.orelse
             continue
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "lib":
-            for alias in node.names:
-                sub = f"{node.module}.{alias.name}"
-                found.add(sub if _source(sub, root).exists() else node.module)
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                if not package:
+                    raise ValueError(f"a relative import (from {'.' * node.level}{base}) outside the library")
+                above = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*above, *([base] if base else [])])
+            if base.split(".")[0] == "lib":
+                for alias in node.names:
+                    sub = f"{base}.{alias.name}"
+                    found.add(sub if _source(sub, root).exists() else base)
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.split(".")[0] == "lib"}
         todo += ast.iter_child_nodes(node)
@@ -236,7 +245,9 @@ def _normalised(tree: ast.Module) -> str:
 @cache
 def _parse(path: Path, root: Path, mtime_ns: int, size: int) -> tuple[frozenset[str], str]:
     tree = ast.parse(path.read_bytes())
-    return frozenset(_imports(tree, root)), hashlib.sha256(_normalised(tree).encode()).hexdigest()[:16]
+    parts = path.relative_to(root.parent).with_suffix("").parts
+    package = ".".join(parts[:-1])  # a package's __init__ and its other modules share a package
+    return frozenset(_imports(tree, root, package)), hashlib.sha256(_normalised(tree).encode()).hexdigest()[:16]
 
 
 def lib_imports(source: str, root: Path = LIB) -> set[str]:

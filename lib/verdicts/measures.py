@@ -11,7 +11,7 @@ import math
 
 import pandas as pd
 
-from lib.core import stats
+from ..core import stats
 
 #: A pruning level is at the floor when no method keeps this share of the unpruned network's accuracy above chance.
 FLOOR_SHARE = 0.25

@@ -40,9 +40,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from lib.core import stats
-from lib.verdicts import measures
-from lib.verdicts.rules import (
+from ..core import stats
+from . import measures
+from .rules import (
     UNDERPOWERED,
     Claim,
     Context,

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from lib.params import paths
-from lib.verdicts import papers, rules
-from lib.verdicts.papers import ENDPOINTS, Endpoint
+from ..params import paths
+from . import papers, rules
+from .papers import ENDPOINTS, Endpoint
 
 PLAN = paths.ROOT / "docs" / "analysis-plan.md"
 PILOT = paths.ROOT / "docs" / "pilot"
@@ -44,7 +44,7 @@ def freeze(results: Path = paths.RESULTS) -> tuple[pd.DataFrame, pd.DataFrame]:
     families of :mod:`lib.verdicts.papers` as the plan defines them: ``per_seed`` (endpoint, dataset, level, seed,
     value — the levels of a claim at every level, the targets of the reach and the border, the gates) and
     ``margins`` (endpoint, dataset, margin, sesoi). Run once, on the pilot; the tables are committed."""
-    from lib.params import profiles
+    from ..params import profiles
 
     ctx = rules.Context("pilot", "FashionMNIST", "")
     fx, rk = profiles.load("flexrel", "default"), profiles.load("rank", "default")

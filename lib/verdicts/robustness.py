@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lib.core import stats
-from lib.verdicts import rules
+from ..core import stats
+from . import rules
 
 UNSTABLE = "unstable across seeds"
 #: Split-half agreement of a row: the same verdict on both halves, another one, or reproduced on one half and

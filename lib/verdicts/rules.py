@@ -66,7 +66,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
-from lib.core import stats
+from ..core import stats
 
 #: Verdicts of a claim, and of a gate.
 VERDICTS = (

@@ -14,11 +14,11 @@ import dataclasses
 
 import pandas as pd
 
-from lib.params.flexrel import FlexRelParams
-from lib.params.rank import CROSSED_READING
-from lib.params.studies import VARIANTS, StudiesParams, baseline_label
-from lib.verdicts import measures, papers, rules
-from lib.verdicts.rules import Rule
+from ..params.flexrel import FlexRelParams
+from ..params.rank import CROSSED_READING
+from ..params.studies import VARIANTS, StudiesParams, baseline_label
+from . import measures, papers, rules
+from .rules import Rule
 
 #: The ``paper`` column of every row here: kept apart from the papers' own claims.
 PAPER = "Beyond the papers"
