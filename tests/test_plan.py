@@ -108,3 +108,17 @@ def test_every_row_of_the_families_can_be_judged_again_from_the_values_it_carrie
     judged = families.per_seed != ""
     assert judged.sum() > 0.9 * len(families) and (families[~judged].n == 0).all()
     assert again.p[judged].to_numpy() == pytest.approx(families.p[judged].to_numpy(), nan_ok=True)
+
+
+def test_the_default_profile_is_the_confirmatory_design_fresh_seeds_and_per_seed_subsets():
+    """The default profile runs the plan's n on seeds the pilot never ran, each seed drawing its own images."""
+    from lib.params import profiles
+
+    pilot = set(plan.pilot()[0].seed)
+    sections = {"FlexRel": "flexrel", "Rank": "rank", "VAE": "vae"}
+    for paper, name in sections.items():
+        section = profiles.load(name, "default")
+        assert len(section.seeds) >= papers.PLANNED_N[paper], (name, section.seeds)
+        assert not pilot & set(section.seeds), f"{name} reruns pilot seeds {sorted(pilot & set(section.seeds))}"
+        assert section.subsets == "per_seed", name
+    assert profiles.load("studies", "default").seeds >= 6

@@ -300,8 +300,30 @@ def test_criterion_scores_read_images_only_for_criteria_that_need_them(monkeypat
     model = base_networks.build(p, 0).eval()
     state = {k: v.clone() for k, v in model.state_dict().items()}
     monkeypatch.setattr(flexrel, "reference_images", lambda q: (_ for _ in ()).throw(AssertionError("images read")))
-    found, seconds = flexrel.criterion_scores(flexrel.Scoring.of(p), model, ["magnitude", "magnitude_bn"])
+    found, seconds = flexrel.criterion_scores(flexrel.Scoring.of(p, 0), model, ["magnitude", "magnitude_bn"])
     assert set(found) == {"magnitude", "magnitude_bn"} and seconds == 0.0
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in state.items())
     with pytest.raises(AssertionError, match="images read"):
-        flexrel.criterion_scores(flexrel.Scoring.of(p), model, ["relevance"])
+        flexrel.criterion_scores(flexrel.Scoring.of(p, 0), model, ["relevance"])
+
+
+def test_each_seed_draws_its_own_images_under_per_seed_subsets_and_the_first_ones_otherwise(sandbox):
+    """``subsets: per_seed``: a seed's training and test images are its own draw from the whole splits (the same on
+    every call); ``first``: every seed reads the first images. The rank and VAE protocols read the same draw."""
+
+    def images(p, seed, part):
+        return torch.cat([x for x, _ in base_networks.Images.of(p, seed).batches(part, shuffle=False)])
+
+    first, drawn = _tiny(subsets="first"), _tiny(subsets="per_seed")
+    for part in ("train", "test"):
+        assert torch.equal(images(first, 0, part), images(first, 1, part))
+        assert torch.equal(images(drawn, 3, part), images(drawn, 3, part))
+        assert not torch.equal(images(drawn, 3, part), images(drawn, 4, part))
+    whole = data.splits("FashionMNIST", 32, None, None, channels_last=True)
+    assert torch.equal(images(first, 0, "train"), whole[0][:128])
+    with pytest.raises(ValueError, match="the run's seed"):
+        base_networks.Images.of(drawn).batches("test")
+    assert data.draw("per_seed", 7) == 7 and data.draw("first", 7) is None
+    with pytest.raises(ValueError, match="allowed"):
+        data.draw("random", 7)
+    assert flexrel.retention(drawn, 3, "magnitude", 0.3)["row"] != flexrel.retention(first, 3, "magnitude", 0.3)["row"]

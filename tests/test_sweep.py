@@ -33,38 +33,40 @@ def test_a_stage_whose_data_is_absent_stops_before_listing_its_runs():
 
 
 def test_sizing_counts_every_listed_run_once():
-    """Default profile: 01 lists 6 base networks, the scores of 7 criteria per seed and 300 pruning runs plus the
-    4 baselines' retention; 03 adds the δ sweep's 6 seeds × 2 factors × 7 δ minus the runs 01 already has (δ = 0,
-    0.5, 1: magnitude, FlexRel at δ, relevance); 07 adds each variant's runs, not those it shares with 01 (its
-    reference arms) nor scores whose key a variant leaves unchanged (scope, normalisation, partner); 08 likewise; 09
-    its own ResNet-18's."""
+    """Default profile (F = 12 FlexRel seeds, R = 10 rank seeds, 6 VAE seeds; the studies on the first S = 6): 01
+    lists F base networks, the scores of 7 criteria per seed and the pruning runs plus the 4 baselines' retention; 03
+    adds the δ sweep's F seeds × 2 factors × 7 δ minus the runs 01 already has (δ = 0, 0.5, 1: magnitude, FlexRel at
+    δ, relevance); 07 adds each variant's runs, not those it shares with 01 (its reference arms) nor scores whose key
+    a variant leaves unchanged (scope, normalisation, partner); 08 likewise; 09 its own ResNet-18's."""
+    f, r, s = 12, 10, 6
     planned = sizing.planned("default")
     counts = planned.groupby(["stage", "kind"]).size().to_dict()
     assert counts == {
-        ("01_flexrel_accuracy_vs_pruning", "flexrel-pre"): 6,
-        ("01_flexrel_accuracy_vs_pruning", "flexrel-scores"): 6 * 7,
+        ("01_flexrel_accuracy_vs_pruning", "flexrel-pre"): f,
+        ("01_flexrel_accuracy_vs_pruning", "flexrel-scores"): f * 7,
         # 4 criteria and 6 random draws, then 4 baselines, at 5 levels
-        ("01_flexrel_accuracy_vs_pruning", "flexrel-retention"): 6 * (4 + 6) * 5 + 6 * 4 * 5,
-        ("01_flexrel_accuracy_vs_pruning", "flexrel-recovery"): 6 * 5 * 2,
-        ("03_flexrel_delta_sweep", "flexrel-retention"): 6 * 2 * (7 - 3),
-        ("04_rank_random_vs_rank", "rank-run"): 2 * 5 * 6,
-        ("05_rank_table1", "rank-run"): 2 * 5 * 6,
-        ("06_rank_vae", "vae-run"): 9,
-        # 5 variants change the relevance (and so the magnitude entry's key): 2 criteria × 6 seeds each
-        ("07_flexrel_sensitivity", "flexrel-scores"): 6 * 2 * 5,
-        # 9 variants' FlexRel and the global-scope magnitude, 2 levels × 6 seeds
-        ("07_flexrel_sensitivity", "flexrel-retention"): 10 * 2 * 6,
-        ("08_flexrel_open_questions", "flexrel-pre-lenet300"): 6,
-        ("08_flexrel_open_questions", "flexrel-scores"): 2 * 2 * 6,
-        # LeNet: 7 δ and 6 random draws; VGG: 4 rotation arms, Taylor partner, dynamic; at 2 levels × 6 seeds
-        ("08_flexrel_open_questions", "flexrel-retention"): (13 + 6) * 2 * 6,
-        ("08_flexrel_open_questions", "rank-run"): 5,
+        ("01_flexrel_accuracy_vs_pruning", "flexrel-retention"): f * (4 + 6) * 5 + f * 4 * 5,
+        ("01_flexrel_accuracy_vs_pruning", "flexrel-recovery"): f * 5 * 2,
+        ("03_flexrel_delta_sweep", "flexrel-retention"): f * 2 * (7 - 3),
+        ("04_rank_random_vs_rank", "rank-run"): 2 * 6 * r,
+        ("05_rank_table1", "rank-run"): 2 * 6 * r,
+        ("06_rank_vae", "vae-run"): 3 * 6,
+        # 5 variants change the relevance (and so the magnitude entry's key): 2 criteria × S seeds each
+        ("07_flexrel_sensitivity", "flexrel-scores"): s * 2 * 5,
+        # 9 variants' FlexRel and the global-scope magnitude, 2 levels × S seeds
+        ("07_flexrel_sensitivity", "flexrel-retention"): 10 * 2 * s,
+        ("08_flexrel_open_questions", "flexrel-pre-lenet300"): s,
+        ("08_flexrel_open_questions", "flexrel-scores"): 2 * 2 * s,
+        # LeNet: 7 δ and 6 random draws; VGG: 4 rotation arms, Taylor partner, dynamic; at 2 levels × S seeds
+        ("08_flexrel_open_questions", "flexrel-retention"): (13 + 6) * 2 * s,
+        # the rank schedule scored by relevance, on the first S rank seeds (the others are notebook 04's runs)
+        ("08_flexrel_open_questions", "rank-run"): s,
         # ResNet-18: 6 criteria per seed; 3 δ (its ends runs of their own), 2 random draws, magnitude,
         # relevance and 4 baselines at 2 levels; 4 methods recovered
-        ("09_flexrel_resnet", "flexrel-pre-resnet18"): 6,
-        ("09_flexrel_resnet", "flexrel-scores"): 6 * 6,
-        ("09_flexrel_resnet", "flexrel-retention"): (3 + 2 + 2 + 4) * 2 * 6,
-        ("09_flexrel_resnet", "flexrel-recovery"): 4 * 6,
+        ("09_flexrel_resnet", "flexrel-pre-resnet18"): s,
+        ("09_flexrel_resnet", "flexrel-scores"): s * 6,
+        ("09_flexrel_resnet", "flexrel-retention"): (3 + 2 + 2 + 4) * 2 * s,
+        ("09_flexrel_resnet", "flexrel-recovery"): 4 * s,
     }
     assert (planned.macs > 0).all()
 

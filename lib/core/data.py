@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision
@@ -34,7 +35,7 @@ from torchvision.transforms import v2
 
 from ..params.paths import DATA_ROOT
 from ..params.profiles import load
-from ..params.schema import DATASETS, SHIFTS
+from ..params.schema import DATASETS, SHIFTS, SUBSETS
 
 FETCH_COMMAND = "make data   (offline: DATA_MIRROR=/path/to/mirror make data)"
 
@@ -164,13 +165,40 @@ def fetch(name: str, root: Path | None = None, mirror: Path | None = None) -> No
         open_dataset(name, train, root, download=name != "ImageNet")
 
 
+def subset(total: int, n: int | None, draw: int | None, train: bool) -> torch.Tensor:
+    """The indices of a split's subset of ``n`` of its ``total`` samples (``None``: all): the first ``n`` if ``draw``
+    is ``None`` (the official order), else the first ``n`` of a permutation of the whole split drawn from
+    ``(draw, train)`` — each seed its own training and test images. A larger subset of one draw holds the smaller
+    one first, so the samples after ``n`` in that order are never in it.
+
+    >>> subset(10, 3, None, True).tolist(), subset(10, 3, 7, True).tolist() == subset(10, 5, 7, True)[:3].tolist()
+    ([0, 1, 2], True)
+    >>> subset(10, 3, 7, True).tolist() != subset(10, 3, 7, False).tolist() != subset(10, 3, 8, True).tolist()
+    True
+    """
+    n = total if n is None else min(n, total)
+    if draw is None:
+        return torch.arange(n)
+    order = np.random.default_rng((draw, int(train))).permutation(total)
+    return torch.as_tensor(order[:n])
+
+
+def draw(subsets: str, seed: int) -> int | None:
+    """Which draw seed ``seed``'s subsets are (:func:`subset`) under a section's ``subsets`` (``SUBSETS``): the seed
+    itself (``per_seed``), or ``None``, the first images of each split (``first``)."""
+    if subsets not in SUBSETS:
+        raise ValueError(f"subsets {subsets!r}; allowed: {list(SUBSETS)}")
+    return seed if subsets == "per_seed" else None
+
+
 def tensors(
-    name: str, train: bool, root: Path | None = None, limit: int | None = None
+    name: str, train: bool, root: Path | None = None, limit: int | None = None, draw: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The split as ``uint8`` images ``N×C×H×W`` and ``int64`` labels, read straight from torchvision's arrays.
 
-    ``limit`` keeps the first ``limit`` samples. CelebA is resized to ``64×64`` (centre crop) and
-    carries all-zero labels; ImageNet is too large for memory (use :func:`loader`).
+    ``limit`` keeps the first ``limit`` samples, or with ``draw`` a subset of that many drawn from it
+    (:func:`subset`). CelebA is resized to ``64×64`` (centre crop) and carries all-zero labels; ImageNet is too
+    large for memory (use :func:`loader`).
     """
     root = DATA_ROOT if root is None else Path(root)
     spec = _check_name(name)
@@ -178,14 +206,16 @@ def tensors(
         raise ValueError("ImageNet does not fit in memory: use lib.core.data.loader('ImageNet', ...)")
     if name == "CelebA":
         ds = open_dataset(name, train, root, transform=_resize(spec.size))
-        n = len(ds) if limit is None else min(limit, len(ds))
-        x = torch.stack([ds[i][0] for i in range(n)])
-        return x, torch.zeros(n, dtype=torch.long)
+        idx = subset(len(ds), limit, draw, train)
+        return torch.stack([ds[int(i)][0] for i in idx]), torch.zeros(len(idx), dtype=torch.long)
     ds = open_dataset(name, train, root)
     x = torch.as_tensor(ds.data)
     x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
     y = torch.as_tensor(ds.targets, dtype=torch.long)
-    if limit is not None:
+    if draw is not None:
+        idx = subset(len(y), limit, draw, train)
+        x, y = x[idx], y[idx]
+    elif limit is not None:
         x, y = x[:limit], y[:limit]
     return x.contiguous(), y
 
@@ -276,18 +306,20 @@ def splits(
     test_subset: int | None = None,
     standardize: bool = True,
     channels_last: bool = False,
+    draw: int | None = None,
 ) -> tuple[torch.Tensor, ...]:
     """Prepared in-memory ``(x_train, y_train, x_test, y_test)``: the first ``train_subset`` / ``test_subset``
-    samples (``None``: all) through :func:`tensors` and :func:`prepare`, optionally in channels-last layout
-    (faster convolutions on CPU). Read once per process and data root: the one data path of every protocol."""
-    return _splits(str(DATA_ROOT), name, size, train_subset, test_subset, standardize, channels_last)
+    samples (``None``: all), or with ``draw`` subsets of those sizes drawn from the whole splits (:func:`subset`),
+    through :func:`tensors` and :func:`prepare`, optionally in channels-last layout (faster convolutions on CPU).
+    Read once per process and data root: the one data path of every protocol."""
+    return _splits(str(DATA_ROOT), name, size, train_subset, test_subset, standardize, channels_last, draw)
 
 
 @lru_cache(maxsize=4)
-def _splits(root: str, name: str, size, train_subset, test_subset, standardize: bool, channels_last: bool):
+def _splits(root: str, name: str, size, train_subset, test_subset, standardize: bool, channels_last: bool, draw):
     out = []
     for train, limit in ((True, train_subset), (False, test_subset)):
-        x, y = tensors(name, train, Path(root), limit=limit)
+        x, y = tensors(name, train, Path(root), limit=limit, draw=draw)
         x = prepare(x, name, size, standardize)
         out += [x.contiguous(memory_format=torch.channels_last) if channels_last else x, y]
     return tuple(out)
@@ -333,9 +365,11 @@ def loader(
     standardize: bool = True,
     workers: int = 4,
     pin_memory: bool = False,
+    draw: int | None = None,
 ):
     """Batches ``(x, y)`` of a split, ready for a model: a :class:`TensorLoader` for the in-memory
-    datasets, a ``DataLoader`` with the standard transforms for ImageNet (and CelebA beyond ``limit``).
+    datasets, a ``DataLoader`` with the standard transforms for ImageNet (and CelebA beyond ``limit``). ``limit``
+    and ``draw``: which samples (:func:`subset`).
 
     ``shuffle`` defaults to ``train``. ``size`` pads (small datasets) or resizes (ImageNet) to a side.
     ``pin_memory``: the ``DataLoader``'s batches in page-locked memory, for non-blocking copies to a GPU.
@@ -344,7 +378,7 @@ def loader(
     spec = _check_name(name)
     shuffle = train if shuffle is None else shuffle
     if spec.in_memory or (name == "CelebA" and limit is not None):
-        x, y = tensors(name, train, root, limit)
+        x, y = tensors(name, train, root, limit, draw)
         return TensorLoader(prepare(x, name, size, standardize), y, batch_size, shuffle, seed)
     side = size or spec.size
     steps = [v2.PILToTensor()]
@@ -357,8 +391,8 @@ def loader(
     if standardize:
         steps += [v2.Normalize(spec.mean, spec.std)]
     ds = open_dataset(name, train, root, transform=v2.Compose(steps))
-    if limit is not None:
-        ds = torch.utils.data.Subset(ds, range(min(limit, len(ds))))
+    if limit is not None or draw is not None:
+        ds = torch.utils.data.Subset(ds, subset(len(ds), limit, draw, train).tolist())
     return torch.utils.data.DataLoader(
         ds,
         batch_size=batch_size,

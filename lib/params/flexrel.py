@@ -14,6 +14,7 @@ from .schema import (
     SCHEDULES,
     SCOPES,
     SHIFTS,
+    SUBSETS,
     Count,
     Levels,
     OnDevice,
@@ -67,7 +68,10 @@ class FlexRelParams(OnDevice):
         with a CIFAR stem and the same width multiplier, notebook 09); small images are zero-padded to ``image_size``;
         ``dropout`` in the classifier (VGG: 0.5).
     train_subset, test_subset
-        First samples of the official training / held-out test split to use (``null``: all).
+        Samples of the official training / held-out test split to use (``null``: all), as ``subsets`` says.
+    subsets
+        ``first``: the first ``train_subset`` / ``test_subset`` samples of the official splits for every seed;
+        ``per_seed``: each seed draws its own subsets of those sizes from the whole splits (``SUBSETS``).
     batch_size, optimizer, lr, lr_schedule, momentum, weight_decay
         Pre-training (the paper: Adam, lr 0.05, no schedule); ``lr_schedule`` is ``constant``, ``cosine`` or
         ``onecycle`` over the whole phase.
@@ -132,6 +136,7 @@ class FlexRelParams(OnDevice):
     dropout: Annotated[float, Field(ge=0.0, le=0.99)]
     train_subset: Count | None
     test_subset: Count | None
+    subsets: Literal[SUBSETS]
     batch_size: Count
     optimizer: Literal[OPTIMIZERS]
     lr: Rate

@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from .schema import OPTIMIZERS, READINGS, Count, Level, OnDevice, Rate, Section, Seeds
+from .schema import OPTIMIZERS, READINGS, SUBSETS, Count, Level, OnDevice, Rate, Section, Seeds
 
 #: Train-time pruning arms: lowest contribution pruned, uniform random, highest pruned (the code's "random"), none.
 RANK_METHODS = ("rank", "random", "worst", "none")
@@ -62,7 +62,11 @@ class RankParams(Schedule, OnDevice):
         The schedule (:class:`Schedule`); the public code: 30 initial epochs, ≈ 10 % of the current width
         every 15 epochs; the paper reports recovery up to ≈ 70 % removed.
     train_subset
-        First training samples used (``null``: all); accuracy is reported on the full held-out test split.
+        Training samples used (``null``: all), as ``subsets`` says; accuracy is reported on the full held-out test
+        split.
+    subsets
+        ``first``: the first ``train_subset`` samples of the official splits for every seed;
+        ``per_seed``: each seed draws its own subsets of those sizes from the whole splits (``SUBSETS``).
     seeds
         Seeds (initialisation, batch order, random pruning).
     device, amp
@@ -82,4 +86,5 @@ class RankParams(Schedule, OnDevice):
     momentum: Annotated[float, Field(ge=0.0, le=0.999)]
     batch_size: Annotated[int, Field(ge=1, le=10**6)]
     train_subset: Count | None
+    subsets: Literal[SUBSETS]
     seeds: Seeds

@@ -24,6 +24,10 @@ SHIFTS = ("none", "rotate", "noise")
 #: How pruning amounts apply (:func:`lib.core.prune.prune`): the same fraction per layer,
 #: or one ranking over all layers.
 SCOPES = ("layer", "global")
+#: Which training and test images a seed uses (:func:`lib.core.data.subset`): the first ``train_subset`` /
+#: ``test_subset`` of the official splits, the same for every seed, or subsets of those sizes drawn per seed from the
+#: whole splits (the data's sampling is then a source of variance in every interval, Bouthillier et al. 2021).
+SUBSETS = ("first", "per_seed")
 #: The rank paper's two readings of its contribution (:data:`lib.criteria.contribution.CONTRIBUTION_PRESETS`).
 READINGS = ("paper", "original_code")
 

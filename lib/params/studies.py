@@ -3,7 +3,7 @@ networks and protocol, and the table of notebook 07's rows."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import Field
 
@@ -30,6 +30,9 @@ class StudiesParams(Section):
 
     Attributes
     ----------
+    seeds
+        How many seeds the studies (notebooks 07-09) run on: the first ``seeds`` of section ``flexrel``'s (and of
+        section ``rank``'s, for notebook 08's crossed schedule), or all of them if there are fewer.
     factors
         Pruning levels (fraction of filters per layer) every comparison is made at; default Fig. 4's.
     variants
@@ -54,6 +57,7 @@ class StudiesParams(Section):
     """
 
     SECTION: ClassVar[str] = "studies"
+    seeds: Count
     factors: Annotated[Levels, Field(min_length=1)]
     variants: list[Literal[tuple(VARIANTS)]]
     second_model: Literal[FLEXREL_MODELS]
@@ -67,6 +71,14 @@ class StudiesParams(Section):
     residual_deltas: Annotated[list[Share], Field(min_length=2)]
     residual_recovery: Annotated[Level, Field(gt=0.0)]
     residual_post_subset: Count | None
+
+
+S = TypeVar("S", bound=Section)
+
+
+def first_seeds(p: S, b: StudiesParams) -> S:
+    """Section ``p`` (``flexrel`` or ``rank``) on the studies' seeds: its first ``b.seeds``."""
+    return p.replace(seeds=p.seeds[: b.seeds])
 
 
 def baseline_label(p: FlexRelParams, name: str) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field
 
 from .rank import Schedule
-from .schema import OPTIMIZERS, READINGS, Count, OnDevice, Rate, Seeds
+from .schema import OPTIMIZERS, READINGS, SUBSETS, Count, OnDevice, Rate, Seeds
 
 Width = Annotated[int, Field(ge=1, le=10**6)]
 
@@ -29,7 +29,10 @@ class VaeParams(Schedule, OnDevice):
     optimizer, lr, batch_size, initial_epochs, recovery_epochs, final_epochs, prune_fraction, target_removed
         Schedule as in section ``rank``; the paper prunes ≈ 8-10 % per round to ≈ 30 %.
     train_subset, test_subset
-        First samples of each split used (``null``: all).
+        Samples of each split used (``null``: all), as ``subsets`` says.
+    subsets
+        ``first``: the first ``train_subset`` / ``test_subset`` samples of the official splits for every seed;
+        ``per_seed``: each seed draws its own subsets of those sizes from the whole splits (``SUBSETS``).
     n_images
         Fixed test images shown as reconstructions (of the first seed's runs).
     seeds
@@ -52,5 +55,6 @@ class VaeParams(Schedule, OnDevice):
     batch_size: Width
     train_subset: Count | None
     test_subset: Count | None
+    subsets: Literal[SUBSETS]
     n_images: Width
     seeds: Seeds

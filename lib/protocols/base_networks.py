@@ -76,10 +76,17 @@ class Images:
     train_subset: int | None
     test_subset: int | None
     batch_size: int
+    #: the seed whose subsets these are (``subsets: per_seed``), or ``None``: the first images of each split
+    draw: int | None = None
+    per_seed: bool = False
 
     @classmethod
-    def of(cls, p: FlexRelParams) -> Images:
-        return cls(p.dataset, p.image_size, p.train_subset, p.test_subset, p.batch_size)
+    def of(cls, p: FlexRelParams, seed: int | None = None) -> Images:
+        """The images of section ``p`` that seed ``seed`` trains and is tested on (``subsets``); without a seed only
+        :meth:`example` can be asked for under ``subsets: per_seed``."""
+        per_seed = p.subsets == "per_seed"
+        draw = None if seed is None else data.draw(p.subsets, seed)
+        return cls(p.dataset, p.image_size, p.train_subset, p.test_subset, p.batch_size, draw, per_seed)
 
     def batches(
         self,
@@ -95,12 +102,14 @@ class Images:
         from the same batch order, whatever ran before it in this process. In-memory datasets move to ``dev``
         once; the others load into pinned memory and copy without blocking. ``shift``: the images under
         :func:`lib.core.data.shift` (in-memory datasets only)."""
+        if self.per_seed and self.draw is None:
+            raise ValueError("subsets: per_seed draws each seed's images: make these Images with the run's seed")
         dev = dev or torch.device("cpu")
         train_split = part == "train"
         shuffle = train_split if shuffle is None else shuffle
         if data.SPECS[self.dataset].in_memory:
             x_tr, y_tr, x_te, y_te = data.splits(
-                self.dataset, self.image_size, self.train_subset, self.test_subset, channels_last=True
+                self.dataset, self.image_size, self.train_subset, self.test_subset, channels_last=True, draw=self.draw
             )
             x, y = (x_tr, y_tr) if train_split else (x_te, y_te)
             x = data.shift(x[:limit], self.dataset, shift, seed)
@@ -121,6 +130,7 @@ class Images:
             shuffle=shuffle,
             seed=seed,
             pin_memory=dev.type == "cuda",
+            draw=self.draw,
         )
         return loader if dev.type == "cpu" else _Copied(loader, dev)
 
@@ -263,7 +273,7 @@ class Base(runs.Run):
 
     def _train(self, model: nn.Module) -> list[dict]:
         dev = torch.device(self.device)
-        rows = fit(place(model, dev), Images.of(self.view), Recipe.pretraining(self.view), self.seed, dev)
+        rows = fit(place(model, dev), Images.of(self.view, self.seed), Recipe.pretraining(self.view), self.seed, dev)
         return [
             {"method": "unpruned", "factor": 0.0, "seed": self.seed, "stage": "pretrain", "epoch": e, **r}
             for e, r in enumerate(rows, 1)

@@ -72,7 +72,8 @@ class Scoring:
     images: Images
 
     @classmethod
-    def of(cls, q) -> Scoring:
+    def of(cls, q, seed: int) -> Scoring:
+        """Section (or view) ``q``'s scoring of seed ``seed``'s network, on that seed's images."""
         return cls(
             q.composite,
             q.relevance_target,
@@ -81,7 +82,7 @@ class Scoring:
             q.relevance_split,
             q.relevance_images,
             q.relevance_shift,
-            Images.of(q),
+            Images.of(q, seed),
         )
 
 
@@ -142,7 +143,7 @@ class Scores(runs.Run):
         return runs.cached(self, self._compute)
 
     def _compute(self) -> dict:
-        s, sec = criterion_scores(Scoring.of(self.view), self.base().result()[0], [self.criterion])
+        s, sec = criterion_scores(Scoring.of(self.view, self.seed), self.base().result()[0], [self.criterion])
         return {"seconds": sec, "scores": {n: v.tolist() for n, v in s[self.criterion].items()}}
 
 
@@ -174,7 +175,9 @@ def reference_images(scoring: Scoring) -> tuple[torch.Tensor, torch.Tensor]:
             raise NotImplementedError(
                 f"relevance_split 'unseen' is implemented for in-memory datasets, not {images.dataset}"
             )
-        x, y = data.splits(images.dataset, images.image_size, images.train_subset + n_images, 1, channels_last=True)[:2]
+        x, y = data.splits(
+            images.dataset, images.image_size, images.train_subset + n_images, 1, channels_last=True, draw=images.draw
+        )[:2]
         x, y = x[images.train_subset :], y[images.train_subset :]
     else:
         xs, ys, n = [], [], 0
@@ -347,7 +350,7 @@ def network(run: Pruning) -> tuple[nn.Module, list[dict]]:
     The store keeps the rows, not the network: :mod:`lib.publish.export` rebuilds it here."""
     q, where = run.view, run.key()
     seed, method, factor, delta = run.seed, where["method"], run.factor, where["delta"]
-    dev, images = torch.device(run.device), Images.of(q)
+    dev, images = torch.device(run.device), Images.of(q, seed)
     net, _ = run.base().result()
     if method == "random":
         s, seconds, steps = (
@@ -360,7 +363,7 @@ def network(run: Pruning) -> tuple[nn.Module, list[dict]]:
         s, steps = _combine(found, net, method, delta, q.partner, q.normalisation), q.prune_steps
 
     def rescore(model: nn.Module) -> tuple[prune.Scores, float]:
-        found, sec = criterion_scores(Scoring.of(q), model, needs(q, method))
+        found, sec = criterion_scores(Scoring.of(q, seed), model, needs(q, method))
         return _combine(found, model, method, delta, q.partner, q.normalisation), sec
 
     x0 = images.example().to(dev)

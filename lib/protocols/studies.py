@@ -19,7 +19,7 @@ import torch
 
 from ..params import profiles
 from ..params.flexrel import BATCHNORM_MODELS, FlexRelParams
-from ..params.studies import VARIANTS, StudiesParams, baseline_label, residual
+from ..params.studies import VARIANTS, StudiesParams, baseline_label, first_seeds, residual
 from . import crossed, flexrel, stages
 from .base_networks import device
 
@@ -167,8 +167,9 @@ def flexrel_fig4(profile: str, absent: stages.Absent) -> stages.Runs:
 
 @stages.lists("07_flexrel_sensitivity")
 def flexrel_sensitivity(profile: str, absent: stages.Absent) -> stages.Runs:
-    """Notebook 07: every variant's retention runs on notebook 01's base networks."""
-    p, b = profiles.load("flexrel", profile), profiles.load("studies", profile)
+    """Notebook 07: every variant's retention runs on notebook 01's base networks (the studies' seeds)."""
+    b = profiles.load("studies", profile)
+    p = first_seeds(profiles.load("flexrel", profile), b)
     stages.require(absent, p.dataset)
     dev = device(p)
     return {
@@ -180,8 +181,9 @@ def flexrel_sensitivity(profile: str, absent: stages.Absent) -> stages.Runs:
 @stages.lists("08_flexrel_open_questions")
 def flexrel_open(profile: str, absent: stages.Absent) -> stages.Runs:
     """Notebook 08: the second architecture's base networks and δ sweep, the open questions' arms on notebook 01's
-    base networks, and the papers crossed."""
-    p, b, r = (profiles.load(s, profile) for s in ("flexrel", "studies", "rank"))
+    base networks, and the papers crossed (the studies' seeds)."""
+    b = profiles.load("studies", profile)
+    p, r = (first_seeds(profiles.load(s, profile), b) for s in ("flexrel", "rank"))
     stages.require(absent, p.dataset, b.cross_dataset)
     dev, p2 = device(p), second_model(p, b)
     return {
@@ -195,8 +197,10 @@ def flexrel_open(profile: str, absent: stages.Absent) -> stages.Runs:
 
 @stages.lists("09_flexrel_resnet")
 def flexrel_resnet(profile: str, absent: stages.Absent) -> stages.Runs:
-    """Notebook 09: the residual network's base networks, its arms' retention runs and its recovery runs."""
-    p, b = profiles.load("flexrel", profile), profiles.load("studies", profile)
+    """Notebook 09: the residual network's base networks, its arms' retention runs and its recovery runs (the
+    studies' seeds)."""
+    b = profiles.load("studies", profile)
+    p = first_seeds(profiles.load("flexrel", profile), b)
     stages.require(absent, p.dataset)
     net = residual(p, b)
     dev = device(net)

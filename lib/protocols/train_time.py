@@ -148,7 +148,8 @@ def train_time(
 ) -> Rows:
     """Algorithm 1 on ``dev`` on a fresh classifier for ``dataset`` (section view ``q``), scoring neurons with
     ``score(model, training batches)``; rows carry dataset, method, reading and seed (uncached: :func:`run`)."""
-    x_tr, y_tr, x_te, y_te = (t.to(dev) for t in data.splits(dataset, train_subset=q.train_subset))
+    split = data.splits(dataset, train_subset=q.train_subset, draw=data.draw(q.subsets, seed))
+    x_tr, y_tr, x_te, y_te = (t.to(dev) for t in split)
     model = build(q, dataset, seed).to(dev)
     train_batches = data.TensorLoader(x_tr, y_tr, q.batch_size, shuffle=True, seed=seed)
     test_batches = data.TensorLoader(x_te, y_te, 2048)

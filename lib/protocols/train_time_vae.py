@@ -84,7 +84,7 @@ class VaeRun(runs.Run):
     def _compute(self) -> dict:
         q, seed, kind, dev = self.view, self.seed, self.variant, torch.device(self.device)
         hidden = self.inputs()[0].result()["hidden"] if kind == "scratch" else list(q.hidden)
-        split = data.splits(q.dataset, None, q.train_subset, q.test_subset, standardize=False)
+        split = data.splits(q.dataset, None, q.train_subset, q.test_subset, False, draw=data.draw(q.subsets, seed))
         x_tr, y_tr, x_te, y_te = (t.to(dev) for t in split)
         model = build(q, hidden, seed).to(dev)
         fixed = x_te[: q.n_images]
