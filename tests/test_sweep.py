@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from lib.core import data
-from lib.scale import sizing, sweep
+from lib.scale import jobs, sizing, sweep
 from tests.conftest import run
 
 
@@ -20,6 +20,35 @@ def test_no_wait_is_refused_where_the_jobs_would_stop_with_the_command(capsys):
         with pytest.raises(SystemExit) as err:
             sweep.main(["01_flexrel_accuracy_vs_pruning", "--executor", executor, "--no-wait"])
         assert err.value.code == 2 and "--no-wait needs --executor slurm" in capsys.readouterr().err
+
+
+def test_a_machine_runs_one_job_per_gpu_else_one_one_thread_job_per_core(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(jobs.torch.cuda, "device_count", lambda: 0)
+    assert jobs.local_workers() == (4, 1, 0) and jobs.local_workers(2) == (2, 2, 0)
+    monkeypatch.setattr(jobs.torch.cuda, "device_count", lambda: 2)
+    assert jobs.local_workers() == (2, 2, 2)
+
+
+def test_compute_stores_every_listed_run_and_what_it_reads_then_finds_nothing_left(tmp_path, monkeypatch, capsys):
+    """One worker: in this process, phase by phase (a VAE's pruned run before its scratch run); run again, it computes
+    nothing and prints nothing."""
+    from lib.params import profiles
+    from lib.protocols import stages, train_time_vae
+    from lib.store import runs
+    from tests.conftest import write_mnist_like
+
+    write_mnist_like(tmp_path / "data", "FashionMNIST", n_train=64, n_test=32)
+    monkeypatch.setattr(data, "DATA_ROOT", tmp_path / "data")
+    monkeypatch.setattr(runs, "RUNS", tmp_path / "runs")
+    p = profiles.load("vae", "smoke").replace(train_subset=64, test_subset=32, seeds=[0])
+    listed = [r for r in train_time_vae.planned(p) if r.variant == "scratch"]
+    jobs.compute(listed, workers=1)
+    printed = capsys.readouterr().out
+    assert "phase 1/2: 1 of 1 runs" in printed and "phase 2/2: 1 of 1 runs" in printed
+    assert not jobs.missing(stages.with_inputs(listed))
+    jobs.compute({"runs": listed}, workers=1)
+    assert capsys.readouterr().out == ""
 
 
 def test_a_stage_whose_data_is_absent_stops_before_listing_its_runs():
