@@ -207,3 +207,20 @@ def test_the_installed_package_is_pruning_companion_beside_a_users_own_lib_folde
     assert out.returncode == 0, out.stderr[-2000:]
     path, shape, lib_loaded = out.stdout.split()[0], out.stdout.split()[1:3], out.stdout.split()[3]
     assert path.startswith(str(target)) and shape == ["(4,", "10)"] and lib_loaded == "False", out.stdout
+
+
+@pytest.mark.slow
+def test_global_pruning_compares_layers_on_flexrels_per_layer_scale():
+    """The README's global-pruning note: one threshold over every layer of a ResNet-18 cuts every layer by FlexRel
+    (min-max within each layer, eq. (1)), while raw relevance leaves a whole layer standing."""
+    widths = {}
+    for name in ("relevance", "flexrel"):
+        torch.manual_seed(0)
+        model = torchvision.models.resnet18(num_classes=10).eval()
+        x, y = torch.rand(16, 3, 64, 64), torch.randint(0, 10, (16,))
+        before = {n: m.out_channels for n, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)}
+        importance = RelevanceImportance(model, x, y) if name == "relevance" else FlexRelImportance(model, x, y)
+        tp.pruner.BasePruner(model, x[:1], importance=importance, pruning_ratio=0.3, global_pruning=True).step()
+        widths[name] = {n: (before[n], m.out_channels) for n, m in model.named_modules() if n in before}
+    assert all(after < n for n, after in widths["flexrel"].values()), widths["flexrel"]
+    assert any(after == n for n, after in widths["relevance"].values()), widths["relevance"]
