@@ -9,9 +9,12 @@ export PATH := $(BIN):$(PATH)
 
 .PHONY: reproduce test test-fast test-e2e lint bench data venv params clean-venv site site-check
 
-## reproduce: create .venv, fetch the data, run every stage of dvc.yaml at the profile params.yaml names (default)
+## reproduce: create .venv, fetch the data, run every stage of dvc.yaml at the profile params.yaml names (default);
+## PROFILE=name runs another profile end to end as a DVC experiment in the workspace (`dvc exp run -S profile=name`),
+## e.g. `make reproduce PROFILE=powered` on a GPU machine (its data: the default's)
+PROFILE ?=
 reproduce: params data
-	dvc repro
+	$(if $(PROFILE),dvc exp run -S profile=$(PROFILE),dvc repro)
 
 ## test: create or reuse .venv and run the test suite but the end-to-end lane (about 4 minutes on 2 cores)
 test: $(STAMP)

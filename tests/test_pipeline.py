@@ -203,3 +203,33 @@ def test_a_docstring_or_comment_edit_in_every_lib_module_recomputes_no_stored_ru
         "a stored run was computed"
     )
     assert table.read_bytes() == before
+
+
+def test_another_profile_runs_end_to_end_with_one_command_the_powered_one_at_smoke_size(own_smoke_copy):
+    """`make reproduce PROFILE=powered` is one command: `dvc exp run -S profile=powered`. Run on the smoke copy with
+    the powered block at smoke's sizes (its own seeds, cut to smoke's counts), the whole pipeline runs at that profile
+    and the report and the results name it and its seeds."""
+    import copy
+    import subprocess
+
+    import pandas as pd
+
+    repo, env, _, _ = own_smoke_copy
+    made = subprocess.run(["make", "-n", "reproduce", "PROFILE=powered"], cwd=repo, capture_output=True, text=True)
+    command = made.stdout.strip().splitlines()[-1]
+    assert command == "dvc exp run -S profile=powered", made.stdout
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    smoke, powered = params["profiles"]["smoke"], params["profiles"]["powered"]
+    assert len(powered["flexrel"]["seeds"]) >= 24 and len(powered["rank"]["seeds"]) >= 16
+    small = copy.deepcopy(smoke)
+    for section in ("flexrel", "rank", "vae"):
+        small[section]["seeds"] = powered[section]["seeds"][: len(smoke[section]["seeds"])]
+    params["profiles"]["powered"] = small
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "commit", "-qam", "powered at smoke size"], repo, env)
+    run(command.split(), repo, env)
+    assert "profile **powered**" in (repo / "REPRODUCTION.md").read_text()
+    bases = pd.read_csv(repo / "results/01_flexrel_accuracy_vs_pruning/pretraining.csv")
+    assert sorted(bases.seed.unique()) == small["flexrel"]["seeds"]
+    vae = pd.read_csv(repo / "results/06_rank_vae/06_rank_vae.csv")
+    assert sorted(vae.seed.unique()) == small["vae"]["seeds"]

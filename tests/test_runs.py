@@ -140,8 +140,8 @@ def test_editing_a_module_changes_the_code_key_of_exactly_the_runs_that_execute_
         ),
         (
             "lib.params.profiles",
-            'PROFILES = ("smoke", "default", "paper", "cifar")',
-            'PROFILES = ("smoke", "default", "paper", "cifar", "mine")',
+            'PROFILES = ("smoke", "default", "powered", "paper", "cifar")',
+            'PROFILES = ("smoke", "default", "powered", "paper", "cifar", "mine")',
         ),
         ("lib.verdicts.rules", "def judge(", "def judge_edited("),
     ],

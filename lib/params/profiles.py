@@ -28,7 +28,7 @@ from .split_learning import SplitLearningParams
 from .studies import StudiesParams
 from .vae import VaeParams
 
-PROFILES = ("smoke", "default", "paper", "cifar")
+PROFILES = ("smoke", "default", "powered", "paper", "cifar")
 #: Every section of ``params.yaml`` and its schema.
 SECTIONS: dict[str, type[Section]] = {
     cls.SECTION: cls for cls in (DataParams, FlexRelParams, SplitLearningParams, RankParams, VaeParams, StudiesParams)
