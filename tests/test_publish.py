@@ -225,3 +225,35 @@ def test_the_exported_module_prepares_images_as_the_pipeline_does():
     x = torch.randint(0, 256, (3, 1, 28, 28), dtype=torch.uint8)
     wrapped = export.Prepared(torch.nn.Identity(), "FashionMNIST", 32)
     assert torch.allclose(wrapped(x.float() / 255), data.prepare(x, "FashionMNIST", 32), atol=1e-6)
+
+
+def test_the_cold_run_and_the_phases_read_in_readable_units_beside_the_reference_epoch(tmp_path):
+    """REPRODUCTION.md's compute section: the cold run's record (docs/cold-run.csv) and the phase table show every
+    time in s, min or h and in training epochs of the default network; no record, no section."""
+    import pandas as pd
+
+    from lib.publish import report
+    from lib.scale import sizing
+
+    record = tmp_path / "cold-run.csv"
+    assert report.cold_run(record, 50.0) is None
+    common = {"profile": "default", "commit": "abc", "started": "s", "ended": "e", "cpu": "AMD EPYC", "cores": 2}
+    common |= {"dvc_repro_wall_s": 4500.0, "gpu": "none"}
+    pd.DataFrame(
+        [
+            {"stage": "00_data", "wall_s": 15.9, "peak_rss_mib": 998.0},
+            {"stage": "01_flexrel", "wall_s": 2400.0, "peak_rss_mib": 1900.0},
+        ]
+    ).assign(**common).to_csv(record, index=False)
+    cold = report.cold_run(record, 50.0)
+    assert cold["wall"] == "1.25 h" and cold["epochs"] == "90" and cold["epoch"] == "50 s"
+    assert ["01_flexrel", "40 min", "48", "1900"] in [
+        [c.strip() for c in row.split("|")[1:-1]] for row in cold["table"].splitlines()
+    ]
+    phases = pd.DataFrame(
+        {"runs": [12, 960], "stored": [12, 960], "computed_s": [2400.0, 1548.0], "median_s": [200.0, 1.5]},
+        index=["base training", "retention"],
+    )
+    text = sizing.phase_markdown(phases, 50.0)
+    assert "| base training | 12 | 12 | 40 min | 48.0 | 3.33 min |" in text
+    assert "| **all** | **972** | **972** | **1.1 h** | **79.0** | |" in text

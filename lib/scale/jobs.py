@@ -17,11 +17,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
+from tqdm.auto import tqdm
 
 from ..params import paths
 from ..protocols import stages
 from ..store import runs
 
+#: How often a waiting :func:`compute` counts the runs stored.
+POLL_SECONDS = 5.0
 #: One stage's runs to compute, in one phase: each run only reads runs of earlier phases.
 Phase = list[runs.Run]
 
@@ -109,8 +112,16 @@ class JobFailed(RuntimeError):
     """A job of :func:`compute` or of the sweep failed; the message names its log."""
 
 
-def wait(jobs: list) -> list[dict]:
-    """Each job's result, in order, or :class:`JobFailed` naming the first failed job's log."""
+def wait(jobs: list, runs_left: int = 0) -> list[dict]:
+    """Each job's result, in order, or :class:`JobFailed` naming the first failed job's log. With ``runs_left``, a
+    progress bar of the runs stored meanwhile (the store's entries counted every few seconds)."""
+    if runs_left:
+        start = sum(1 for _ in runs.entries())
+        with tqdm(total=runs_left, desc="runs stored", unit="run") as bar:
+            while not all(job.done() for job in jobs):
+                bar.update(min(runs_left, sum(1 for _ in runs.entries()) - start) - bar.n)
+                time.sleep(POLL_SECONDS)
+            bar.update(runs_left - bar.n)
     done = []
     for job in jobs:
         try:
@@ -144,10 +155,10 @@ def compute(todo: stages.Runs | Iterable[runs.Run], workers: int | None = None) 
         start = time.perf_counter()
         parts = chunks(left, n, threads, gpus)
         if len(parts) == 1 and n == 1:
-            for run in left:
+            for run in tqdm(left, desc="runs computed", unit="run"):
                 run.result()
         else:
-            wait(submit(parts, "local", str(paths.ROOT / "cache" / "jobs" / "%j"), gpus=gpus))
+            wait(submit(parts, "local", str(paths.ROOT / "cache" / "jobs" / "%j"), gpus=gpus), len(left))
         print(
             f"phase {i}/{len(phases)}: {len(left)} of {len(phase)} runs computed in {len(parts)} job(s) of "
             f"{threads} thread(s), {time.perf_counter() - start:.0f} s"

@@ -156,20 +156,29 @@ def planned(profile: str, names: Iterable[str] = tuple(stages.STAGES)) -> pd.Dat
             for run in phase:
                 if run.identity() not in seen:
                     seen.add(run.identity())
-                    rows.append({"profile": profile, "stage": stage, "kind": run.kind, "macs": float(work(run))})
-    return pd.DataFrame(rows, columns=["profile", "stage", "kind", "macs"])
+                    rows.append(
+                        {
+                            "profile": profile,
+                            "stage": stage,
+                            "kind": run.kind,
+                            "macs": float(work(run)),
+                            "identity": run.identity(),
+                        }
+                    )
+    return pd.DataFrame(rows, columns=["profile", "stage", "kind", "macs", "identity"])
 
 
 def measured(profile: str, root: Path | None = None) -> pd.DataFrame:
     """The computation time and CPU of every current stored entry of ``profile`` (a run its stages list, computed by
-    today's code: ``kind``, ``seconds``, ``cpu``); entries stored before runs recorded their time are left out."""
+    today's code: ``kind``, ``seconds``, ``cpu``, ``identity``); entries stored before runs recorded their time are
+    left out."""
     now = store.current((profile,))
     rows = [
-        {"kind": h["kind"], "seconds": h["seconds"], "cpu": h["cpu"]}
+        {"kind": h["kind"], "seconds": h["seconds"], "cpu": h["cpu"], "identity": runs.identity_of(h)}
         for _, h, _ in runs.records(root)
         if h is not None and "seconds" in h and not runs.why_stale(h, now)
     ]
-    return pd.DataFrame(rows, columns=["kind", "seconds", "cpu"])
+    return pd.DataFrame(rows, columns=["kind", "seconds", "cpu", "identity"])
 
 
 def table(
@@ -207,25 +216,90 @@ def table(
     return pd.DataFrame(rows)
 
 
-def _fmt(x: float) -> str:
-    return "—" if pd.isna(x) else f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
+def duration(seconds: float) -> str:
+    """A time in the unit that reads best: s, min, h, or days.
+
+    >>> [duration(s) for s in (0.1685, 4.7, 259.0, 1551.6, 45_000.0, 1.19e9, float("nan"))]
+    ['0.169 s', '4.7 s', '4.32 min', '25.9 min', '12.5 h', '13,773 d', '—']
+    """
+    if pd.isna(seconds):
+        return "—"
+    for unit, size, limit in (("s", 1, 60), ("min", 60, 3600), ("h", 3600, 48 * 3600)):
+        if seconds < limit:
+            return f"{seconds / size:.3g} {unit}"
+    days = seconds / 86400
+    return f"{days:,.0f} d" if days >= 100 else f"{days:.3g} d"
+
+
+#: The phases of a profile's computation (the issue's budget table): a run listed first by a study (07-09) counts
+#: under the studies, every other by its kind.
+PHASES = {
+    "flexrel-pre": "base training",
+    "flexrel-scores": "scores",
+    "flexrel-retention": "retention",
+    "flexrel-recovery": "recovery",
+    "rank-run": "rank",
+    "vae-run": "VAE",
+}
+STUDIES = ("07_flexrel_sensitivity", "08_flexrel_open_questions", "09_flexrel_resnet")
+
+
+def phase_table(profile: str, root: Path | None = None) -> pd.DataFrame:
+    """Per phase of ``profile`` (:data:`PHASES`, then ``studies``): ``runs`` listed, ``stored`` (current entries
+    here), ``computed_s`` (their computation times summed: thread time of the jobs, not wall time) and
+    ``median_s`` (per run)."""
+    listed = planned(profile)
+    listed["phase"] = [
+        "studies (07-09)" if s in STUDIES else PHASES.get(k, k) for s, k in zip(listed.stage, listed.kind)
+    ]
+    times = measured(profile, root).drop_duplicates("identity").set_index("identity").seconds
+    listed["seconds"] = listed.identity.map(times)
+    order = [*dict.fromkeys([*PHASES.values(), "studies (07-09)"])]
+    out = listed.groupby("phase").agg(
+        runs=("kind", "size"),
+        stored=("seconds", "count"),
+        computed_s=("seconds", "sum"),
+        median_s=("seconds", "median"),
+    )
+    return out.reindex([p for p in order if p in out.index])
+
+
+def phase_markdown(phases: pd.DataFrame, epoch_seconds: float) -> str:
+    """:func:`phase_table` as REPRODUCTION.md shows it, every time beside ``epoch_seconds`` (one training epoch of
+    the default network, measured in the same run)."""
+    lines = [
+        "| phase | runs | stored | computed (summed over runs) | in default epochs | per run (median) |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r.Index} | {r.runs:,} | {r.stored:,} | {duration(r.computed_s)} | {r.computed_s / epoch_seconds:,.1f} | "
+        f"{duration(r.median_s)} |"
+        for r in phases.itertuples()
+    ]
+    total = phases.computed_s.sum()
+    lines.append(
+        f"| **all** | **{phases.runs.sum():,}** | **{phases.stored.sum():,}** | **{duration(total)}** | "
+        f"**{total / epoch_seconds:,.1f}** | |"
+    )
+    return "\n".join(lines)
 
 
 def markdown(sizes: pd.DataFrame, reference: str = "default", gpu_tflops: float = GPU_TFLOPS) -> str:
     """:func:`table` as README and REPRODUCTION.md show it: one row per profile and kind of run, then its total."""
     lines = [
-        "| profile | run | stages | runs | measured here [s/run] | estimated, this CPU [h] | estimated, GPU [h] |",
+        "| profile | run | stages | runs | measured here (per run) | estimated, this CPU | estimated, GPU |",
         "|---|---|---|---|---|---|---|",
     ]
     for profile, group in sizes.groupby("profile", sort=False):
         lines += [
-            f"| {profile} | {r.kind} | {r.stages} | {r.runs:,} | {_fmt(r.measured_s)} | {_fmt(r.cpu_hours)} | "
-            f"{_fmt(r.gpu_hours)} |"
+            f"| {profile} | {r.kind} | {r.stages} | {r.runs:,} | {duration(r.measured_s)} | "
+            f"{duration(r.cpu_hours * 3600)} | {duration(r.gpu_hours * 3600)} |"
             for r in group.itertuples()
         ]
         lines.append(
             f"| **{profile}** | **all** | | **{group.runs.sum():,}** | | "
-            f"**{_fmt(group.cpu_hours.sum(min_count=len(group)))}** | **{_fmt(group.gpu_hours.sum())}** |"
+            f"**{duration(group.cpu_hours.sum(min_count=len(group)) * 3600)}** | "
+            f"**{duration(group.gpu_hours.sum() * 3600)}** |"
         )
     return "\n".join(
         lines
