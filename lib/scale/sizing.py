@@ -217,14 +217,20 @@ def table(
 
 
 def duration(seconds: float) -> str:
-    """A time in the unit that reads best: s, min, h, or days.
+    """A time in the unit that reads best: µs, ms, s, min, h, or days.
 
-    >>> [duration(s) for s in (0.1685, 4.7, 259.0, 1551.6, 45_000.0, 1.19e9, float("nan"))]
-    ['0.169 s', '4.7 s', '4.32 min', '25.9 min', '12.5 h', '13,773 d', '—']
+    >>> [duration(s) for s in (2.43e-05, 0.1685, 4.7, 259.0, 1551.6, 45_000.0, 1.19e9, float("nan"))]
+    ['24.3 µs', '168 ms', '4.7 s', '4.32 min', '25.9 min', '12.5 h', '13,773 d', '—']
     """
     if pd.isna(seconds):
         return "—"
-    for unit, size, limit in (("s", 1, 60), ("min", 60, 3600), ("h", 3600, 48 * 3600)):
+    for unit, size, limit in (
+        ("µs", 1e-6, 1e-3),
+        ("ms", 1e-3, 1),
+        ("s", 1, 60),
+        ("min", 60, 3600),
+        ("h", 3600, 48 * 3600),
+    ):
         if seconds < limit:
             return f"{seconds / size:.3g} {unit}"
     days = seconds / 86400
