@@ -102,9 +102,9 @@ def test_sizing_counts_every_listed_run_once():
 
 def test_sweep_jobs_recompute_every_stored_run_of_the_stage_bit_for_bit(own_smoke_copy):
     """Stage 01's runs as two submitit jobs per phase (local executor: separate processes), from an empty store: they
-    store every run the stage lists, under the keys the notebook's serial run stored them, with the same results bit
-    for bit, wall times aside (same thread count) — so the notebook, rerun, computes nothing and reads the serial
-    numbers back."""
+    store every run the stage lists, under the keys the notebook's own jobs stored them, with the same results bit
+    for bit, wall times aside (the same thread count as the notebook's jobs) — so the notebook, rerun, computes
+    nothing and reads its numbers back."""
     import json
 
     import torch
@@ -139,7 +139,7 @@ def test_sweep_jobs_recompute_every_stored_run_of_the_stage_bit_for_bit(own_smok
     for kind in kinds:
         shutil.rmtree(store / kind)
     sweep = [sys.executable, "-m", "lib.scale.sweep", "01_flexrel_accuracy_vs_pruning"]
-    log = run([*sweep, "--workers", "2", "--threads", str(torch.get_num_threads())], repo, env)
+    log = run([*sweep, "--workers", "2", "--threads", str(jobs.local_workers()[1])], repo, env)  # the notebook's
     phases = [line for line in log.splitlines() if line.strip().endswith(" s") and "job(s), processes" in line]
     assert len(phases) == 3 and all(
         len(line.split("processes [")[1].split("]")[0].split(",")) == 2 for line in phases

@@ -10,8 +10,9 @@ and writes into one folder:
   any batch size) and returns class logits: the project's padding and standardisation are inside it;
 - ``state_dict.pt`` — the same module's weights (its layers' widths are in the record);
 - ``record.json`` — the run's coordinates, the parameter section and its hash, the commit, the pruning
-  record (per layer: filters kept and the unpruned count; parameters and MACs before and after) and three accuracies on
-  the test split: the stored run's, the rebuilt network's, and the exported program's.
+  record (per layer: filters kept and the unpruned count; parameters and MACs before and after), the indices of the
+  test images the run is measured on (the seed's own under ``subsets: per_seed``) and three accuracies on them: the
+  stored run's, the rebuilt network's, and the exported program's.
 
 Loading it anywhere::
 
@@ -59,9 +60,10 @@ class Prepared(nn.Module):
         return self.net((x - self.mean) / self.std)
 
 
-def held_out(p: FlexRelParams) -> tuple[torch.Tensor, torch.Tensor]:
-    """The test split the runs are measured on, as a reader would load it: ``float32`` in ``[0, 1]``."""
-    x, y = data.tensors(p.dataset, False, limit=p.test_subset)
+def held_out(p: FlexRelParams, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The test images seed ``seed``'s runs are measured on (its own draw under ``subsets: per_seed``), as a reader
+    would load them: ``float32`` in ``[0, 1]``."""
+    x, y = data.tensors(p.dataset, False, limit=p.test_subset, draw=data.draw(p.subsets, seed))
     return x.float() / 255, y
 
 
@@ -103,7 +105,7 @@ def export(
             f"(tolerance {tolerance}): not the CPU that made the run? pass a tolerance to export anyway"
         )
     wrapped = Prepared(model.cpu().eval().to(memory_format=torch.contiguous_format), p.dataset, p.image_size).eval()
-    x, y = held_out(p)
+    x, y = held_out(p, seed)
     exported = accuracy(write_program(wrapped, x[:2], out), x, y)
     if exported != rebuilt:
         raise ValueError(f"the exported program measures {exported:.4f}, the rebuilt network {rebuilt:.4f}")
@@ -117,7 +119,11 @@ def export(
         "input": {
             "dataset": p.dataset,
             "split": "test",
-            "first": p.test_subset or len(y),
+            # which test images, in the official split's order (subsets: per_seed, each seed its own draw)
+            "subsets": p.subsets,
+            "indices": data.subset(
+                len(data.labels(p.dataset, False)), p.test_subset, data.draw(p.subsets, seed), False
+            ).tolist(),
             "shape": list(x.shape[1:]),
             "dtype": "float32",
             "range": [0.0, 1.0],
