@@ -216,7 +216,9 @@ def test_another_profile_runs_end_to_end_with_one_command_the_powered_one_at_smo
     import pandas as pd
 
     repo, env, _, _ = own_smoke_copy
-    made = subprocess.run(["make", "-n", "reproduce", "PROFILE=powered"], cwd=repo, capture_output=True, text=True)
+    made = subprocess.run(
+        ["make", "--no-print-directory", "-n", "reproduce", "PROFILE=powered"], cwd=repo, capture_output=True, text=True
+    )
     command = made.stdout.strip().splitlines()[-1]
     assert command == "dvc exp run -S profile=powered", made.stdout
     params = yaml.safe_load((repo / "params.yaml").read_text())
