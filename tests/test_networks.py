@@ -164,6 +164,45 @@ def test_a_failure_while_scoring_leaves_the_model_exactly_as_it_was():
     assert_same(before, model)
 
 
+class Misordered(nn.Module):
+    """A BatchNorm defined after one convolution and applied after the next (same width: pairing by definition order
+    would fold it into the wrong one without an error)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+        self.b = nn.Conv2d(4, 4, 3, padding=1)
+        self.fc = nn.Linear(4, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.relu(self.bn(self.b(torch.relu(self.a(x))))).mean((2, 3)))
+
+
+@pytest.mark.slow
+def test_batchnorm_is_folded_into_the_layer_the_graph_feeds_it_from():
+    """The folded magnitude merges each BatchNorm into the layer whose output it reads in the traced graph: in a
+    network that defines it after another layer the fold lands on the right one, the model untouched; DenseNet-121,
+    whose BatchNorm reads concatenations before each convolution, prunes with it (definition order paired a
+    convolution with the next block's BatchNorm and failed inside ``step()`` on mismatched sizes)."""
+    from lib.criteria import filters
+
+    torch.manual_seed(0)
+    net = Misordered().eval()
+    net.bn.weight.data.fill_(2.0)
+    before = state(net)
+    folded = filters.magnitude(net, fold_batchnorm=True)
+    assert torch.allclose(folded["b"], net.b.weight.abs().flatten(1).mean(1) * 2 / (1 + net.bn.eps) ** 0.5)
+    assert torch.equal(folded["a"], filters.magnitude(net)["a"])
+    assert_same(before, net)
+    model = torchvision.models.densenet121(num_classes=10).eval()
+    x = torch.rand(2, 3, 32, 32)
+    importance = CriterionImportance(model, "magnitude_bn", x)
+    tp.pruner.BasePruner(model, x[:1], importance=importance, pruning_ratio=0.3).step()
+    with torch.no_grad():
+        assert model(x).shape == (2, 10)
+
+
 def test_the_natural_first_calls_work_or_say_what_to_pass():
     model = OwnResidual().eval()
     x, y = torch.rand(4, 3, 32, 32), torch.randint(0, 10, (4,))

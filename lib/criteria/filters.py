@@ -38,7 +38,6 @@ import torch.nn.functional as F
 import torch_pruning as tp
 from torch import nn
 from torch.nn.grad import conv2d_weight
-from zennit.canonizers import SequentialMergeBatchNorm
 from zennit.composites import EpsilonAlpha2Beta1, EpsilonGammaBox, EpsilonPlusFlat
 from zennit.core import Composite
 
@@ -51,9 +50,10 @@ from .registry import COMPOSITES, Reference, composite, criterion
 def magnitude(model: nn.Module, fold_batchnorm: bool = False, layers: Iterable[str] | None = None) -> Scores:
     """Mean absolute weight of each output unit (filter or neuron) of the prunable layers (or of ``layers``).
 
-    With ``fold_batchnorm`` the weights are first merged with the BatchNorm that follows each layer
-    (zennit's ``SequentialMergeBatchNorm``: ``w·γ/√(σ² + ε)``), i.e. the magnitude of the weights the
-    network effectively applies in eval mode. Behind BatchNorm a filter's raw ``|w|`` is scale-free (the
+    With ``fold_batchnorm`` the weights are first merged with the BatchNorm that follows each layer in the traced
+    graph (:func:`lib.criteria.graph.batchnorm_merged`: ``w·γ/√(σ² + ε)``), i.e. the magnitude of the weights the
+    network effectively applies in eval mode; a layer no BatchNorm follows directly (DenseNet's, whose BatchNorm
+    comes before the next convolution) keeps its raw ``|w|``. Behind BatchNorm a filter's raw ``|w|`` is scale-free (the
     normalisation divides it out); the paper's VGG16 has no BatchNorm, where both variants coincide.
 
     >>> net = nn.Sequential(
@@ -65,9 +65,8 @@ def magnitude(model: nn.Module, fold_batchnorm: bool = False, layers: Iterable[s
     if not fold_batchnorm:
         units = prunable_layers(model) if layers is None else {n: dict(model.named_modules())[n] for n in layers}
         return {name: m.weight.detach().abs().flatten(1).mean(1) for name, m in units.items()}
-    merged = copy.deepcopy(model).eval()
-    SequentialMergeBatchNorm().apply(merged)  # merges in place; the copy is thrown away, nothing to undo
-    return magnitude(merged, layers=layers)
+    layers = list(prunable_layers(model)) if layers is None else list(layers)
+    return magnitude(graph.batchnorm_merged(model), layers=layers)  # a merged copy: the model is left as it is
 
 
 @criterion("magnitude", "paper")

@@ -117,20 +117,41 @@ def _is_gate(node: fx.Node, modules: dict[str, nn.Module]) -> bool:
     return node.op == "call_method" and node.target in ("sigmoid", "hardsigmoid")
 
 
-def trace(model: nn.Module, example: torch.Tensor) -> fx.GraphModule:
+def trace(model: nn.Module, example: torch.Tensor | None = None) -> fx.GraphModule:
     """A copy of ``model`` traced by ``torch.fx`` (in eval mode), every node annotated with the shape it has on
-    ``example`` (one input suffices). Raises :class:`NotAttributable` if it cannot be traced."""
+    ``example`` (one input suffices; none: no shapes, enough to read which layer feeds which). Raises
+    :class:`NotAttributable` if it cannot be traced."""
     net = copy.deepcopy(model).eval()
     try:
         gm = fx.symbolic_trace(net)
     except Exception as err:  # noqa: BLE001 - any tracing failure: the network cannot be analysed
         raise NotAttributable(
-            f"torch.fx cannot trace {type(model).__name__} ({type(err).__name__}: {err}); its "
-            "merges cannot be found, so its relevance would not be LRP"
+            f"torch.fx cannot trace {type(model).__name__} ({type(err).__name__}: {err}); which layer feeds "
+            "which (its additions, its BatchNorm) cannot be read, so neither its relevance nor a BatchNorm fold "
+            "would be faithful"
         ) from None
-    with torch.no_grad():
-        ShapeProp(gm).propagate(example[:1].detach())
+    if example is not None:
+        with torch.no_grad():
+            ShapeProp(gm).propagate(example[:1].detach())
     return gm
+
+
+def batchnorm_merged(model: nn.Module) -> fx.GraphModule:
+    """A traced copy of ``model`` (eval mode, the original's module names) with every BatchNorm that directly follows
+    a convolution or linear layer, whose output nothing else reads, merged into that layer (:attr:`Graph.merged`:
+    pairs read from the graph, not from definition order, which would pair a pre-activation BatchNorm such as
+    DenseNet's with the layer defined before it). Other BatchNorm stays as it is. Raises :class:`NotAttributable`
+    if the network cannot be traced.
+
+    >>> net = nn.Sequential(nn.BatchNorm2d(1), nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(8, 1))
+    >>> _ = net[2].weight.data.fill_(3.0), net[1].bias.data.zero_()
+    >>> merged = batchnorm_merged(net)
+    >>> torch.allclose(merged.get_submodule("1").weight, net[1].weight * 3 / (1 + 1e-5) ** 0.5)
+    True
+    >>> torch.equal(merged.get_submodule("0").weight, net[0].weight)  # a BatchNorm before a layer: not merged
+    True
+    """
+    return _layers(trace(model)).module
 
 
 def canonized(model: nn.Module, example: torch.Tensor) -> Graph:
