@@ -1,12 +1,17 @@
 """The FlexRel and rank protocols on tiny synthetic data: determinism, reuse, schedule, code paths."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import torch
 
 from lib.core import data, models, prune, train
-from lib.criteria import contribution
+from lib.criteria import contribution, filters
 from lib.params import profiles
+from lib.params.paths import ROOT
 from lib.protocols import base_networks, flexrel, split_learning, train_time, train_time_vae
 from lib.store import runs
 from tests.conftest import write_mnist_like
@@ -31,20 +36,69 @@ def _tiny(**kw):
     return smoke("flexrel").replace(train_subset=128, test_subset=64, relevance_images=16, post_subset=64, **kw)
 
 
-def test_flexrel_runs_are_deterministic_and_cached(sandbox):
-    p = _tiny()
+def _one_seed_of_each_protocol(data_root: str, store: str, threads: int) -> None:
+    """Seed 0's runs of every protocol at tiny sizes, computed into the run store ``store`` from the synthetic data
+    under ``data_root`` with ``threads`` torch threads: FlexRel's base network, scores, retention and recovery, one
+    rank-paper run, and the VAE's pruned, unpruned and scratch runs."""
+    torch.set_num_threads(threads)
+    data.DATA_ROOT, runs.RUNS = Path(data_root), Path(store)
+    p = _tiny(dropout=0.5)  # dropout draws from torch's generator while training (the paper profile's VGG has it)
+    flexrel.recovery(p, 0, "flexrel", 0.5, 0.5)
+    flexrel.retention(p, 0, "flexrel", 0.5, 0.5)
+    train_time.run(
+        smoke("rank").replace(train_subset=128, prune_fraction=0.3, target_removed=0.3), "MNIST", "rank", "paper", 0
+    )
+    v = smoke("vae").replace(train_subset=64, test_subset=32, n_images=2, prune_fraction=0.3, target_removed=0.3)
+    train_time_vae.sweep(train_time_vae.planned(v.replace(seeds=[0])))
+
+
+def _stored(store: Path) -> dict[str, object]:
+    """Every entry of a run store by its path under the store: its result with every wall time left out (``seconds``
+    keys), a network as its state and record."""
+
+    def timeless(value):
+        if isinstance(value, dict):
+            return {k: timeless(v) for k, v in value.items() if "seconds" not in k}
+        if isinstance(value, list | tuple):
+            return [timeless(v) for v in value]
+        return value
+
+    out = {}
+    for path in runs.entries(store):
+        body = runs._read(path)[1]
+        out[str(path.relative_to(store))] = (body[0], timeless(body[1])) if path.suffix == ".pt" else timeless(body)
+    return out
+
+
+def test_every_protocol_recomputes_bit_for_bit_from_an_empty_store_in_a_new_process(sandbox):
+    """Every run of one seed, computed here (after whatever this process ran before), then again from an empty store
+    in a new process (no network, data or score held in memory: the base network retrains) with as many threads:
+    the same entries under the same keys, bit for bit but for wall times; a second call here reads the first back."""
+    threads = torch.get_num_threads()
+    here, fresh = sandbox / "runs-here", sandbox / "runs-fresh"
+    try:
+        _one_seed_of_each_protocol(str(data.DATA_ROOT), str(here), threads)
+    finally:
+        torch.set_num_threads(threads)
+    p = _tiny(dropout=0.5)
     first = flexrel.recovery(p, 0, "flexrel", 0.5, 0.5)
-    cached = flexrel.recovery(p, 0, "flexrel", 0.5, 0.5)
-    kept = flexrel.retention(p, 0, "flexrel", 0.5, 0.5)["row"]
-    for path in (sandbox / "runs").rglob("*"):
-        if path.is_file():
-            path.unlink()
-    again = flexrel.recovery(p, 0, "flexrel", 0.5, 0.5)
-    strip = lambda rows: [{k: v for k, v in r.items() if "seconds" not in k} for r in rows]  # noqa: E731
-    assert strip(first) == strip(cached) == strip(again)
     assert [r["stage"] for r in first] == ["recovery"] * p.epochs_post
-    again_kept = flexrel.retention(p, 0, "flexrel", 0.5, 0.5)["row"]
-    assert kept["test_acc"] == again_kept["test_acc"] and kept["params"] == first[0]["params"]
+    assert flexrel.recovery(p, 0, "flexrel", 0.5, 0.5) == first  # read back, wall times included
+    args = f"{str(data.DATA_ROOT)!r}, {str(fresh)!r}, {threads}"
+    call = f"from tests.test_protocols import _one_seed_of_each_protocol as f; f({args})"
+    out = subprocess.run([sys.executable, "-c", call], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    ours, theirs = _stored(here), _stored(fresh)
+    kinds = {path.split("/")[0] for path in ours}
+    assert kinds == {"flexrel-pre", "flexrel-scores", "flexrel-retention", "flexrel-recovery", "rank-run", "vae-run"}
+    assert sorted(ours) == sorted(theirs) and sum(p.startswith("vae-run") for p in ours) == 3
+    for path, value in ours.items():
+        if path.endswith(".pt"):
+            state, record = value
+            assert record == theirs[path][1], path
+            assert all(torch.equal(t, theirs[path][0][k]) for k, t in state.items()), path
+        else:
+            assert value == theirs[path], path
 
 
 def test_flexrel_delta_extremes_are_the_pure_method_runs(sandbox):
@@ -63,6 +117,31 @@ def test_flexrel_delta_extremes_are_the_pure_method_runs(sandbox):
         flexrel.retention(p, 0, "obd", 0.5)
     g = p.replace(scope="global")
     assert flexrel.canonical(g, "flexrel", 0.0) == ("flexrel", 0.0)
+
+
+def test_flexrel_at_delta_zero_computed_by_hand_is_the_stored_magnitude_run(sandbox):
+    """What the run store files FlexRel at δ = 0 under (the magnitude run: :func:`lib.protocols.flexrel.canonical`)
+    is what eq. (1) at δ = 0 gives when computed without it: the seed's base network scored by
+    ``filters.flexrel(magnitude, relevance, 0.0)``, pruned, BatchNorm re-estimated and tested."""
+    p = _tiny()
+    stored = flexrel.retention(p, 0, "flexrel", 0.6, 0.0)["row"]
+    net, _ = base_networks.Base.of(p, 0).result()
+    images, x0 = base_networks.Images.of(p, 0), base_networks.Images.of(p, 0).example()
+    x, y = flexrel.reference_images(flexrel.Scoring.of(p, 0))
+    convs = [n for n, m in prune.prunable_layers(net).items() if isinstance(m, torch.nn.Conv2d)]
+    magnitude, relevance = filters.magnitude(net), filters.relevance(net, x, y)
+    mixed = filters.flexrel({n: magnitude[n] for n in convs}, {n: relevance[n] for n in convs}, 0.0)
+    pruned = base_networks.place(prune.prune(net, mixed, 0.6, example_inputs=x0), torch.device("cpu"))
+    train.recalibrate_batchnorm(pruned, images.batches("train", 0), p.bn_batches)
+    by_hand = base_networks.evaluate(pruned.eval(), images, torch.device("cpu"))
+    assert (by_hand["test_acc"], by_hand["test_loss"]) == (stored["test_acc"], stored["test_loss"])
+    assert prune.count(pruned, x0)["params"] == stored["params"]
+    as_relevance = prune.prune(net, {n: relevance[n] for n in convs}, 0.6, example_inputs=x0)
+    assert any(
+        not torch.equal(a.weight, b.weight)
+        for a, b in zip(as_relevance.modules(), pruned.modules())
+        if isinstance(a, torch.nn.Conv2d)
+    )
 
 
 def test_flexrel_sweep_pairs_methods_on_the_same_base_networks(sandbox):
