@@ -81,9 +81,12 @@ def test_a_residual_group_is_scored_by_its_reduced_relevance():
     group = graph.get_pruning_group(model.conv1, tp.prune_conv_out_channels, idxs=list(range(64)))
     coupled = [dep.target.module for dep, _ in group if dep.handler == tp.prune_conv_out_channels]
     assert {model.conv1, model.layer1[0].conv2, model.layer1[1].conv2} <= set(coupled)
-    layers = importance.layer_scores()
-    expected = torch.stack([layers[m] for m in coupled]).mean(0)
-    torch.testing.assert_close(importance(group), expected)
+    # the oracle: eq. (1)'s relevance of each layer straight from filters.relevance, by name, averaged over the group
+    names = {m: n for n, m in model.named_modules()}
+    relevance = filters.relevance(copy.deepcopy(model), x, y, EpsilonPlusFlat())
+    expected = torch.stack([relevance[names[m]] for m in coupled]).mean(0)
+    torch.testing.assert_close(importance(group), expected, rtol=1e-5, atol=0)
+    assert not torch.allclose(expected, relevance["conv1"], rtol=1e-3)  # the mean over the group, not one layer
 
 
 def test_per_layer_flexrel_importance_keeps_the_reproductions_filters():
@@ -177,6 +180,40 @@ def test_a_bad_delta_or_another_network_is_refused():
         tp.pruner.BasePruner(
             other, x[:1], importance=RelevanceImportance(net, x), pruning_ratio=0.3, ignored_layers=ignored
         ).step()
+
+
+def test_the_public_names_resolve_from_the_top_of_pruning_companion_and_prune_score_and_save(tmp_path):
+    """Each name ``lib.PUBLIC`` lists, taken from the top of the installed package, is the object its module defines
+    (not another name's), and together they prune, re-estimate BatchNorm, record and save a network."""
+    import pruning_companion as pc
+
+    from lib import PUBLIC
+
+    assert set(PUBLIC) == {
+        "FlexRelImportance",
+        "RelevanceImportance",
+        "CriterionImportance",
+        "recalibrate_batchnorm",
+        "pruning_record",
+        "save",
+    }
+    for name, module in PUBLIC.items():
+        found = getattr(pc, name)
+        assert (found.__name__, found.__module__) == (name, f"pruning_companion.{module}")
+    with pytest.raises(AttributeError, match="has no attribute 'prune'"):
+        pc.prune  # noqa: B018 - the lookup is the test
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(num_classes=10).eval()
+    unpruned, x, y = copy.deepcopy(model), torch.rand(4, 3, 32, 32), torch.randint(0, 10, (4,))
+    for importance in (
+        pc.FlexRelImportance(pc.RelevanceImportance(model, x, y), delta=0.5),
+        pc.CriterionImportance(model, "magnitude"),
+    ):
+        tp.pruner.BasePruner(model, x[:1], importance=importance, pruning_ratio=0.2, ignored_layers=[model.fc]).step()
+    pc.recalibrate_batchnorm(model, [(x, y)], 1)
+    record = pc.save(model.eval(), x[:2], tmp_path / "pruned", {"pruning": pc.pruning_record(unpruned, model, x[:1])})
+    assert record["pruning"]["filters_kept"]["conv1"] == [kept(kept(64, 0.2), 0.2), 64]
+    assert {p.name for p in (tmp_path / "pruned").iterdir()} == {"model.pt2", "state_dict.pt", "record.json"}
 
 
 @pytest.mark.slow

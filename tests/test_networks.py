@@ -164,6 +164,91 @@ def test_a_failure_while_scoring_leaves_the_model_exactly_as_it_was():
     assert_same(before, model)
 
 
+class Normed(nn.Module):
+    """A CNN with BatchNorm (running statistics, a batch counter) and an addition in its own forward(); with
+    ``broadcast`` the addition adds a per-pixel mean to every channel (shapes differ)."""
+
+    def __init__(self, broadcast: bool = False) -> None:
+        super().__init__()
+        self.stem, self.bn = nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8)
+        self.branch, self.fc = nn.Conv2d(8, 8, 3, padding=1), nn.Linear(8, 10)
+        self.broadcast = broadcast
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.bn(self.stem(x)))
+        h = h + (h.mean(1, keepdim=True) if self.broadcast else torch.relu(self.branch(h)))
+        return self.fc(h.mean((2, 3)))
+
+
+def used(model: nn.Module) -> nn.Module:
+    """``model`` in training mode as a user's may be mid-training: BatchNorm statistics drawn at random and a gradient
+    on every parameter, so that a scoring that ran the model, stepped a BatchNorm or cleared a gradient shows."""
+    torch.manual_seed(1)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.normal_(), m.running_var.uniform_(0.5, 2.0), m.num_batches_tracked.fill_(7)
+    for p in model.parameters():
+        p.grad = torch.randn_like(p)
+    return model.train()
+
+
+def test_every_refusal_and_every_scoring_leaves_the_model_as_it_was():
+    """Tensor by tensor, buffers and ``.grad`` included, and in the same mode: a bad δ, a pruner on another network,
+    a network torch.fx cannot trace, a broadcast addition and a partner that scores too few layers are refused; a
+    relevance, FlexRel or folded-magnitude scoring succeeds; either way the model is as it was."""
+    x, y = torch.rand(4, 3, 16, 16), torch.randint(0, 10, (4,))
+
+    class Branchy(nn.Module):  # control flow on the data: torch.fx cannot trace it
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv, self.fc = nn.Conv2d(3, 4, 3), nn.Linear(4, 10)
+
+        def forward(self, x):
+            h = self.conv(x)
+            return self.fc((h if h.sum() > 0 else -h).mean((2, 3)))
+
+    def pruned_by(importance, model):
+        """A pruner's step; torch-pruning's pruner itself puts the model in eval mode when it is built (on success
+        too), so the mode is set back: only what the importance does is under test."""
+        try:
+            tp.pruner.BasePruner(
+                model, x[:1], importance=importance, pruning_ratio=0.3, ignored_layers=[model.fc]
+            ).step()
+        finally:
+            model.train()
+
+    net, other, branchy, broadcast = used(Normed()), used(Normed()), used(Branchy()), used(Normed(broadcast=True))
+    before = {m: state(m) for m in (net, other, branchy, broadcast)}
+    refusals = [
+        (ValueError, "delta must be a number in", lambda: FlexRelImportance(RelevanceImportance(net, x), delta=1.5)),
+        (ValueError, "has no score", lambda: pruned_by(RelevanceImportance(net, x), other)),
+        (graph.NotAttributable, "torch.fx cannot trace Branchy", lambda: RelevanceImportance(branchy, x)),
+        (graph.NotAttributable, r"\(broadcast\)", lambda: FlexRelImportance(broadcast, x, y)),
+        (
+            ValueError,
+            "the partner scores no unit",
+            lambda: pruned_by(FlexRelImportance(net, x, y, partner=lambda m: {}), net),
+        ),
+    ]
+    for error, message, call in refusals:
+        with pytest.raises(error, match=message):
+            call()
+        for model, saved in before.items():
+            assert_same(saved, model)
+            assert model.training
+    scorings = [
+        RelevanceImportance(net, x, y),
+        FlexRelImportance(net, x, y, delta=0.5),
+        CriterionImportance(net, "magnitude_bn", x),
+    ]
+    for importance in scorings:
+        scores = importance.layer_scores()
+        assert {importance.names[m] for m in scores} == {"stem", "branch"}
+        assert all(s.isfinite().all() and s.std() > 0 for s in scores.values())
+        assert_same(before[net], net)
+        assert net.training
+
+
 class Misordered(nn.Module):
     """A BatchNorm defined after one convolution and applied after the next (same width: pairing by definition order
     would fold it into the wrong one without an error)."""
