@@ -1,5 +1,6 @@
 """Data layer on tiny synthetic files in the real on-disk formats (no mirror, no network needed)."""
 
+import gzip
 import hashlib
 import pickle
 
@@ -72,16 +73,44 @@ def _md5(path):
 
 
 def test_fetch_copies_a_mirror_and_torchvision_verifies_and_unpacks(tmp_path, monkeypatch):
+    """The archives' md5 sums are recorded as written (torchvision's list holds the official ones); the same archive
+    with one pixel changed fails the fetch: torchvision finds it corrupt and, with no mirror to download from,
+    refuses instead of unpacking it."""
     src = tmp_path / "mirror"
     images, _ = write_mnist_like(src, "MNIST", n_train=30, compress=True)
     raw = src / "MNIST" / "raw"
     resources = [(f.name, _md5(f)) for f in sorted(raw.iterdir())]
     monkeypatch.setattr(torchvision.datasets.MNIST, "resources", resources)
+    monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", ["http://127.0.0.1:9/"])  # a port that refuses
     dst = tmp_path / "data"
     data.fetch("MNIST", dst, mirror=src)
     assert (dst / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file()
     x, _ = data.tensors("MNIST", True, dst)
     assert torch.equal(x[:, 0], torch.from_numpy(images))
+    archive = raw / "train-images-idx3-ubyte.gz"  # still a valid archive, one pixel changed: only its md5 tells
+    damaged = bytearray(gzip.decompress(archive.read_bytes()))
+    damaged[-1] ^= 0xFF
+    archive.write_bytes(gzip.compress(bytes(damaged), mtime=0))
+    with pytest.raises(data.DatasetMissing, match="Error downloading train-images-idx3-ubyte.gz"):
+        data.fetch("MNIST", tmp_path / "again", mirror=src)
+    assert not (tmp_path / "again" / "MNIST" / "raw" / "train-images-idx3-ubyte").exists()
+
+
+def test_the_rotate_shift_turns_an_image_as_torchvision_does_about_its_centre():
+    """One bright pixel on the background, turned by ``ROTATION_DEGREES`` (30°) counter-clockwise about the centre
+    of a 28×28 image: it lands where the rotation matrix sends it, and the whole image equals torchvision's
+    ``rotate`` of the raw image, prepared afterwards (the background stays background)."""
+    raw = torch.zeros(1, 1, 28, 28, dtype=torch.uint8)
+    raw[0, 0, 6, 20] = 255  # row 6, column 20: (x, y) = (6.5, -7.5) from the centre (13.5, 13.5), y down
+    turned = data.shift(data.prepare(raw, "MNIST"), "MNIST", "rotate")
+    expected = data.prepare(torchvision.transforms.functional.rotate(raw, 30.0), "MNIST")
+    torch.testing.assert_close(turned, expected)
+    bright = (turned[0, 0] == turned.max()).nonzero().tolist()
+    # counter-clockwise on screen (y down): x' = x cos θ + y sin θ, y' = −x sin θ + y cos θ
+    theta = np.deg2rad(data.ROTATION_DEGREES)
+    x, y = 6.5 * np.cos(theta) - 7.5 * np.sin(theta), -6.5 * np.sin(theta) - 7.5 * np.cos(theta)
+    assert bright == [[round(13.5 + y), round(13.5 + x)]] and data.ROTATION_DEGREES == 30.0
+    assert turned[0, 0, 6, 20] == turned.min()  # where it was is background now
 
 
 def test_fetch_from_a_mirror_without_the_dataset_fails_clearly(tmp_path):

@@ -303,3 +303,29 @@ def test_a_run_a_stage_lists_is_current_and_another_value_is_stale():
         runs.why_stale({**header, "params": variant.view.params(), "run": variant.key(), "kind": variant.kind}, now)
         == []
     )
+
+
+def test_the_library_versions_are_in_the_key_and_a_changed_version_or_code_is_named_stale(store, monkeypatch):
+    """Another torch (or numpy, zennit, ...) computes a run again under another key, and the first entry comes back
+    with the versions restored; `why_stale` names an entry whose code or library versions differ from today's."""
+    view = runs.View(profiles.load("data", "smoke"))
+    compute, calls = counting({"acc": 0.5})
+    runs.cached(K(view, 0), compute)
+    installed = machine.versions()
+    other = {**installed, "torch": "0.0.1"}
+    monkeypatch.setattr(runs, "versions", lambda: other)
+    runs.cached(K(view, 0), compute)
+    assert len(calls) == 2 and len(list(runs.entries())) == 2
+    headers = sorted((h for _, h, _ in runs.records()), key=lambda h: h["versions"]["torch"])
+    assert [h["versions"] for h in headers] == [other, installed]
+    monkeypatch.setattr(runs, "versions", lambda: installed)
+    runs.cached(K(view, 0), compute)
+    assert len(calls) == 2  # read back
+    current = {K(view, 0).identity()}
+    old, new = headers
+    assert runs.why_stale(new, current) == []
+    assert runs.why_stale(old, current) == [f"versions {other} ≠ installed {installed}"]
+    edited = {**new, "code": {**new["code"], "lib.core.stats": "0" * 16}}
+    assert runs.why_stale(edited, current) == ["code changed: lib.core.stats"]
+    gone = {**new, "module": "lib.no_such_module"}
+    assert runs.why_stale(gone, current)[0].startswith("code changed: ") and new["code"]
