@@ -133,11 +133,14 @@ def test_one_alpha_for_the_interval_and_the_equivalence_route():
 def test_each_row_enters_holm_with_its_own_rules_p_whatever_its_verdict():
     v, w = _around(0.03, 0.01), _around(0.002, 0.004)
     small = _claim(v, Rule(size=0.25, sesoi=0.1))
-    assert small.verdict == "smaller than claimed" and small.p == pytest.approx(stats.pvalue(v, 0.1))
+    assert small.verdict == "smaller than claimed" and small.p == pytest.approx(sps.ttest_1samp(v, 0.1).pvalue)
     flat, up = _claim(w, Rule(margin=0.01)), _claim(v, Rule(margin=0.01))
     assert flat.verdict == "no meaningful difference" and up.verdict == "reproduced"
     for c, x in ((flat, w), (up, v)):  # one formula for the rule, whichever verdict it reached
-        assert c.p == pytest.approx(min(stats.pvalue(x), 2 * stats.equivalence(x, 0.01)))
+        tost = max(  # scipy's one-sided t-tests: above −0.01, below +0.01
+            sps.ttest_1samp(x, -0.01, alternative="greater").pvalue, sps.ttest_1samp(x, 0.01, alternative="less").pvalue
+        )
+        assert c.p == pytest.approx(min(sps.ttest_1samp(x, 0.0).pvalue, 2 * tost, 1.0))
     rows = [small, flat, up]
     adjusted = rules.holm_family(rows)
     assert [r.p for r in adjusted] == pytest.approx(list(multipletests([r.p for r in rows], method="holm")[1]))
@@ -244,8 +247,11 @@ def test_a_verdict_only_normal_theory_reaches_says_so():
 
 def test_every_level_is_an_intersection_union_test():
     up, flat, down = (_claim(_around(m, 0.01), Rule(margin=0.02)) for m in (0.03, 0.0, -0.03))
-    assert rules.every([up, up], "t", "q").verdict == "reproduced"
-    assert rules.every([up, up], "t", "q").p == pytest.approx(max(up.p, up.p))
+    weaker = _claim(_around(0.015, 0.01), Rule(margin=0.02))
+    assert weaker.verdict == "reproduced" and 100 * up.p < weaker.p < 0.05
+    assert rules.every([up, weaker], "t", "q").verdict == "reproduced"
+    assert rules.every([up, weaker], "t", "q").p == pytest.approx(weaker.p)  # the larger level p, either order
+    assert rules.every([weaker, up], "t", "q").p == pytest.approx(weaker.p)
     both = rules.every([up, flat], "t", "q")
     assert both.verdict == "inconclusive" and both.estimate == pytest.approx(
         0.0, abs=1e-12

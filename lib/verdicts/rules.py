@@ -554,12 +554,13 @@ def stated(
 
 
 def _every_verdict(verdicts: Sequence[str], ps: Sequence[float]) -> tuple[str, str, float]:
-    """The level rule of :func:`every` on per-level verdicts and p-values: the verdict, why, and the rule's p-value —
-    the larger of the levels' p (an intersection-union test decides when every level does) or the smallest
-    Holm-adjusted one (a contradiction at some level), whichever is smaller."""
+    """The level rule of :func:`every` on per-level verdicts and p-values: the verdict, why, and the p of the level
+    rule that decides it (what Holm's correction receives) — *contradicted*: the smallest Holm-adjusted p (over the
+    levels) of a level contradicted after that correction; every other verdict: the largest level p, that of the
+    intersection-union test (below :data:`ALPHA` when every level decides; NaN where a level has none)."""
     k = len(verdicts)
     adjusted = stats.holm(ps)
-    contra = [v for v, q in zip(verdicts, adjusted) if v == "contradicted" and q < ALPHA]
+    contra = [q for v, q in zip(verdicts, adjusted) if v == "contradicted" and q < ALPHA]
     if all(v == "reproduced" for v in verdicts):
         verdict, reason = "reproduced", f"reproduced at each of {k} levels"
     elif contra:
@@ -569,11 +570,9 @@ def _every_verdict(verdicts: Sequence[str], ps: Sequence[float]) -> tuple[str, s
     else:
         counts = pd.Series(list(verdicts)).value_counts()
         verdict, reason = "inconclusive", "per level: " + ", ".join(f"{c} {n}" for c, n in counts.items())
-    p = np.asarray(ps, dtype=float)
-    if np.isnan(p).all():
-        return verdict, reason, math.nan
-    candidates = [float(np.max(p)) if not np.isnan(p).any() else math.nan, float(np.nanmin(adjusted))]
-    return verdict, reason, float(np.nanmin(candidates))
+    iut = np.asarray(ps, dtype=float)
+    p = float(min(contra)) if verdict == "contradicted" else float(iut.max()) if iut.size else math.nan
+    return verdict, reason, p
 
 
 def _judge_levels(levels: Sequence[pd.Series], rule: Rule) -> tuple[str, str, float]:
@@ -584,9 +583,11 @@ def _judge_levels(levels: Sequence[pd.Series], rule: Rule) -> tuple[str, str, fl
 def every(rows: Sequence[Claim], text: str, quantity: str) -> Claim:
     """A claim "at every level" from its per-level rows (the same rule at each level): *reproduced* only if every
     level is (an intersection-union test: no correction needed); *contradicted* if some level is after Holm's
-    correction over the levels; *no meaningful difference* if every level is; else *inconclusive*. Its numbers
-    are those of the least favourable level (the lowest mean on the claimed side); its per-seed values are every
-    level's, and its leave-one-seed-out status applies the level rule without each seed."""
+    correction over the levels; *no meaningful difference* if every level is; else *inconclusive*. Its p is that
+    of the level rule deciding it (:func:`_every_verdict`): the deciding contradicted level's Holm-adjusted p, else
+    the largest level p. Its numbers are those of the least favourable level (the lowest mean on the claimed side);
+    its per-seed values are every level's, and its leave-one-seed-out status applies the level rule without each
+    seed."""
     if not rows:
         raise ValueError("no per-level rows")
     verdict, reason, p = _every_verdict([r.verdict for r in rows], [r.p for r in rows])
