@@ -6,17 +6,22 @@ half-changed, and relevance is conserved through the canonized additions and dep
 
 from __future__ import annotations
 
+import operator
+import os
+
 import pytest
 import torch
 import torch_pruning as tp
 import torchvision
 from torch import nn
-from zennit.composites import LayerMapComposite, layer_map_base
+from zennit.composites import EpsilonPlusFlat, LayerMapComposite, layer_map_base
+from zennit.layer import Sum
 from zennit.rules import Epsilon
 from zennit.types import Convolution, Linear
 
 from lib.criteria import graph
 from lib.criteria.importance import CriterionImportance, FlexRelImportance, RelevanceImportance
+from lib.params.paths import ROOT
 
 
 class OwnResidual(nn.Module):
@@ -54,28 +59,8 @@ class DepthwiseBlock(nn.Module):
 
 def mlp() -> nn.Module:
     return nn.Sequential(
-        nn.Flatten(), nn.Linear(3 * 32 * 32, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10)
+        nn.Flatten(), nn.Linear(3 * 64 * 64, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10)
     )
-
-
-ZOO = {
-    **{
-        name: (lambda name=name: getattr(torchvision.models, name)(num_classes=10))
-        for name in (
-            "resnet18",
-            "resnet50",
-            "vgg11_bn",
-            "mobilenet_v2",
-            "mobilenet_v3_small",
-            "efficientnet_b0",
-            "regnet_x_400mf",
-            "densenet121",
-            "squeezenet1_1",
-        )
-    },
-    "own_residual": OwnResidual,
-    "mlp": mlp,
-}
 
 
 def state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -93,21 +78,76 @@ def assert_same(before: dict[str, torch.Tensor], model: nn.Module) -> None:
         assert torch.equal(after[k], v), k
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", list(ZOO))
-def test_every_network_is_pruned_as_first_called_and_left_clean(name):
-    """FlexRelImportance(model, x, y) and torch-pruning's pruner with no ignored layers: the output layer is found
-    from the graph and kept; the pruned network runs, is smaller, and no parameter keeps a gradient."""
+def torchvision_model(name: str, **kw):
+    return lambda: getattr(torchvision.models, name)(num_classes=10, **kw)
+
+
+#: One network of each CNN family torchvision has (weights=None, 10 classes), then a CNN with its addition in its own
+#: forward() and an MLP: the README's table of what prunes, written from this test's run.
+FAMILIES = {
+    "AlexNet": torchvision_model("alexnet"),
+    "VGG-11-BN": torchvision_model("vgg11_bn"),
+    "ResNet-18": torchvision_model("resnet18"),
+    "ResNet-50": torchvision_model("resnet50"),
+    "ResNeXt-50 32x4d": torchvision_model("resnext50_32x4d"),
+    "Wide ResNet-50-2": torchvision_model("wide_resnet50_2"),
+    "DenseNet-121": torchvision_model("densenet121"),
+    "SqueezeNet 1.1": torchvision_model("squeezenet1_1"),
+    "GoogLeNet": torchvision_model("googlenet", aux_logits=False, init_weights=True),
+    "MobileNetV2": torchvision_model("mobilenet_v2"),
+    "MobileNetV3-Small": torchvision_model("mobilenet_v3_small"),
+    "MnasNet 0.5": torchvision_model("mnasnet0_5"),
+    "EfficientNet-B0": torchvision_model("efficientnet_b0"),
+    "EfficientNetV2-S": torchvision_model("efficientnet_v2_s"),
+    "RegNetX-400MF": torchvision_model("regnet_x_400mf"),
+    "ShuffleNetV2 x0.5": torchvision_model("shufflenet_v2_x0_5"),
+    "ConvNeXt-Tiny": torchvision_model("convnext_tiny"),
+    "a CNN with x + f(x) in its own forward()": OwnResidual,
+    "an MLP": mlp,
+}
+README_TABLE = (
+    "<!-- networks: written by tests/test_networks.py (UPDATE_README=1 rewrites it) -->",
+    "<!-- /networks -->",
+)
+
+
+def pruned_or_refused(build) -> str:
+    """What ``FlexRelImportance(model, x, y)`` with torch-pruning's pruner at 30 % (no ignored layers) does to a
+    network: the parameters before and after, checking that the output layer is kept, the network runs and keeps no
+    gradient; or the refusal, checking that the model is exactly as it was."""
     torch.manual_seed(0)
-    model = ZOO[name]().eval()
-    x, y = torch.rand(4, 3, 32, 32), torch.randint(0, 10, (4,))
-    size = tp.utils.count_ops_and_params(model, x[:1])[1]
-    importance = FlexRelImportance(model, x, y, delta=0.5)
-    tp.pruner.BasePruner(model, x[:1], importance=importance, pruning_ratio=0.3).step()
+    model = build().eval()
+    x, y = torch.rand(4, 3, 64, 64), torch.randint(0, 10, (4,))
+    before, size = state(model), tp.utils.count_ops_and_params(model, x[:1])[1]
+    try:
+        importance = FlexRelImportance(model, x, y, delta=0.5)
+        tp.pruner.BasePruner(model, x[:1], importance=importance, pruning_ratio=0.3).step()
+    except (graph.NotAttributable, graph.NotPrunable) as refusal:
+        assert_same(before, model)
+        return f"refused: {type(refusal).__name__}, {str(refusal).split(' (')[0]}"
     with torch.no_grad():
         assert model(x).shape == (4, 10)  # coupled widths agree (else the forward fails) and the classes are kept
-    assert tp.utils.count_ops_and_params(model, x[:1])[1] < 0.8 * size
-    assert not [n for n, p in model.named_parameters() if p.grad is not None]
+    pruned = tp.utils.count_ops_and_params(model, x[:1])[1]
+    assert pruned < 0.8 * size and not [n for n, p in model.named_parameters() if p.grad is not None]
+    count = lambda n: f"{n / 1e6:.2f} M" if n >= 1e5 else f"{n / 1e3:.1f} k"  # noqa: E731
+    return f"prunes: {count(size)} → {count(pruned)} parameters"
+
+
+@pytest.mark.slow
+def test_every_family_prunes_or_is_refused_as_the_readme_says():
+    """Each network of :data:`FAMILIES` is pruned as first called or refused before any work, and the README's table
+    says which, from this run (``UPDATE_README=1`` writes the table; otherwise a table that differs fails)."""
+    rows = [f"| {name} | {pruned_or_refused(build)} |" for name, build in FAMILIES.items()]
+    header = ["| network | at 30 % of every layer's filters |", "|---|---|"]
+    table = "\n".join([README_TABLE[0], *header, *rows, README_TABLE[1]])
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = text.index(README_TABLE[0]), text.index(README_TABLE[1]) + len(README_TABLE[1])
+    if os.environ.get("UPDATE_README"):
+        readme.write_text(text := text[:start] + table + text[end:])
+        end = start + len(table)
+    assert text[start:end] == table, f"the README's table is not this run's; this run's:\n{table}"
+    assert sum("refused" in row for row in rows) <= 1, rows  # ShuffleNet's channel shuffle (torch-pruning)
 
 
 def test_the_contribution_reads_a_depthwise_consumer_per_group():
@@ -314,17 +354,43 @@ def test_squeeze_excitation_layers_only_compute_a_gate_and_are_left_as_they_are(
     assert "classifier.3" in traced.outputs
 
 
-@pytest.mark.parametrize("build", [lambda: OwnResidual(bias=False), DepthwiseBlock], ids=["residual", "depthwise"])
-def test_relevance_is_conserved_through_canonized_additions_and_depthwise_convolutions(build):
+class Scaled(nn.Module):
+    """Bias-free: a product of a signal by a held factor, a squeeze-and-excitation gate (written with functions, a
+    functional activation feeding the product) or a per-channel layer scale of 0.1 (ConvNeXt's)."""
+
+    def __init__(self, factor: str) -> None:
+        super().__init__()
+        self.stem, self.fc = nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.Linear(8, 10, bias=False)
+        self.squeeze, self.excite = nn.Conv2d(8, 4, 1, bias=False), nn.Conv2d(4, 8, 1, bias=False)
+        self.gamma = nn.Parameter(torch.full((8, 1, 1), 0.1))
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.stem(x))
+        if self.factor == "gate":
+            h = h * torch.sigmoid(self.excite(torch.relu(self.squeeze(h.mean((2, 3), keepdim=True)))))
+        else:
+            h = self.gamma * h
+        return self.fc(h.mean((2, 3)))
+
+
+@pytest.mark.parametrize(
+    "build",
+    [lambda: OwnResidual(bias=False), DepthwiseBlock, lambda: Scaled("gate"), lambda: Scaled("layer scale")],
+    ids=["residual", "depthwise", "gate", "layer-scale"],
+)
+def test_relevance_is_conserved_through_canonized_additions_products_and_depthwise_convolutions(build):
     """Bias-free networks under LRP-ε with ε → 0: the relevance reaching the input (zennit passes it as the gradient)
-    sums to the target logit, through zennit's Sum at each addition found in the graph, a depthwise convolution,
-    and the activations and averages written as functions in the forward (made modules: as functions their
-    derivatives would mask or divide the relevance)."""
+    sums to the target logit, through zennit's Sum at each addition found in the graph, a product by a held gate or
+    layer scale (the plain gradient scaled it by the gate, about 0.5 here: half the relevance was lost), a
+    depthwise convolution, and the activations and averages written as functions in the forward (made modules: as
+    functions their derivatives would mask or divide the relevance)."""
     torch.manual_seed(0)
     net = build().eval()
     x = torch.rand(3, 3, 16, 16).requires_grad_(True)
     traced = graph.canonized(net, x.detach())
-    assert any(n.startswith("lrp_sum") for n, _ in traced.module.named_modules())
+    canonized = [n for n, _ in traced.module.named_modules() if n.startswith("lrp_sum")]
+    assert canonized or any(node.target is graph.held_product for node in traced.module.graph.nodes)
     rules = LayerMapComposite(layer_map_base() + [(Convolution, Epsilon(1e-9)), (Linear, Epsilon(1e-9))])
     with rules.context(traced.module) as modified:
         out = modified(x)
@@ -332,3 +398,66 @@ def test_relevance_is_conserved_through_canonized_additions_and_depthwise_convol
         (grad,) = torch.autograd.grad(out, x, target)
     # float32 sums: 1e-4 relative (an addition left to autograd doubles the relevance of its branch)
     torch.testing.assert_close(grad.sum((1, 2, 3)), target.sum(1), rtol=1e-4, atol=1e-6)
+
+
+class Spelled(nn.Module):
+    """One function, its addition spelled ``spelling``: a stem, a branch of two convolutions added to it, one more
+    convolution and the classes, each convolution with BatchNorm."""
+
+    def __init__(self, spelling: str) -> None:
+        super().__init__()
+        self.spelling, self.sum = spelling, Sum()
+        self.stem, self.c1, self.c2, self.c3 = (nn.Conv2d(3 if i == 0 else 8, 8, 3, padding=1) for i in range(4))
+        self.b0, self.b1, self.b2, self.b3 = (nn.BatchNorm2d(8) for _ in range(4))
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.b0(self.stem(x)))
+        h = self.b2(self.c2(torch.relu(self.b1(self.c1(x)))))
+        if self.spelling == "+":
+            x = x + h
+        elif self.spelling == "+=":
+            x += h
+        elif self.spelling == "torch.add":
+            x = torch.add(x, h)
+        elif self.spelling == "operator.add":
+            x = operator.add(x, h)
+        else:
+            x = self.sum(torch.stack([x, h], -1))
+        return self.fc(torch.relu(self.b3(self.c3(torch.relu(x)))).mean((2, 3)))
+
+
+def test_one_function_gets_one_relevance_however_its_addition_is_written():
+    """``x + h``, ``+=``, ``torch.add``, ``operator.add`` and zennit's ``Sum`` of a stack give every layer the same
+    relevance (random BatchNorm statistics), and the relevance reaching the addition's two terms sums to what leaves
+    it. Traced through, a ``Sum`` of the network's own was a plain ``torch.sum``, whose gradient hands each term the
+    whole relevance: the stem got 15 times its share."""
+    from lib.criteria import filters
+
+    torch.manual_seed(0)
+    reference = Spelled("+")
+    for m in reference.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.normal_(), m.running_var.uniform_(0.5, 2.0), m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.normal_()
+    x = torch.rand(8, 3, 16, 16)
+    found = {}
+    for spelling in ("+", "+=", "torch.add", "operator.add", "Sum"):
+        net = Spelled(spelling)
+        net.load_state_dict(reference.state_dict())
+        torch.testing.assert_close(net.eval()(x), reference.eval()(x))
+        found[spelling] = filters.relevance(net, x)
+    for spelling, scores in found.items():
+        for layer, s in scores.items():
+            torch.testing.assert_close(s, found["+"][layer], rtol=1e-5, atol=1e-6, msg=f"{spelling}: {layer}")
+    traced = graph.canonized(Spelled("Sum").eval(), x)
+    (summed,) = [m for n, m in traced.module.named_modules() if isinstance(m, Sum)]  # the user's, kept a module
+    seen = {}
+    summed.register_forward_pre_hook(lambda m, a: a[0].register_hook(lambda g: seen.__setitem__("in", g)) and None)
+    summed.register_forward_hook(lambda m, a, out: out.register_hook(lambda g: seen.__setitem__("out", g)) and None)
+    with EpsilonPlusFlat().context(traced.module) as modified:
+        logits = modified(x)
+        torch.autograd.backward(logits, torch.eye(10)[logits.argmax(1)] * logits.detach())
+    terms = seen["in"].sum((1, 2, 3))  # per sample, each term: x's and the branch's
+    torch.testing.assert_close(terms.sum(-1), seen["out"].sum((1, 2, 3)), rtol=1e-4, atol=1e-6)
+    assert (terms > 0).all()  # both terms get a share

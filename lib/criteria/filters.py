@@ -189,7 +189,10 @@ def layer_relevance(
                 for name, layer in layers.items():
                     c = captured[name]
                     sums[name][0] = sums[name][0] + _unfolded_input_sum(layer, c["a"], c["out_shape"], unfolded_input)
-                    sums[name][1] = sums[name][1] + c["b"].transpose(0, 1).reshape(c["b"].shape[1], -1).sum(1)
+                    # units first: a convolution's channels (dimension 1), a linear layer's features (the last one,
+                    # also where it reads channels-last images, as ConvNeXt's do)
+                    b = c["b"].movedim(-1, 0) if isinstance(layer, nn.Linear) else c["b"].transpose(0, 1)
+                    sums[name][1] = sums[name][1] + b.reshape(b.shape[0], -1).sum(1)
     finally:
         for h in handles:
             h.remove()

@@ -4,10 +4,12 @@ relevance is conserved, or refused before any work, naming the operation and the
 What the trace finds, and what becomes of it:
 
 - **additions** of two tensors — a residual skip in torchvision's blocks (ResNet, MobileNetV2/V3's inverted
-  residuals, EfficientNet's MBConv, RegNet) or ``x + f(x)`` in your own ``forward()`` — become a stack and zennit's
-  ``Sum``, whose ``Norm`` rule splits the relevance between the terms in proportion to their contributions;
-- **gates**: a product whose one factor is a sigmoid or hard sigmoid (squeeze-and-excitation) holds the gate
-  constant, so that relevance flows through the signal only (the usual LRP reading of a multiplicative gate);
+  residuals, EfficientNet's MBConv, RegNet) or ``x + f(x)`` in your own ``forward()``, however written (``+``,
+  ``+=``, ``torch.add``, ``operator.add``) — become a stack and zennit's ``Sum`` (a ``Sum`` of your own stays
+  one), whose ``Norm`` rule splits the relevance between the terms in proportion to their contributions;
+- **products by a held factor**: a gate (a sigmoid or hard sigmoid: squeeze-and-excitation) or a parameter of the
+  network (ConvNeXt's layer scale) is held constant, and the relevance reaches the signal unchanged (LRP's reading
+  of a product by a per-channel constant; the plain gradient would scale it by the gate's value or the scale);
 - **BatchNorm** right after a convolution or linear layer (whose output nothing else reads) is merged into it
   (zennit's ``NamedMergeBatchNorm`` with pairs from the graph, not from definition order); any other BatchNorm
   (a pre-activation one, as in DenseNet) passes relevance through unchanged (zennit's ``Pass`` rule);
@@ -64,6 +66,33 @@ class NotAttributable(TypeError):
     it is in and what to do."""
 
 
+class NotPrunable(TypeError):
+    """A network torch-pruning cannot prune by filters, found before any work (its own error would come from inside
+    the pruner's dependency graph and name nothing): the message names the operation and the module it is in."""
+
+
+def _shuffles(node: fx.Node) -> bool:
+    """Whether ``node`` splits the channels into groups for a channel shuffle (ShuffleNet: a reshape to five
+    dimensions whose result has its group and channel dimensions transposed)."""
+    reshape = (node.op == "call_method" and node.target in ("view", "reshape")) or node.target is torch.reshape
+    sizes = node.args[1:] if reshape else ()
+    sizes = sizes[0] if len(sizes) == 1 and isinstance(sizes[0], tuple | list) else sizes
+    swaps = lambda user: user.target in ("transpose", torch.transpose) and set(user.args[1:3]) == {1, 2}  # noqa: E731
+    return len(sizes) == 5 and any(swaps(user) for user in node.users)
+
+
+def refuse_unprunable(gm: fx.GraphModule) -> None:
+    """Raise :class:`NotPrunable` on what torch-pruning cannot prune by filters: a channel shuffle, whose permuted
+    channels torch-pruning 1.6.1 cannot couple (building its dependency graph divides by zero)."""
+    for node in gm.graph.nodes:
+        if _shuffles(node):
+            raise NotPrunable(
+                f"{_where(node)}: a channel shuffle ({node.format_node()}, then a transpose of its groups and "
+                "channels); torch-pruning cannot couple the channels it permutes (its dependency graph fails with "
+                "ZeroDivisionError), so this network cannot be pruned by filters here"
+            )
+
+
 @dataclass(frozen=True)
 class Graph:
     """A traced, canonized copy of a network (:func:`canonized`).
@@ -72,7 +101,7 @@ class Graph:
     ----------
     module
         The copy, a ``torch.fx.GraphModule`` with the original's module names: additions summed by zennit's ``Sum``,
-        gates held constant, BatchNorm merged where a layer feeds it alone.
+        held factors passing relevance unchanged, BatchNorm merged where a layer feeds it alone.
     layers
         The names of its convolution and linear layers in the order the forward pass runs them.
     outputs
@@ -109,12 +138,43 @@ def _tensor(node: object) -> bool:
     )
 
 
-def _is_gate(node: fx.Node, modules: dict[str, nn.Module]) -> bool:
+def _held(gm: fx.GraphModule, node: fx.Node) -> bool:
+    """Whether ``node`` is a factor LRP holds constant in a product: a gate (a sigmoid or hard sigmoid, as module,
+    function or method) or a parameter or buffer of the network (a layer scale)."""
     if node.op == "call_module":
-        return isinstance(modules[node.target], _GATES)
+        return isinstance(gm.get_submodule(node.target), _GATES)
     if node.op == "call_function":
         return node.target in _GATE_FUNCTIONS
-    return node.op == "call_method" and node.target in ("sigmoid", "hardsigmoid")
+    return node.op == "get_attr" or node.op == "call_method" and node.target in ("sigmoid", "hardsigmoid")
+
+
+class _HeldProduct(torch.autograd.Function):
+    """``signal * factor`` with the factor held constant: in backward the relevance (zennit passes it as the gradient)
+    reaches the signal unchanged and the factor none. This is LRP's reading of a product by a per-channel constant (a
+    diagonal linear layer, all of whose output comes from its input); the plain gradient would scale it by the factor
+    (a layer scale of 1e-6, or a gate's value)."""
+
+    @staticmethod
+    def forward(ctx, signal: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+        return signal * factor
+
+    @staticmethod
+    def backward(ctx, relevance: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return relevance, None
+
+
+def held_product(signal: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """``signal * factor``, relevance passing to ``signal`` unchanged (:class:`_HeldProduct`)."""
+    return _HeldProduct.apply(signal, factor)
+
+
+class _Tracer(fx.Tracer):
+    """``torch.fx``'s tracer keeping zennit's ``Sum`` a module: traced through, a ``Sum`` in the user's own network
+    became a plain ``torch.sum``, which hands each term the whole relevance instead of its share (zennit's ``Norm``
+    rule, which the composite gives the module)."""
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return isinstance(m, Sum) or super().is_leaf_module(m, module_qualified_name)
 
 
 def trace(model: nn.Module, example: torch.Tensor | None = None) -> fx.GraphModule:
@@ -123,7 +183,7 @@ def trace(model: nn.Module, example: torch.Tensor | None = None) -> fx.GraphModu
     :class:`NotAttributable` if it cannot be traced."""
     net = copy.deepcopy(model).eval()
     try:
-        gm = fx.symbolic_trace(net)
+        gm = fx.GraphModule(net, _Tracer().trace(net), type(net).__name__)
     except Exception as err:  # noqa: BLE001 - any tracing failure: the network cannot be analysed
         raise NotAttributable(
             f"torch.fx cannot trace {type(model).__name__} ({type(err).__name__}: {err}); which layer feeds "
@@ -158,7 +218,6 @@ def canonized(model: nn.Module, example: torch.Tensor) -> Graph:
     """``model`` traced on ``example`` (:func:`trace`) and canonized for LRP (see the module's documentation);
     raises :class:`NotAttributable` before any work on what cannot be attributed."""
     gm = trace(model, example)
-    modules = dict(gm.named_modules())
     graph, sums = gm.graph, 0
     for node in list(graph.nodes):
         if _pooled(gm, node) or _activation(gm, node):
@@ -189,12 +248,20 @@ def canonized(model: nn.Module, example: torch.Tensor) -> Graph:
             summed.meta = dict(node.meta)
             node.replace_all_uses_with(summed)
             graph.erase_node(node)
-        elif is_mul and _tensor(a) and _tensor(b) and (_is_gate(a, modules) or _is_gate(b, modules)):
-            gate = a if _is_gate(a, modules) else b
-            with graph.inserting_before(node):
-                held = graph.call_method("detach", (gate,))
-            held.meta = dict(gate.meta)
-            node.replace_input_with(gate, held)
+        elif is_mul and not node.kwargs and _tensor(a) and _tensor(b) and (_held(gm, a) or _held(gm, b)):
+            factor = a if _held(gm, a) else b
+            signal = b if factor is a else a
+            if signal.meta["tensor_meta"].shape != node.meta["tensor_meta"].shape:
+                raise NotAttributable(
+                    f"{_where(node)}: a product of {tuple(signal.meta['tensor_meta'].shape)} by a factor shaped "
+                    f"{tuple(factor.meta['tensor_meta'].shape)} (the factor broadcasts the signal); LRP holds a "
+                    "factor constant only where it scales the signal elementwise"
+                )
+            with graph.inserting_before(node):  # the factor detached: no backward pass into a gate's own layers
+                held = graph.call_function(held_product, (signal, graph.call_method("detach", (factor,))))
+            held.meta = dict(node.meta)
+            node.replace_all_uses_with(held)
+            graph.erase_node(node)
         else:
             what = getattr(name, "__name__", name)
             raise NotAttributable(
@@ -257,7 +324,7 @@ def _layers(gm: fx.GraphModule, merge: bool = True) -> Graph:
     calls = [n for n in gm.graph.nodes if n.op == "call_module"]
     layers = tuple(dict.fromkeys(n.target for n in calls if isinstance(modules[n.target], UNITS)))
     # the output layers: walk back from the output through every node that is not a unit layer; the layers
-    # relevance reaches: walk back through every node but a held gate
+    # relevance reaches: walk back through every node but a held factor
     outputs, todo, seen = set(), [n for n in gm.graph.nodes if n.op == "output"], set()
     while todo:
         node = todo.pop()
@@ -272,9 +339,7 @@ def _layers(gm: fx.GraphModule, merge: bool = True) -> Graph:
     reached, todo, seen = set(), [n for n in gm.graph.nodes if n.op == "output"], set()
     while todo:
         node = todo.pop()
-        if node.op == "call_method" and node.target == "detach":
-            continue
-        for src in node.all_input_nodes:
+        for src in node.args[:1] if node.target is held_product else node.all_input_nodes:
             if src not in seen:
                 seen.add(src)
                 todo.append(src)

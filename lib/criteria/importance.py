@@ -46,8 +46,9 @@ class _Computed(ScoreImportance):
     The first call computes every layer's scores before the pruner removes anything, so a failure leaves the model
     as it was; the scores are computed on copies (:mod:`lib.criteria.graph`), so a success leaves it as it was too
     (no parameter, buffer or ``.grad`` changed) until the pruner prunes it. ``example``: a batch the model accepts,
-    to read its graph — the output layers (never scored: their groups get no importance, so the pruner leaves them)
-    and, for a criterion that reads relevance, what LRP cannot attribute, refused here, before any work. Without
+    to read its graph — the output layers (never scored: their groups get no importance, so the pruner leaves them),
+    what torch-pruning cannot prune by filters (a channel shuffle: :class:`lib.criteria.graph.NotPrunable`) and, for a
+    criterion that reads relevance, what LRP cannot attribute, each refused here, before any work. Without
     one (a criterion that reads no images), the output layer is the last convolution or linear layer defined."""
 
     def __init__(
@@ -65,6 +66,7 @@ class _Computed(ScoreImportance):
         traced = None
         if example is not None:
             traced = graph.canonized(model, example) if relevance else graph.Graph.of(graph.trace(model, example))
+            graph.refuse_unprunable(traced.module)
         self.names = {m: n for n, m in model.named_modules()}
         if traced is None:  # no example to trace: the layers the criterion scores are the prunable ones
             units = [n for n, m in model.named_modules() if isinstance(m, graph.UNITS)]
