@@ -259,3 +259,10 @@ def test_the_cold_run_and_the_phases_read_in_readable_units_beside_the_reference
     text = sizing.phase_markdown(phases, 50.0)
     assert "| base training | 12 | 12 | 40 min | 48.0 | 3.33 min |" in text
     assert "| **all** | **972** | **972** | **1.1 h** | **79.0** | |" in text
+
+
+def test_checking_a_site_that_was_never_built_says_to_build_it_first(tmp_path, capsys):
+    """``make site-check`` without ``make site``: one line saying to build first (exit 1), not a 404 per page."""
+    assert site.main(["check", "--site", str(tmp_path / "site"), "--screenshots", str(tmp_path / "shots")]) == 1
+    assert "run `make site` first" in capsys.readouterr().err
+    assert not (tmp_path / "shots").exists()

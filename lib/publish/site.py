@@ -349,6 +349,8 @@ def check(site: Path, screenshots: Path, root: Path = ROOT) -> dict[str, dict]:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
+    if not (site / "index.html").is_file():
+        raise FileNotFoundError(f"no built site at {site} (no index.html): run `make site` first, then check it")
     why = browser_missing()
     if why:
         raise RuntimeError(why)
