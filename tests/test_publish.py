@@ -266,3 +266,27 @@ def test_checking_a_site_that_was_never_built_says_to_build_it_first(tmp_path, c
     assert site.main(["check", "--site", str(tmp_path / "site"), "--screenshots", str(tmp_path / "shots")]) == 1
     assert "run `make site` first" in capsys.readouterr().err
     assert not (tmp_path / "shots").exists()
+
+
+def test_a_stage_record_names_what_its_float_results_depend_on():
+    """resources.json's machine holds the processor's vendor, family, model, stepping, microcode and cache (read from
+    /proc/cpuinfo here) and torch's kernel instruction set; the compute section names them; a record without them
+    (made before they were recorded) gets no such paragraph."""
+    from pathlib import Path
+
+    import torch
+
+    from lib.store import machine
+
+    m = machine.machine()
+    identity = m["float_identity"]
+    assert identity["kernels"] == torch.backends.cpu.get_cpu_capability()
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    for line in cpuinfo.split("\n\n")[0].splitlines():
+        key, _, value = (part.strip() for part in line.partition(":"))
+        if key in ("vendor_id", "cpu family", "model", "stepping", "microcode"):
+            assert identity[key] == value, key
+    text = "\n".join(machine.section({"01": {"machine": m, "seconds": 1.0}}, 50.0, 30000, "VGG"))
+    assert f"microcode {identity.get('microcode', '')}".strip() in text and f"kernels {identity['kernels']}" in text
+    old = {k: v for k, v in m.items() if k != "float_identity"}
+    assert "bit-identical" not in "\n".join(machine.section({"01": {"machine": old}}, 50.0, 30000, "VGG"))

@@ -42,6 +42,26 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+#: The ``/proc/cpuinfo`` fields that tell two processors apart for float rounding: two machines of one CPU model
+#: gave other training losses from the first epoch (issue 38), so a run records everything that may differ.
+CPU_FIELDS = ("vendor_id", "cpu family", "model", "stepping", "microcode", "cache size")
+
+
+def cpu_identity() -> dict:
+    """What can make this machine's float results differ from another's, besides the thread count: the processor's
+    vendor, family, model, stepping, microcode and cache size (``/proc/cpuinfo``, Linux; empty elsewhere) and the
+    instruction set torch's CPU kernels dispatch to (``torch.backends.cpu.get_cpu_capability()``: AVX2, AVX512, …)."""
+    import torch
+
+    found, info = {}, Path("/proc/cpuinfo")
+    if info.exists():
+        for line in info.read_text().split("\n\n")[0].splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in CPU_FIELDS:
+                found[key.strip()] = value.strip()
+    return {**found, "kernels": torch.backends.cpu.get_cpu_capability()}
+
+
 def machine() -> dict:
     """The machine, its thread count as torch sees it, its accelerator and the versions that key stored runs."""
     import torch  # in the wrapper's own process: its memory is not the stage's (only the command's children count)
@@ -54,6 +74,7 @@ def machine() -> dict:
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "python": platform.python_version(),
         "versions": versions(),
+        "float_identity": cpu_identity(),
     }
 
 
@@ -75,6 +96,21 @@ def load(results: Path, stages: list[str]) -> dict[str, dict]:
     return {s: json.loads(f.read_text()) if (f := results / s / "resources.json").exists() else {} for s in stages}
 
 
+def _float_identity(m: dict) -> list[str]:
+    """A paragraph naming what the run's float results depend on besides seeds and profile (a record made before
+    :func:`cpu_identity` existed has none)."""
+    identity = m.get("float_identity")
+    if not identity:
+        return []
+    named = ", ".join(f"{k} {v}" for k, v in identity.items())
+    return [
+        f"The numbers are bit-identical only on this processor, with the thread count per run it used: {named}. "
+        "Any of these, or the thread count, may change float rounding, and rounding grows through training: another "
+        "machine, even of the same CPU model, is in effect another draw of every network.",
+        "",
+    ]
+
+
 def section(records: dict[str, dict], epoch_seconds: float, epoch_images: int, network: str) -> list[str]:
     """The compute section of REPRODUCTION.md: the machine and versions the stages ran on, each stage's wall time and
     peak memory, and the measured training throughput (``epoch_seconds``: the mean pre-training epoch of the base
@@ -91,6 +127,7 @@ def section(records: dict[str, dict], epoch_seconds: float, epoch_images: int, n
         f"{m['memory_gib']} GiB memory, GPU: {m['gpu'] or 'none'}; {versions}. Another machine gives other times "
         "(these differ 2× from one to the next).",
         "",
+        *_float_identity(m),
         "| stage | wall time [s] | peak memory [MiB] |",
         "|---|---|---|",
     ]
