@@ -57,6 +57,18 @@ class DepthwiseBlock(nn.Module):
         return self.fc(h.mean((2, 3)))
 
 
+class Branchy(nn.Module):
+    """Control flow on the data: torch.fx cannot trace it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.fc = nn.Conv2d(3, 4, 3), nn.Linear(4, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv(x)
+        return self.fc((h if h.sum() > 0 else -h).mean((2, 3)))
+
+
 def mlp() -> nn.Module:
     return nn.Sequential(
         nn.Flatten(), nn.Linear(3 * 64 * 64, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10)
@@ -177,18 +189,6 @@ def test_what_lrp_cannot_attribute_is_refused_before_any_work_naming_the_operati
         FlexRelImportance(net, x)
     assert_same(before, net)
 
-    class Branchy(nn.Module):  # control flow on the data: torch.fx cannot trace it
-        def __init__(self) -> None:
-            super().__init__()
-            self.conv, self.fc = nn.Conv2d(3, 4, 3), nn.Linear(4, 10)
-
-        def forward(self, x):
-            h = self.conv(x)
-            return self.fc((h if h.sum() > 0 else -h).mean((2, 3)))
-
-    with pytest.raises(graph.NotAttributable, match="torch.fx cannot trace Branchy"):
-        RelevanceImportance(Branchy(), x)
-
 
 def test_a_failure_while_scoring_leaves_the_model_exactly_as_it_was():
     """The contribution cannot read DenseNet's concatenations: it fails on the pruner's first group, before any unit
@@ -237,15 +237,6 @@ def test_every_refusal_and_every_scoring_leaves_the_model_as_it_was():
     a network torch.fx cannot trace, a broadcast addition and a partner that scores too few layers are refused; a
     relevance, FlexRel or folded-magnitude scoring succeeds; either way the model is as it was."""
     x, y = torch.rand(4, 3, 16, 16), torch.randint(0, 10, (4,))
-
-    class Branchy(nn.Module):  # control flow on the data: torch.fx cannot trace it
-        def __init__(self) -> None:
-            super().__init__()
-            self.conv, self.fc = nn.Conv2d(3, 4, 3), nn.Linear(4, 10)
-
-        def forward(self, x):
-            h = self.conv(x)
-            return self.fc((h if h.sum() > 0 else -h).mean((2, 3)))
 
     def pruned_by(importance, model):
         """A pruner's step; torch-pruning's pruner itself puts the model in eval mode when it is built (on success
