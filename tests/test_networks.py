@@ -234,7 +234,8 @@ def used(model: nn.Module) -> nn.Module:
 
 def test_every_refusal_and_every_scoring_leaves_the_model_as_it_was():
     """Tensor by tensor, buffers and ``.grad`` included, and in the same mode: a bad δ, a pruner on another network,
-    a network torch.fx cannot trace, a broadcast addition and a partner that scores too few layers are refused; a
+    a network torch.fx cannot trace, a broadcast addition, a held factor that widens its signal and a partner that
+    scores too few layers are refused; a
     relevance, FlexRel or folded-magnitude scoring succeeds; either way the model is as it was."""
     x, y = torch.rand(4, 3, 16, 16), torch.randint(0, 10, (4,))
 
@@ -249,12 +250,14 @@ def test_every_refusal_and_every_scoring_leaves_the_model_as_it_was():
             model.train()
 
     net, other, branchy, broadcast = used(Normed()), used(Normed()), used(Branchy()), used(Normed(broadcast=True))
-    before = {m: state(m) for m in (net, other, branchy, broadcast)}
+    widening = used(Scaled("widening"))
+    before = {m: state(m) for m in (net, other, branchy, broadcast, widening)}
     refusals = [
         (ValueError, "delta must be a number in", lambda: FlexRelImportance(RelevanceImportance(net, x), delta=1.5)),
         (ValueError, "has no score", lambda: pruned_by(RelevanceImportance(net, x), other)),
         (graph.NotAttributable, "torch.fx cannot trace Branchy", lambda: RelevanceImportance(branchy, x)),
         (graph.NotAttributable, r"\(broadcast\)", lambda: FlexRelImportance(broadcast, x, y)),
+        (graph.NotAttributable, "the factor broadcasts the signal", lambda: FlexRelImportance(widening, x, y)),
         (
             ValueError,
             "the partner scores no unit",
@@ -347,7 +350,8 @@ def test_squeeze_excitation_layers_only_compute_a_gate_and_are_left_as_they_are(
 
 class Scaled(nn.Module):
     """Bias-free: a product of a signal by a held factor, a squeeze-and-excitation gate (written with functions, a
-    functional activation feeding the product) or a per-channel layer scale of 0.1 (ConvNeXt's)."""
+    functional activation feeding the product) or a per-channel layer scale of 0.1 (ConvNeXt's); ``widening``
+    scales a one-channel signal into eight channels (refused: the factor broadcasts the signal)."""
 
     def __init__(self, factor: str) -> None:
         super().__init__()
@@ -360,6 +364,8 @@ class Scaled(nn.Module):
         h = torch.relu(self.stem(x))
         if self.factor == "gate":
             h = h * torch.sigmoid(self.excite(torch.relu(self.squeeze(h.mean((2, 3), keepdim=True)))))
+        elif self.factor == "widening":  # one channel times a per-channel scale: the factor broadcasts the signal
+            h = self.gamma * h.mean(1, keepdim=True)
         else:
             h = self.gamma * h
         return self.fc(h.mean((2, 3)))
