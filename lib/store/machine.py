@@ -32,14 +32,18 @@ def versions() -> dict[str, str]:
     return {p: importlib.metadata.version(p) for p in PACKAGES}
 
 
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields in ``/proc/cpuinfo`` (Linux; empty elsewhere)."""
+    info = Path("/proc/cpuinfo")
+    if not info.exists():
+        return {}
+    fields = (line.partition(":") for line in info.read_text().split("\n\n")[0].splitlines())
+    return {key.strip(): value.strip() for key, _, value in fields}
+
+
 def cpu_name() -> str:
     """The CPU's model name (``/proc/cpuinfo`` on Linux, else :func:`platform.processor`)."""
-    info = Path("/proc/cpuinfo")
-    if info.exists():
-        for line in info.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
+    return _cpuinfo().get("model name") or platform.processor() or platform.machine()
 
 
 #: The ``/proc/cpuinfo`` fields that tell two processors apart for float rounding: two machines of one CPU model
@@ -53,12 +57,7 @@ def cpu_identity() -> dict:
     instruction set torch's CPU kernels dispatch to (``torch.backends.cpu.get_cpu_capability()``: AVX2, AVX512, …)."""
     import torch
 
-    found, info = {}, Path("/proc/cpuinfo")
-    if info.exists():
-        for line in info.read_text().split("\n\n")[0].splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() in CPU_FIELDS:
-                found[key.strip()] = value.strip()
+    found = {k: v for k, v in _cpuinfo().items() if k in CPU_FIELDS}
     return {**found, "kernels": torch.backends.cpu.get_cpu_capability()}
 
 
