@@ -3,11 +3,12 @@ layers listed before it (``tests/test_layers.py`` fails otherwise, and on any im
 
 ===========  =====================================================================================================
 params/      ``params.yaml``: one pydantic schema per section, the profiles, the choice lists, the paths (no torch)
-core/        data, networks (VGG-16, ResNet-18, the rank paper's), training loops, physical pruning, statistics, timing
+core/        data, networks (VGG-16, ResNet-18, the rank paper's), training loops, physical pruning, statistics, timing,
+             what code a computation executed (code)
 criteria/    what a unit is worth, one registry of criteria: magnitude, LRP relevance, FlexRel's mix,
              torch-pruning's importances, the rank paper's contribution; each as an importance for any network
-store/       the run store (a run is a value; its key: its parameters, its code, the libraries); the machine,
-             and what a stage cost
+store/       the run store (a run is a value; its key: its parameters and the libraries; the code it executed,
+             checked on lookup); the machine, and what a stage cost
 protocols/   the papers' experiments as stored runs: FlexRel's base networks and pruning runs, train-time pruning
              of MLPs and a VAE, the split-learning cost model, the studies beyond the papers, the papers crossed;
              the runs each stage reads (stages.runs_of)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import lib
+from lib.core import code
 from lib.store import runs
 
 LIB = Path(lib.__file__).parent
@@ -27,7 +28,7 @@ def layer(module: str) -> int:
 def imported(module: str, root: Path = LIB) -> set[str]:
     """Every lib module ``module`` imports, for annotations too (a layer may not even name a higher one); relative
     imports are resolved against the module's package."""
-    tree = ast.parse(runs._source(module, root).read_text())
+    tree = ast.parse(code.source(module, root).read_text())
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
@@ -37,7 +38,7 @@ def imported(module: str, root: Path = LIB) -> set[str]:
                 base = ".".join([*package, *([base] if base else [])])
             if base == "lib" or base.startswith("lib."):
                 found |= {
-                    f"{base}.{a.name}" if runs._source(f"{base}.{a.name}", root).exists() else base for a in node.names
+                    f"{base}.{a.name}" if code.source(f"{base}.{a.name}", root).exists() else base for a in node.names
                 }
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("lib.")}

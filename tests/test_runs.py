@@ -3,8 +3,10 @@ damaged entry is recomputed, never loaded."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import random
 import shutil
 import struct
 import subprocess
@@ -16,6 +18,7 @@ from typing import ClassVar
 import pytest
 import torch
 
+from lib.core import code
 from lib.params import profiles
 from lib.params.paths import ROOT
 from lib.protocols import base_networks, flexrel
@@ -66,7 +69,7 @@ def test_an_entry_records_what_its_computation_cost_outside_its_key(store):
     assert error is None and header["seconds"] > 0 and header["cpu"]
     timed = header.copy()
     header.update(seconds=123.0, cpu="another CPU")
-    assert runs._key(header) == runs._key(timed) == path.stem
+    assert runs._name(header) == runs._name(timed) == path.stem
 
 
 def test_a_parameter_a_run_does_not_read_leaves_its_key_and_cannot_be_read():
@@ -85,46 +88,40 @@ def test_a_parameter_a_run_does_not_read_leaves_its_key_and_cannot_be_read():
         runs.View(p, ("no_such_field",))
 
 
-#: Every module that computes stored runs (each stored entry names the module whose code keys it).
-PROTOCOLS = (
-    "lib.protocols.base_networks",
-    "lib.protocols.flexrel",
-    "lib.protocols.train_time",
-    "lib.protocols.train_time_vae",
-    "lib.protocols.crossed",
-)
-
-
-def _edit(lib: Path, module: str, old: str, new: str) -> dict[str, dict[str, str]]:
-    """Replace ``old`` by ``new`` in ``module``'s source under ``lib``; every protocol's code key after the edit."""
-    path = lib.joinpath(*module.split(".")[1:]).with_suffix(".py")
+def _edit(lib: Path, module: str, old: str, new: str) -> None:
+    """Replace ``old`` by ``new`` once in ``module``'s source under ``lib``."""
+    path = code.source(module, lib)
     source = path.read_text()
     assert old in source, (module, old)
     path.write_text(source.replace(old, new, 1))
-    return {m: runs.code(m, lib) for m in PROTOCOLS}
+
+
+def _hashes(lib: Path) -> dict[str, str | None]:
+    return {u: code.unit_hash(u, lib) for u in code.every_unit(lib)}
 
 
 def _changed(before: dict, after: dict) -> set[str]:
-    return {m for m in PROTOCOLS if before[m] != after[m]}
+    return {u for u in before.keys() | after.keys() if before.get(u) != after.get(u)}
 
 
-def test_editing_a_module_changes_the_code_key_of_exactly_the_runs_that_execute_it(tmp_path):
-    lib = shutil.copytree(runs.LIB, tmp_path / "lib")
-    before = {m: runs.code(m, lib) for m in PROTOCOLS}
-    assert before == {m: runs.code(m) for m in PROTOCOLS}
-    assert (
-        "lib.criteria.filters" in before["lib.protocols.flexrel"]
-        and "lib.criteria.filters" not in before["lib.protocols.base_networks"]
+def test_a_units_hash_follows_its_body_and_the_module_values_it_reads_and_nothing_else(tmp_path):
+    lib = shutil.copytree(code.LIB, tmp_path / "lib")
+    before = _hashes(lib)
+    assert before == {u: code.unit_hash(u) for u in before} and None not in before.values()
+    assert "lib.store.runs:cached" not in before  # the store's own code is no run's
+    _edit(
+        lib,
+        "lib.criteria.filters",
+        "    return magnitude(model, fold_batchnorm=True",
+        "    return magnitude(model, True",
     )
-    assert "lib.store.runs" not in before["lib.protocols.flexrel"]  # the store's own code is not part of a result
-    after = _edit(lib, "lib.criteria.filters", "abs().flatten(1).mean(1)", "abs().flatten(1).amax(1)")
-    assert _changed(before, after) == {"lib.protocols.flexrel", "lib.protocols.crossed"}  # crossed scores by relevance
-    again = _edit(lib, "lib.criteria.contribution", "import math", "import math\nFLOOR = 0.0")
-    assert _changed(after, again) == {
-        "lib.protocols.train_time",
-        "lib.protocols.train_time_vae",
-        "lib.protocols.crossed",
-    }
+    after = _hashes(lib)
+    assert _changed(before, after) == {"lib.criteria.filters:folded_magnitude"}
+    # a module-level value, read through `from ..params.flexrel import NORMALISATIONS`
+    _edit(lib, "lib.params.flexrel", "NORMALISATIONS = (", "NORMALISATIONS = ('none', ")
+    again = _hashes(lib)
+    assert {"lib.criteria.filters:flexrel", "lib.params.flexrel:FlexRelParams"} <= _changed(after, again)
+    assert not {"lib.criteria.filters:folded_magnitude", "lib.criteria.filters:magnitude"} & _changed(after, again)
 
 
 @pytest.mark.parametrize(
@@ -133,40 +130,39 @@ def test_editing_a_module_changes_the_code_key_of_exactly_the_runs_that_execute_
         ("lib.params.flexrel", "Section ``flexrel``", "Section ``flexrel`` (edited)"),  # a docstring
         ("lib.core.train", "from __future__ import annotations", "from __future__ import annotations  # a comment"),
         ("lib.core.prune", "\n\n\ndef ", "\n\n\n\ndef "),  # formatting
-        (
-            "lib.params.studies",
-            '"images=128": {"flexrel": {"relevance_images": 128}},',
-            '"images=64": {"flexrel": {"relevance_images": 64}},',
-        ),
-        (
-            "lib.params.profiles",
-            'PROFILES = ("smoke", "default", "powered", "paper", "cifar")',
-            'PROFILES = ("smoke", "default", "powered", "paper", "cifar", "mine")',
-        ),
-        ("lib.verdicts.rules", "def judge(", "def judge_edited("),
     ],
 )
-def test_an_edit_that_cannot_change_a_result_rekeys_no_run(tmp_path, module, old, new):
-    """Docstrings, comments and formatting are not code; notebook 07's table, the loader of params.yaml and the
-    verdict rules are code of no stored run."""
-    lib = shutil.copytree(runs.LIB, tmp_path / "lib")
-    before = {m: runs.code(m, lib) for m in PROTOCOLS}
-    assert _changed(before, _edit(lib, module, old, new)) == set()
+def test_a_docstring_comment_or_formatting_changes_no_unit(tmp_path, module, old, new):
+    lib = shutil.copytree(code.LIB, tmp_path / "lib")
+    before = _hashes(lib)
+    _edit(lib, module, old, new)
+    assert _changed(before, _hashes(lib)) == set()
 
 
-def test_editing_a_sections_schema_rekeys_only_the_runs_that_read_it(tmp_path):
-    lib = shutil.copytree(runs.LIB, tmp_path / "lib")
-    before = {m: runs.code(m, lib) for m in PROTOCOLS}
-    after = _edit(lib, "lib.params.flexrel", 'RELEVANCE_TARGETS = ("label",', 'RELEVANCE_TARGETS = ("logit", "label",')
-    # not the base networks, nor the rank paper's runs (the crossed runs score by FlexRel's relevance,
-    # whose choices these are)
-    assert _changed(before, after) == {"lib.protocols.flexrel", "lib.protocols.crossed"}
-    again = _edit(lib, "lib.params.rank", 'RANK_METHODS = ("rank",', 'RANK_METHODS = ("rank", "other",')
-    assert _changed(after, again) == {
-        "lib.protocols.train_time",
-        "lib.protocols.train_time_vae",
-        "lib.protocols.crossed",
-    }
+def test_a_run_records_the_code_it_executed_and_what_it_read(store, monkeypatch):
+    """A run records the units it executed; a run reading a stored run, or a memoised value, records what made
+    them too; an entry whose units hash otherwise today is computed again, beside the old one."""
+    from lib.core import stats
+
+    view = runs.View(profiles.load("data", "smoke"))
+    inner = K(view, 0)
+    runs.cached(inner, lambda: stats.interval([1.0, 2.0, 4.0]).mean)
+    (entry,) = runs.entries()
+    assert "lib.core.stats:interval" in runs._read(entry)[0]["code"]
+    runs.cached(K(view, 1), lambda: runs.cached(inner, list) + 1)  # reads the inner run back
+    outer = next(h for _, h, _ in runs.records() if h["run"] == {"seed": 1})
+    assert "lib.core.stats:interval" in outer["code"]
+    memo = {}
+    code.remembered(memo, "x", lambda: stats.interval([1.0, 3.0]).mean)
+    with code.recording() as seen:
+        assert code.remembered(memo, "x", list) == 2.0  # a hit executes nothing
+    assert "lib.core.stats:interval" in seen.code
+    real = code.unit_hash
+    monkeypatch.setattr(code, "unit_hash", lambda u, root=code.LIB: "edited" if u.endswith(":interval") else real(u))
+    assert runs.why_stale(outer, {K(view, 1).identity()}) == ["code changed: lib.core.stats:interval"]
+    compute, calls = counting(2.0)
+    runs.cached(inner, compute)
+    assert len(calls) == 1 and len(list(runs.entries())) == 3
 
 
 SCRIPT = """
@@ -175,50 +171,79 @@ from lib.params import profiles
 from lib.protocols import flexrel, train_time
 p = profiles.load("flexrel", "smoke").replace(seeds=[0], train_subset=128, test_subset=64, relevance_images=16,
                         bn_batches=1, device="cpu")
-out = {m: flexrel.retention(p, 0, m, 0.5)["row"] for m in ("magnitude", "random")}
+out = {m: flexrel.retention(p, 0, m, 0.5)["row"] for m in ("magnitude", "magnitude_bn", "random")}
 r = profiles.load("rank", "smoke").replace(train_subset=128, seeds=[0])
 out["rank"] = train_time.run(r, "MNIST", "rank", "paper", 0)[-1]
 print(json.dumps(out))
 """
 
 
-def _stored(repo: Path) -> dict[str, float]:
-    return {
-        str(p.relative_to(repo / "cache" / "runs")): p.stat().st_mtime_ns for p in (repo / "cache" / "runs").glob("*/*")
-    }
+def _mutate(lib: Path, unit: str) -> None:
+    """Insert a statement at the top of a unit's body (a class's: its first method's)."""
+    module, name = unit.split(":")
+    path = code.source(module, lib)
+    lines = path.read_text().splitlines(keepends=True)
+    node = next(n for n in ast.parse("".join(lines)).body if getattr(n, "name", None) == name)
+    if isinstance(node, ast.ClassDef):
+        node = next(n for n in node.body if isinstance(n, ast.FunctionDef))
+    first = node.body[0]
+    lines.insert(first.lineno - 1, " " * first.col_offset + "_mutated = None\n")
+    path.write_text("".join(lines))
 
 
 @pytest.mark.slow
-def test_editing_a_scoring_function_recomputes_the_runs_it_affects_and_nothing_else(tmp_path):
-    """A copy of the repository's code: run two FlexRel retention runs and a rank run, change the body of
-    ``scores.magnitude`` (prune the filters with the *largest* weights), run again."""
+def test_an_edit_recomputes_exactly_the_runs_that_executed_it(tmp_path):
+    """The mutation test: in a copy of the repository, run FlexRel retention runs (raw and folded magnitude,
+    random) and a rank run; then, one at a time, edit the body of a sample of the units they executed (the folded
+    magnitude always): each edit recomputes exactly the stored runs that executed it, and reverting it reads them
+    back. Edits of a label, a stage's list of runs, a frame builder and a plotting helper recompute nothing."""
     repo = tmp_path / "repo"
-    shutil.copytree(ROOT / "lib", repo / "lib")
+    lib = Path(shutil.copytree(ROOT / "lib", repo / "lib"))
     shutil.copy(ROOT / "params.yaml", repo / "params.yaml")
     for name, seed in (("FashionMNIST", 0), ("MNIST", 2)):
         write_mnist_like(repo / "data", name, n_train=128, n_test=64, seed=seed)
     env = {**os.environ, "PYTHONPATH": str(repo)}
 
-    def run() -> dict:
+    def run() -> tuple[dict, dict[str, set[str]]]:
         proc = subprocess.run([sys.executable, "-c", SCRIPT], cwd=repo, env=env, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr[-3000:]
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+        stored = {
+            str(p.relative_to(repo / "cache" / "runs")): set(runs._read(p)[0]["code"])
+            for p in (repo / "cache" / "runs").glob("*/*")
+        }
+        return json.loads(proc.stdout.strip().splitlines()[-1]), stored
 
-    first, stored = run(), _stored(repo)
-    assert run() == first and _stored(repo) == stored  # a rerun reads everything back
-    source = (repo / "lib" / "criteria" / "filters.py").read_text()
-    edited = source.replace(
-        "return {name: m.weight.detach().abs().flatten(1).mean(1)",
-        "return {name: -m.weight.detach().abs().flatten(1).mean(1)",
+    first, stored = run()
+    assert len(stored) == 7  # base network, 2 scores, 3 retention runs, rank run
+    executed = sorted(set().union(*stored.values()))
+    assert "lib.criteria.filters:folded_magnitude" in executed
+    sample = ["lib.criteria.filters:folded_magnitude"] + random.Random(0).sample(
+        [u for u in executed if u != "lib.criteria.filters:folded_magnitude"], 3
     )
-    assert edited != source
-    (repo / "lib" / "criteria" / "filters.py").write_text(edited)
-    second, now = run(), _stored(repo)
-    new = sorted(k for k in now if k not in stored)
-    assert {k.split("/")[0] for k in new} == {"flexrel-scores", "flexrel-retention"}, new
-    assert all(now[k] == t for k, t in stored.items())  # nothing stored was rewritten: base network and rank run reused
-    assert second["magnitude"]["test_loss"] != first["magnitude"]["test_loss"]  # the figure's number follows the code
-    assert second["random"] == first["random"] and second["rank"] == first["rank"]
+    for unit in sample:
+        source = code.source(unit.split(":")[0], lib)
+        original = source.read_text()
+        _mutate(lib, unit)
+        result, now = run()
+        new = {k.rsplit(".", 2)[0] for k in now.keys() - stored.keys()}
+        expected = {k.rsplit(".", 2)[0] for k, units in stored.items() if unit in units}
+        assert new == expected, unit
+        assert result == first  # the edit changed no behaviour: the recomputed runs agree
+        source.write_text(original)
+        for path in (repo / "cache" / "runs").glob("*/*"):  # the mutation's entries
+            if str(path.relative_to(repo / "cache" / "runs")) not in stored:
+                path.unlink()
+    raw = [u for k, u in stored.items() if k.startswith("flexrel-") and "lib.criteria.filters:raw_magnitude" in u]
+    assert raw and not any("lib.criteria.filters:folded_magnitude" in u for u in raw)  # raw magnitude's runs
+    for unit in (
+        "lib.protocols.train_time:label",
+        "lib.protocols.studies:flexrel_fig2",
+        "lib.protocols.flexrel:frame",
+        "lib.publish.plotting:provenance",
+    ):
+        assert unit not in executed
+        _mutate(lib, unit)
+    assert run()[1].keys() == stored.keys()
 
 
 def test_a_damaged_entry_is_reported_and_recomputed_never_loaded(store):
@@ -295,7 +320,7 @@ def test_a_run_a_stage_lists_is_current_and_another_value_is_stale():
         "params": other.view.params(),
         "run": other.key(),
         "module": "lib.core.stats",
-        "code": runs.code("lib.core.stats"),
+        "code": {"lib.core.stats:interval": code.unit_hash("lib.core.stats:interval")},
         "versions": machine.versions(),
     }
     assert runs.why_stale(header, now) == ["no stage of any profile lists it"]
@@ -325,7 +350,7 @@ def test_the_library_versions_are_in_the_key_and_a_changed_version_or_code_is_na
     old, new = headers
     assert runs.why_stale(new, current) == []
     assert runs.why_stale(old, current) == [f"versions {other} ≠ installed {installed}"]
-    edited = {**new, "code": {**new["code"], "lib.core.stats": "0" * 16}}
-    assert runs.why_stale(edited, current) == ["code changed: lib.core.stats"]
-    gone = {**new, "module": "lib.no_such_module"}
-    assert runs.why_stale(gone, current)[0].startswith("code changed: ") and new["code"]
+    edited = {**new, "code": {"lib.core.stats:interval": "0" * 16}}
+    assert runs.why_stale(edited, current) == ["code changed: lib.core.stats:interval"]
+    gone = {**new, "code": {"lib.no_such_module:f": "0" * 16}}
+    assert runs.why_stale(gone, current) == ["code changed: lib.no_such_module:f"]

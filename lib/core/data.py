@@ -24,7 +24,6 @@ import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +35,7 @@ from torchvision.transforms import v2
 from ..params.paths import DATA_ROOT
 from ..params.profiles import load
 from ..params.schema import DATASETS, SHIFTS, SUBSETS
+from . import code
 
 FETCH_COMMAND = "make data   (offline: DATA_MIRROR=/path/to/mirror make data)"
 
@@ -315,7 +315,7 @@ def splits(
     return _splits(str(DATA_ROOT), name, size, train_subset, test_subset, standardize, channels_last, draw)
 
 
-@lru_cache(maxsize=4)
+@code.memoised(maxsize=4)
 def _splits(root: str, name: str, size, train_subset, test_subset, standardize: bool, channels_last: bool, draw):
     out = []
     for train, limit in ((True, train_subset), (False, test_subset)):

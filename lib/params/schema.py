@@ -1,8 +1,9 @@
 """What every section of ``params.yaml`` shares: a frozen pydantic model that forbids unknown keys and checks
 types strictly, the field types with their allowed ranges, and the choice lists more than one section uses.
 
-A section's own choices live in its module (:mod:`lib.params.flexrel`, ...): a run's key covers the schema of
-the section it reads (:mod:`lib.store.runs`), so editing one section's choices rekeys no other section's runs.
+A section's own choices live in its module (:mod:`lib.params.flexrel`, ...): a stored run records the code it
+executed and the module-level values that code read (:mod:`lib.core.code`), so editing one section's choices
+recomputes only the runs whose code read them.
 Every list here is plain data (no torch); ``tests/test_params.py`` ties each one to its implementation.
 """
 

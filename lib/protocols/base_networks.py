@@ -2,9 +2,8 @@
 
 Every seed trains one pre-pruning network (a VGG shared by notebooks 01-03 and trained only by 01; notebook 08
 also trains LeNet-300-100, notebook 09 a ResNet-18). This module is the
-part of the protocol that happens *before* any pruning setting matters: a run store key covers the source
-of the modules it imports (:func:`lib.store.runs.code`), so editing a pruning criterion never retrains a base
-network.
+part of the protocol that happens *before* any pruning setting matters: a stored run records the code it executed
+(:mod:`lib.core.code`), so editing a pruning criterion never retrains a base network.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 from torch import nn
 
-from ..core import data, models, train
+from ..core import code, data, models, train
 from ..store import runs
 
 if TYPE_CHECKING:  # annotations only: the schema of section flexrel is no part of a base network's key
@@ -231,7 +230,7 @@ def fit(model: nn.Module, images: Images, recipe: Recipe, seed: int, dev: torch.
 
 #: Base networks already loaded in this process, by run: every pruning run starts from one, and building and loading
 #: a VGG cost about as much as the retention measurement itself. Pruning works on a copy.
-_LOADED: dict[tuple, tuple[nn.Module, list[dict]]] = {}
+_LOADED: dict[tuple, tuple[tuple[nn.Module, list[dict]], dict[str, str]]] = {}
 
 
 @dataclass(frozen=True)
@@ -262,14 +261,13 @@ class Base(runs.Run):
     def result(self) -> tuple[nn.Module, list[dict]]:
         """The network (on its device, in eval mode; callers must not modify it — :func:`lib.core.prune.prune`
         copies it) and one row per epoch."""
-        loaded = (self.identity(), str(runs.RUNS))
-        if loaded not in _LOADED:
-            dev = torch.device(self.device)
-            model, rows = runs.cached_model(
-                self, lambda: build(self.view, self.seed), self._train, train=self.trains, missing=MISSING
-            )
-            _LOADED[loaded] = place(model, dev).eval(), rows
-        return _LOADED[loaded]
+        return code.remembered(_LOADED, (self.identity(), str(runs.RUNS)), self._load)
+
+    def _load(self) -> tuple[nn.Module, list[dict]]:
+        model, rows = runs.cached_model(
+            self, lambda: build(self.view, self.seed), self._train, train=self.trains, missing=MISSING
+        )
+        return place(model, torch.device(self.device)).eval(), rows
 
     def _train(self, model: nn.Module) -> list[dict]:
         dev = torch.device(self.device)

@@ -1,7 +1,7 @@
 """The run store's command line: list it, explain an entry, verify every checksum, prune what no current
-configuration produces.
+configuration produces, and say which stored runs the working tree's uncommitted edits will recompute.
 
-    python -m lib.scale.store list | explain KEY | verify | prune --stale [--dry-run]
+    python -m lib.scale.store list | explain KEY | verify | prune --stale [--dry-run] | pending [--since REV]
 
 What is current is this project's knowledge, not the store's (:mod:`lib.store.runs` knows keys, not stages): a run
 some stage lists at some profile (:func:`lib.scale.sweep.phases`, every dataset assumed here).
@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
+import tempfile
+from collections import Counter
 from pathlib import Path
 
+from ..core import code
 from ..params import paths
 from ..params.profiles import PROFILES
 from ..store import runs
@@ -32,6 +36,39 @@ def current(profiles: tuple[str, ...] = PROFILES) -> set[tuple[str, str, str]]:
     }
 
 
+def edited_units(since: str = "HEAD", root: Path = paths.ROOT) -> list[str]:
+    """The units of ``lib`` (:mod:`lib.core.code`) whose hash the working tree changes against commit ``since``:
+    edited bodies, and units that read an edited module-level value. Units the commit lacks count as edited."""
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(root), "archive", since, "lib"], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        before = Path(tmp) / "lib"
+        edited = [u for u in code.every_unit() if code.unit_hash(u) != code.unit_hash(u, before)]
+    return edited
+
+
+def pending(rows: list, since: str = "HEAD") -> str:
+    """What ``python -m lib.scale.store pending`` prints: the units the uncommitted edits change and, per unit, how
+    many stored runs of each kind executed it (and will compute again when a stage next reads them)."""
+    edited = edited_units(since)
+    if not edited:
+        return f"no edit of lib/ since {since} changes code a run can execute"
+    lines = [f"{len(edited)} unit(s) of lib/ changed since {since}; stored runs that executed them:"]
+    hit, idle = set(), []
+    for unit in edited:
+        runs_ = [(path, h) for path, h, *_ in rows if h is not None and unit in h["code"]]
+        hit |= {path for path, _ in runs_}
+        kinds = Counter(h["kind"] for _, h in runs_)
+        if kinds:
+            lines.append(f"  {unit}: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+        else:
+            idle.append(unit)
+    if idle:
+        lines.append(f"executed by no stored run ({len(idle)}): " + ", ".join(idle))
+    lines.append(f"{len(hit)} of {len(rows)} stored runs will compute again; the others are read back")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m lib.scale.store [list | explain KEY | verify | prune --stale [--dry-run]]`` on the run store."""
     parser = argparse.ArgumentParser(prog="python -m lib.scale.store", description=main.__doc__)
@@ -44,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     prune = sub.add_parser("prune", help="remove entries")
     prune.add_argument("--stale", action="store_true", required=True, help="entries no current configuration produces")
     prune.add_argument("--dry-run", action="store_true", help="only show what would be removed")
+    edits = sub.add_parser("pending", help="which stored runs the uncommitted edits of lib/ will recompute, and why")
+    edits.add_argument("--since", default="HEAD", help="the commit to compare the working tree with (default: HEAD)")
     args = parser.parse_args(argv)
     command = args.command or "list"
     now = current()
@@ -73,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(json.dumps({k: v for k, v in header.items() if k != "checksum"}, indent=2))
         print(f"\n{path}: " + ("stale — " + "; ".join(stale) if stale else "current"))
+        return 0
+    if command == "pending":
+        print(pending(rows, args.since))
         return 0
     if command == "verify":
         bad = [r for r in rows if r[2] is not None]

@@ -1,23 +1,24 @@
-"""The run store: every finished run is kept under ``cache/runs/<kind>/<key>`` and read back instead of rerun.
+"""The run store: every finished run is kept under ``cache/runs/<kind>/<key>.<code>`` and read back instead of
+rerun.
 
-A stored run must never outlive what made it, so its **key** covers all of it:
+A stored run must never outlive what made it, so what names it covers all of it:
 
 - ``params`` — the run's parameter section, every field except those that only choose *which* runs exist
   (the grid: seeds, methods, levels; each protocol lists them, commented), plus the run's own coordinates
   (seed, method, level, the device it ran on, ...);
-- ``code`` — per ``lib`` module the computing module imports, directly or not, the hash of its code
-  *normalised*: its syntax tree without docstrings, comments or formatting (:func:`code`). Change a function's
-  body and every run whose code reaches that module recomputes; fix a docstring or a comment and none does.
-  Imports made only for type annotations (``if TYPE_CHECKING:``) are not followed, and neither are the
-  modules that describe rather than compute (:data:`NOT_CODE`: the store, the machine's description and the
-  loader of ``params.yaml``, whose values enter ``params``). A section's schema (:mod:`lib.params`) is code of
-  the runs that import it, so editing the FlexRel section's schema rekeys FlexRel's runs only;
-- ``versions`` — torch, torchvision, zennit, torch-pruning and numpy.
+- ``versions`` — torch, torchvision, zennit, torch-pruning and numpy;
+- ``code`` — the code the run **executed** (:mod:`lib.store.code`): every unit of ``lib`` (a top-level function,
+  or a class) that ran while it computed, and those the stored runs it read had recorded, each with a hash of its
+  normalised source and of the module-level values it reads. The first two make the entry's key (the file name's
+  first part); the code is checked on lookup: an entry whose units all hash as they do today is current, and a run
+  none of whose entries is current computes again (a new entry beside the old one, which ``prune --stale``
+  removes). Change a function's body and exactly the runs that called it recompute; fix a docstring or a comment,
+  or edit a label, a list of runs or a plotting helper, and none does.
 
-An entry stores its key's parts beside the result and a checksum of the result, so ``python -m lib.scale.store``
-can list, explain, verify and prune the store. A truncated or corrupt entry is reported, removed and
-recomputed — never loaded. A resumed stage reuses every finished run; a changed parameter changes the key
-of exactly the runs that read it.
+An entry stores its key's parts and its code beside the result and a checksum of the result, so
+``python -m lib.scale.store`` can list, explain, verify and prune the store, and say which runs the working tree's
+uncommitted edits will recompute. A truncated or corrupt entry is reported, removed and recomputed — never loaded.
+A resumed stage reuses every finished run; a changed parameter changes the key of exactly the runs that read it.
 
 The protocols hand :func:`cached` a :class:`View` of their section that raises on any field outside the
 key, so a run cannot read a setting its key leaves out.
@@ -46,15 +47,11 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from ..core import code as units
+from ..core.code import LIB, NOT_CODE
 from ..core.train import world
 from ..params.paths import RUNS
 from .machine import cpu_name, versions
-
-#: Modules whose code is in no key, and whose imports are not followed: the store itself, the machine's description
-#: (how a result is kept and what it cost, not what it is) and the loader of ``params.yaml`` (a run's parameters
-#: enter its key as values).
-NOT_CODE = ("lib.store.runs", "lib.store.machine", "lib.params.profiles")
-LIB = Path(__file__).resolve().parents[1]
 
 
 class View:
@@ -179,15 +176,9 @@ def config_hash(obj: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _source(module: str, root: Path = LIB) -> Path:
-    """The source file of ``lib`` module ``module`` under ``root`` (a package: its ``__init__.py``)."""
-    path = root.joinpath(*module.split(".")[1:])
-    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
-
-
-def _read_source(path: Path, root: Path = LIB) -> tuple[frozenset[str], str]:
-    """``(lib modules it imports at run time, hash of its normalised code)`` of a source file, parsed once per
-    process and version of the file (its size and modification time): every stored run's key needs them."""
+def _read_source(path: Path, root: Path = LIB) -> frozenset[str]:
+    """The ``lib`` modules a source file imports at run time, parsed once per process and version of the file (its
+    size and modification time)."""
     stat = path.stat()
     return _parse(path, root, stat.st_mtime_ns, stat.st_size)
 
@@ -210,44 +201,22 @@ def _imports(tree: ast.AST, root: Path, package: str = "") -> set[str]:
             todo += node.orelse
             continue
         if isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                if not package:
-                    raise ValueError(f"a relative import (from {'.' * node.level}{base}) outside the library")
-                above = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*above, *([base] if base else [])])
+            base = units.resolve(node, package)
             if base.split(".")[0] == "lib":
                 for alias in node.names:
                     sub = f"{base}.{alias.name}"
-                    found.add(sub if _source(sub, root).exists() else base)
+                    found.add(sub if units.source(sub, root).exists() else base)
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.split(".")[0] == "lib"}
         todo += ast.iter_child_nodes(node)
     return {m for m in found if m != "lib"}
 
 
-def _normalised(tree: ast.Module) -> str:
-    """The code of a module as its syntax tree with every docstring and other bare string statement removed:
-    comments and formatting are not in a syntax tree, so none of the three changes it."""
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if isinstance(body, list):
-            node.body = [
-                s
-                for s in body
-                if not (
-                    isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant) and isinstance(s.value.value, str)
-                )
-            ]
-    return ast.dump(tree, annotate_fields=False, include_attributes=False)
-
-
 @cache
-def _parse(path: Path, root: Path, mtime_ns: int, size: int) -> tuple[frozenset[str], str]:
-    tree = ast.parse(path.read_bytes())
+def _parse(path: Path, root: Path, mtime_ns: int, size: int) -> frozenset[str]:
     parts = path.relative_to(root.parent).with_suffix("").parts
     package = ".".join(parts[:-1])  # a package's __init__ and its other modules share a package
-    return frozenset(_imports(tree, root, package)), hashlib.sha256(_normalised(tree).encode()).hexdigest()[:16]
+    return frozenset(_imports(ast.parse(path.read_bytes()), root, package))
 
 
 def lib_imports(source: str, root: Path = LIB) -> set[str]:
@@ -269,18 +238,18 @@ def closure(module: str, root: Path = LIB, every: bool = False) -> list[str]:
         if m not in seen:
             seen.add(m)
             if every or m not in NOT_CODE or m == module:
-                todo += [i for i in _read_source(_source(m, root), root)[0] if _source(i, root).exists()]
+                todo += [i for i in _read_source(units.source(m, root), root) if units.source(i, root).exists()]
     return sorted(seen)
 
 
-def code(module: str, root: Path = LIB) -> dict[str, str]:
-    """``{module: hash of its normalised code}`` over :func:`closure` (minus :data:`NOT_CODE`): the code part
-    of a key."""
-    return {m: _read_source(_source(m, root), root)[1] for m in closure(module, root) if m not in NOT_CODE}
-
-
 def _key(header: dict) -> str:
-    return config_hash({k: header[k] for k in ("kind", "section", "params", "run", "code", "versions")})
+    """An entry's key: what run it is (kind, section, parameters, coordinates) and the library versions."""
+    return config_hash({k: header[k] for k in ("kind", "section", "params", "run", "versions")})
+
+
+def _name(header: dict) -> str:
+    """An entry's file name without suffix: its key, then a hash of the code it recorded."""
+    return f"{_key(header)}.{config_hash(header['code'])}"
 
 
 def _checksum(payload: bytes) -> str:
@@ -307,7 +276,7 @@ def _read(path: Path) -> tuple[dict, Any]:
         raise CorruptEntry(f"unreadable ({type(err).__name__}: {err})") from None
     if _checksum(payload) != header.get("checksum"):
         raise CorruptEntry("checksum mismatch")
-    if path.stem != _key(header):
+    if path.stem != _name(header):
         raise CorruptEntry("stored key does not match its file name")
     return header, body
 
@@ -374,8 +343,8 @@ def reads() -> Iterator[list[Run]]:
 
 
 def _header(run: Run, module: str) -> dict:
-    """What makes an entry (the key's parts), what computed it, and in how many processes (outside the key:
-    like the CPU model, a distributed run changes float rounding only)."""
+    """What makes an entry (the key's parts; its code once computed), what computed it, and in how many processes
+    (outside the key: like the CPU model, a distributed run changes float rounding only)."""
     if (found := _READS.get()) is not None:
         found.append(run)
     return {
@@ -383,7 +352,6 @@ def _header(run: Run, module: str) -> dict:
         "section": run.view.section,
         "params": run.view.params(),
         "run": run.key(),
-        "code": code(module),
         "versions": versions(),
         "module": module,
         "processes": world()[1],
@@ -401,35 +369,39 @@ def _timing(start: float) -> dict:
     return {"seconds": round(time.perf_counter() - start, 3), "cpu": cpu_name()}
 
 
-def _lookup(path: Path) -> Any | None:
-    """The stored result at ``path``, or ``None`` if absent; a corrupt entry is reported and removed."""
-    if not path.exists():
-        return None
-    try:
-        return _read(path)[1]
-    except CorruptEntry as err:
-        warnings.warn(f"run store: {path} is corrupt ({err}); removed, recomputing", stacklevel=3)
-        path.unlink()
-        return None
+def _lookup(folder: Path, header: dict, suffix: str) -> Any | None:
+    """The result of the entry of ``header``'s key under ``folder`` whose recorded code is today's, or ``None``;
+    its code joins the recording of the run reading it. A corrupt entry is reported and removed."""
+    for path in sorted(folder.glob(f"{_key(header)}.*{suffix}")):
+        try:
+            stored, body = _read(path)
+        except CorruptEntry as err:
+            warnings.warn(f"run store: {path} is corrupt ({err}); removed, recomputing", stacklevel=3)
+            path.unlink()
+            continue
+        if not units.changed(stored["code"]):
+            units.read_back(stored["code"])
+            return body
+    return None
 
 
 def cached(run: Run, compute: Callable[[], Any], root: Path | None = None) -> Any:
     """The JSON result of ``compute()`` for ``run``, computed once and then read back (the first call returns it as
-    read back too, so both give equal values). The code part of the key is that of the module defining
-    ``compute``."""
+    read back too, so both give equal values). The entry records the code ``compute()`` executed."""
     header = _header(run, compute.__module__)
-    path = (root or RUNS) / run.kind / f"{_key(header)}.json"
-    found = _lookup(path)
+    folder = (root or RUNS) / run.kind
+    found = _lookup(folder, header, ".json")
     if found is not None:
         return found
     _missing(header)
     start = time.perf_counter()
-    result = json.loads(json.dumps(compute(), default=str))
-    header |= _timing(start)
+    with units.recording() as executed:
+        result = json.loads(json.dumps(compute(), default=str))
+    header |= _timing(start) | {"code": executed.code}
     text = json.dumps(
         {"header": header | {"checksum": _checksum(json.dumps(result, sort_keys=True).encode())}, "result": result}
     )
-    _write(path, lambda p: p.write_text(text))
+    _write(folder / f"{_name(header)}.json", lambda p: p.write_text(text))
     return result
 
 
@@ -442,23 +414,25 @@ def cached_model(
     missing: str = "",
 ) -> tuple[nn.Module, Any]:
     """A model built by ``build()`` and trained in place by ``fit(model)`` (which returns a JSON-able record),
-    stored once and then loaded: ``(model, record)``; the code part of the key is that of the module defining
-    ``fit``. With ``train=False`` a missing entry raises :class:`FileNotFoundError` with ``missing`` (what to run)
-    instead of training."""
+    stored once and then loaded: ``(model, record)``; the entry records the code both executed. With
+    ``train=False`` a missing entry raises :class:`FileNotFoundError` with ``missing`` (what to run) instead of
+    training."""
     header = _header(run, fit.__module__)
-    path = (root or RUNS) / run.kind / f"{_key(header)}.pt"
-    model = build()
-    found = _lookup(path)
+    folder = (root or RUNS) / run.kind
+    found = _lookup(folder, header, ".pt")
     if found is not None:
         state, record = found
+        model = build()
         model.load_state_dict(state)
         return model, record
     _missing(header)
     if not train:
-        raise FileNotFoundError(f"no stored {run.kind} run for {run.key()} under {path.parent}. {missing}")
+        raise FileNotFoundError(f"no stored {run.kind} run for {run.key()} under {folder}. {missing}")
     start = time.perf_counter()
-    record = json.loads(json.dumps(fit(model), default=str))
-    header |= _timing(start)
+    with units.recording() as executed:
+        model = build()
+        record = json.loads(json.dumps(fit(model), default=str))
+    header |= _timing(start) | {"code": executed.code}
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     text = json.dumps(record)
     stored = {
@@ -466,7 +440,7 @@ def cached_model(
         "record": text,
         "header": json.dumps(header | {"checksum": _checksum(_state_bytes(state) + text.encode())}),
     }
-    _write(path, lambda p: torch.save(stored, p))
+    _write(folder / f"{_name(header)}.pt", lambda p: torch.save(stored, p))
     return model, record
 
 
@@ -490,15 +464,11 @@ def records(root: Path | None = None) -> Iterator[tuple[Path, dict | None, str |
 
 
 def why_stale(header: dict, current: set[tuple[str, str, str]]) -> list[str]:
-    """Why no current configuration produces an entry (empty: it is current): its code or library versions differ
-    from today's, or it is none of the ``current`` runs (their :meth:`Run.identity`: what the stages list)."""
+    """Why no current configuration produces an entry (empty: it is current): code it executed is no longer today's
+    (the units named), its library versions differ from today's, or it is none of the ``current`` runs (their
+    :meth:`Run.identity`: what the stages list)."""
     reasons = []
-    try:
-        now = code(header["module"])
-    except (KeyError, OSError):  # the module that computed it is gone
-        now = {}
-    changed = sorted(m for m in set(now) | set(header["code"]) if now.get(m) != header["code"].get(m))
-    if changed:
+    if changed := units.changed(header["code"]):
         reasons.append("code changed: " + ", ".join(changed))
     if header["versions"] != versions():
         reasons.append(f"versions {header['versions']} ≠ installed {versions()}")
