@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+import torch_pruning as tp
 from torch import nn
 from zennit.attribution import Gradient
 from zennit.composites import LayerMapComposite
@@ -295,13 +296,13 @@ def test_library_scores_are_torch_pruning_importances_per_unit():
     with torch.no_grad():
         net[1].weight.copy_(torch.tensor([0.5, -2.0, 0.1, 1.0]))
     x, y = torch.randn(8, 1, 8, 8), torch.randint(0, 3, (8,))
-    bn = filters.library_scores(net, "bn_scale", x, y)
+    bn = filters.library_scores(net, tp.importance.BNScaleImportance(), x, y)
     assert torch.equal(bn["0"].argsort(), torch.tensor([2, 0, 3, 1]))  # ranks like |γ|
-    for name in ("taylor", "lamp"):
-        assert filters.library_scores(net, name, x, y)["0"].shape == (4,)
+    for importance in (tp.importance.TaylorImportance(), tp.importance.LAMPImportance()):
+        assert filters.library_scores(net, importance, x, y)["0"].shape == (4,)
     assert net[0].weight.grad is None  # Taylor's gradients live on a copy
-    with pytest.raises(ValueError, match="allowed"):
-        filters.library_scores(net, "obd", x, y)
+    with pytest.raises(ValueError, match="gives no score for layer 4"):
+        filters.library_scores(net, tp.importance.BNScaleImportance(), x, y, layers=["4"])
 
 
 def test_network_normalisation_mixes_layers_on_one_scale():

@@ -10,18 +10,9 @@ import yaml
 
 from lib.core import data, models, prune, train
 from lib.criteria import contribution, filters
-from lib.criteria.filters import LIBRARY
 from lib.criteria.registry import COMPOSITES, CRITERIA
-from lib.params import paths, profiles
-from lib.params.flexrel import (
-    BASELINES,
-    BATCHNORM_MODELS,
-    COMPOSITE_NAMES,
-    FLEXREL_METHODS,
-    FLEXREL_MODELS,
-    NORMALISATIONS,
-    PARTNERS,
-)
+from lib.params import catalogue, paths, profiles
+from lib.params.flexrel import BASELINES, FLEXREL_METHODS, FLEXREL_MODELS, NORMALISATIONS, PARTNERS
 from lib.params.profiles import validate
 from lib.params.schema import DATASETS, DEVICES, OPTIMIZERS, READINGS, SCHEDULES, SCOPES, SHIFTS, ParamsError
 from lib.params.studies import VARIANTS
@@ -131,13 +122,15 @@ def test_registries_match_their_implementations():
     """Every choice list of lib.params (torch-free) names exactly what its implementation provides."""
     assert set(contribution.CONTRIBUTION_PRESETS) == set(READINGS)
     assert set(data.SPECS) == set(DATASETS)
-    # the criteria and composites params.yaml accepts are read from their registrations' source: the same ones the
-    # registry holds at run time, in the same roles
-    assert list(COMPOSITES) == list(COMPOSITE_NAMES)
-    assert [n for n, c in CRITERIA.items() if c.role == "paper"] + ["flexrel", "random"] == list(FLEXREL_METHODS)
-    assert [n for n, c in CRITERIA.items() if c.role == "baseline"] == list(BASELINES)
+    # the catalogue params.yaml's choices come from (torch-free) has an implementation for every entry, and nothing
+    # else is registered: a criterion that scores, a composite, a network's builder
+    assert list(COMPOSITES) == list(catalogue.COMPOSITES)
+    assert list(CRITERIA) == [n for n, c in catalogue.CRITERIA.items() if c.scores]
+    assert all(CRITERIA[n].entry is catalogue.CRITERIA[n] for n in CRITERIA)
+    assert list(FLEXREL_METHODS) == ["magnitude", "magnitude_bn", "relevance", "flexrel", "random"]
+    assert list(BASELINES) == ["taylor", "lamp", "bn_scale", "contribution"]
     assert set(PARTNERS) == set(CRITERIA) - {"relevance"}
-    assert set(LIBRARY) < set(BASELINES)
+    assert set(models.BUILDERS) == set(catalogue.NETWORKS) == set(FLEXREL_MODELS)
     weight = [torch.nn.Parameter(torch.zeros(1))]
     made = {o: train.make_optimizer(o, weight, 0.1, momentum=0.9) for o in OPTIMIZERS}
     assert {o: (type(m).__name__, m.defaults.get("nesterov")) for o, m in made.items()} == {
@@ -173,7 +166,7 @@ def test_registries_match_their_implementations():
         "lenet300": (False, False),
         "resnet18": (True, True),
     }
-    assert {name for name, (_, bn) in kinds.items() if bn} == set(BATCHNORM_MODELS)
+    assert kinds == {n: (net.convolutional, net.batchnorm) for n, net in catalogue.NETWORKS.items()}
     mlp = models.mlp([8, 6, 4, 2])
     s = prune.random_scores(mlp, 0)
     for scope in SCOPES:

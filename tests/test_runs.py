@@ -216,6 +216,7 @@ def test_an_edit_recomputes_exactly_the_runs_that_executed_it(tmp_path):
     first, stored = run()
     assert len(stored) == 7  # base network, 2 scores, 3 retention runs, rank run
     executed = sorted(set().union(*stored.values()))
+    hashes = {u: code.unit_hash(u, lib) for u in executed}
     assert "lib.criteria.filters:folded_magnitude" in executed
     sample = ["lib.criteria.filters:folded_magnitude"] + random.Random(0).sample(
         [u for u in executed if u != "lib.criteria.filters:folded_magnitude"], 3
@@ -224,15 +225,19 @@ def test_an_edit_recomputes_exactly_the_runs_that_executed_it(tmp_path):
         source = code.source(unit.split(":")[0], lib)
         original = source.read_text()
         _mutate(lib, unit)
+        edited = {u for u in executed if code.unit_hash(u, lib) != hashes[u]}  # it, and units naming its fields
+        assert unit in edited and len(edited) < len(executed), (unit, edited)
         result, now = run()
         new = {k.rsplit(".", 2)[0] for k in now.keys() - stored.keys()}
-        expected = {k.rsplit(".", 2)[0] for k, units in stored.items() if unit in units}
-        assert new == expected, unit
+        assert new == {k.rsplit(".", 2)[0] for k, units in stored.items() if units & edited}, (unit, edited)
+        assert new >= {k.rsplit(".", 2)[0] for k, units in stored.items() if unit in units}
         assert result == first  # the edit changed no behaviour: the recomputed runs agree
         source.write_text(original)
         for path in (repo / "cache" / "runs").glob("*/*"):  # the mutation's entries
             if str(path.relative_to(repo / "cache" / "runs")) not in stored:
                 path.unlink()
+    folded = {k for k, u in stored.items() if "lib.criteria.filters:folded_magnitude" in u}
+    assert {k.split("/")[0] for k in folded} == {"flexrel-scores", "flexrel-retention"} and len(folded) == 2
     raw = [u for k, u in stored.items() if k.startswith("flexrel-") and "lib.criteria.filters:raw_magnitude" in u]
     assert raw and not any("lib.criteria.filters:folded_magnitude" in u for u in raw)  # raw magnitude's runs
     for unit in (

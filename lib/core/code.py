@@ -10,7 +10,8 @@ autograd thread, a dataset's ``__getitem__`` in a ``DataLoader`` worker) while i
 A unit's hash (:func:`unit_hash`) covers its normalised source (the syntax tree without docstrings, comments or
 formatting) and every **module-level value it reads**: the assignments of the module-level names it uses, followed
 through ``from lib.x import NAME`` and ``module.NAME`` into other ``lib`` modules, the values those read in turn,
-and the classes it names (a dataclass's fields are its constructor's code). Functions it names are not values: one
+and the classes it names: their bases, decorators and fields (a dataclass's fields are its generated constructor's
+code), not their methods, which are the class's own unit when they run. Functions it names are not values: one
 that runs is a unit of its own, one that does not cannot change the result.
 
 So editing the body of ``magnitude_folded`` recomputes the runs that called it and no other; editing a label, a
@@ -151,9 +152,17 @@ def _parse(path: Path, root: Path, mtime_ns: int, size: int) -> Module:
             spans.append((first, stmt.end_lineno or stmt.lineno, stmt.name))
             units[stmt.name] = normalised(stmt)
             unit_reads[stmt.name] = _read_names(stmt)
-            if isinstance(stmt, ast.ClassDef):
-                values[stmt.name] = (units[stmt.name],)
-                reads[stmt.name] = unit_reads[stmt.name]
+            if isinstance(stmt, ast.ClassDef):  # as a value: its bases, decorators and fields, not its methods
+                fields = [s for s in stmt.body if not isinstance(s, ast.FunctionDef | ast.AsyncFunctionDef)]
+                skeleton = ast.ClassDef(
+                    name=stmt.name,
+                    bases=stmt.bases,
+                    keywords=stmt.keywords,
+                    body=fields,
+                    decorator_list=stmt.decorator_list,
+                )
+                values[stmt.name] = (ast.dump(skeleton, annotate_fields=False, include_attributes=False),)
+                reads[stmt.name] = _read_names(skeleton)
         elif isinstance(stmt, ast.ImportFrom):
             base = resolve(stmt, package)
             for alias in stmt.names:

@@ -1,16 +1,38 @@
 """The papers' networks: VGG-16 (FlexRel), the 784-50-30-10 MLP and the appendix CNN (rank paper); and a residual
 network beyond them, ResNet-18 with a CIFAR stem (notebook 09).
 
-Every ReLU is out of place (LRP hooks read each layer's output tensor).
+Every ReLU is out of place (LRP hooks read each layer's output tensor). Each network of FlexRel's catalogue
+(:data:`lib.params.catalogue.NETWORKS`) registers its builder here (``@builds("name")``, :data:`BUILDERS`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import nn
 from torchvision.models import VGG
 from torchvision.models.resnet import BasicBlock, Bottleneck
 from torchvision.models.vgg import cfgs, make_layers
+
+from ..params import catalogue
+
+#: A catalogued network's builder: ``build(classes, channels, image_size, width, dropout) → a fresh network``.
+Builder = Callable[[int, int, int, float, float], nn.Module]
+#: Every catalogued network's builder, by name.
+BUILDERS: dict[str, Builder] = {}
+
+
+def builds(name: str) -> Callable[[Builder], Builder]:
+    """Register the decorated builder as that of catalogued network ``name``."""
+    if name not in catalogue.NETWORKS or name in BUILDERS:
+        raise ValueError(f"network {name!r}: not in the catalogue {list(catalogue.NETWORKS)}, or registered twice")
+
+    def register(build: Builder) -> Builder:
+        BUILDERS[name] = build
+        return build
+
+    return register
 
 
 def _out_of_place(model: nn.Module) -> nn.Module:
@@ -116,6 +138,28 @@ def mlp(sizes: list[int], bias: bool = True) -> nn.Sequential:
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
     return nn.Sequential(*layers)
+
+
+@builds("vgg16_bn")
+def vgg16_bn_network(classes: int, channels: int, image_size: int, width: float, dropout: float) -> nn.Module:
+    return vgg16(classes, channels, width, batch_norm=True, image_size=image_size, dropout=dropout)
+
+
+@builds("vgg16")
+def vgg16_network(classes: int, channels: int, image_size: int, width: float, dropout: float) -> nn.Module:
+    return vgg16(classes, channels, width, batch_norm=False, image_size=image_size, dropout=dropout)
+
+
+@builds("lenet300")
+def lenet300(classes: int, channels: int, image_size: int, width: float, dropout: float) -> nn.Module:
+    """LeNet-300-100 (no convolutions; ``width`` and ``dropout`` do not apply)."""
+    return mlp([channels * image_size**2, 300, 100, classes])
+
+
+@builds("resnet18")
+def resnet18_network(classes: int, channels: int, image_size: int, width: float, dropout: float) -> nn.Module:
+    """ResNet-18 with the CIFAR stem (``image_size`` and ``dropout`` do not apply)."""
+    return resnet18(classes, channels, width)
 
 
 def cnn(in_channels: int = 3, num_classes: int = 10, image_size: int = 32, bias: bool = True) -> nn.Sequential:

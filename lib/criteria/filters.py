@@ -12,7 +12,7 @@ or linear neuron, as :data:`lib.core.prune.Scores` (higher = more important).
   ``R̂`` (or normalised over the whole network, :data:`lib.params.flexrel.NORMALISATIONS`).
 
 Baselines beside the paper's: :func:`library_scores` (torch-pruning's first-order Taylor, LAMP and
-BatchNorm-scale importances, :data:`LIBRARY`) and :func:`filter_contribution` (the rank paper's contribution,
+BatchNorm-scale importances) and :func:`filter_contribution` (the rank paper's contribution,
 read on filters). The LRP rules come from :data:`COMPOSITES`, one place that lists the choices.
 
 **Consequence of eq. (1) at filter granularity.** For unit ``j`` the sum over its weights is
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -69,13 +69,13 @@ def magnitude(model: nn.Module, fold_batchnorm: bool = False, layers: Iterable[s
     return magnitude(graph.batchnorm_merged(model), layers=layers)  # a merged copy: the model is left as it is
 
 
-@criterion("magnitude", "paper")
+@criterion("magnitude")
 def raw_magnitude(model: nn.Module, reference: Reference) -> Scores:
     """The paper's "lowest average magnitude": mean raw ``|w|`` (:func:`magnitude`)."""
     return magnitude(model)
 
 
-@criterion("magnitude_bn", "paper")
+@criterion("magnitude_bn")
 def folded_magnitude(model: nn.Module, reference: Reference) -> Scores:
     """Mean ``|w|`` with the following BatchNorm folded in (:func:`magnitude`)."""
     return magnitude(model, fold_batchnorm=True)
@@ -252,7 +252,7 @@ def relevance(
     return {name: r.flatten(1).sum(1) for name, r in parameter_relevance(model, x, y, composite, **kwargs).items()}
 
 
-@criterion("relevance", "paper", reads=("images", "labels"))
+@criterion("relevance")
 def reference_relevance(model: nn.Module, reference: Reference) -> Scores:
     """Eq. (1)'s per-unit relevance (:func:`relevance`) on the reference images, LRP started at the true class's logit
     (or the predicted class's: ``reference.target``), with its composite."""
@@ -343,41 +343,29 @@ def weights_per_unit(model: nn.Module) -> dict[str, int]:
     return {name: m.weight[0].numel() for name, m in prunable_layers(model).items()}
 
 
-#: torch-pruning's importance criteria, by name: first-order Taylor ``|w·∂L/∂w|`` (Molchanov et al. 2019),
-#: LAMP (Lee et al. 2021; per layer it ranks like the L2 magnitude) and BatchNorm scale ``|γ|`` (Liu et al. 2017).
-LIBRARY: dict[str, Callable[[], tp.importance.Importance]] = {
-    "taylor": tp.importance.TaylorImportance,
-    "lamp": tp.importance.LAMPImportance,
-    "bn_scale": tp.importance.BNScaleImportance,
-}
-
-
 def library_scores(
     model: nn.Module,
-    name: str,
+    importance: tp.importance.Importance,
     x: torch.Tensor,
     y: torch.Tensor,
     layers: list[str] | None = None,
     batch_size: int = 256,
 ) -> Scores:
-    """Per-unit scores of torch-pruning's criterion ``name`` (:data:`LIBRARY`) for the prunable ``layers``
-    (default: all).
+    """Per-unit scores of torch-pruning's ``importance`` for the prunable ``layers`` (default: all).
 
     Each layer's score is torch-pruning's importance of the group that removing its units prunes (the layer,
-    its BatchNorm and the next layer's inputs), so the scores enter :func:`lib.core.prune.prune` like ours. Taylor
-    reads the gradient of the summed cross-entropy of ``(x, y)`` (eval mode; the model is not modified).
+    its BatchNorm and the next layer's inputs), so the scores enter :func:`lib.core.prune.prune` like ours. An
+    importance that reads gradients (first-order Taylor) gets those of the summed cross-entropy of ``(x, y)`` (eval
+    mode; the model is not modified).
     """
-    if name not in LIBRARY:
-        raise ValueError(f"criterion {name!r}; allowed: {list(LIBRARY)}")
     net = copy.deepcopy(model).eval()
-    if name == "taylor":
+    if isinstance(importance, tp.importance.TaylorImportance):
         net.zero_grad()
         for start in range(0, len(x), batch_size):
             F.cross_entropy(
                 net(x[start : start + batch_size]), y[start : start + batch_size], reduction="sum"
             ).backward()
     deps = tp.DependencyGraph().build_dependency(net, example_inputs=x[:1])
-    importance = LIBRARY[name]()
     modules = dict(net.named_modules())
     out = {}
     for layer_name in prunable_layers(model) if layers is None else layers:
@@ -386,28 +374,29 @@ def library_scores(
         found = importance(group)
         if found is None:
             raise ValueError(
-                f"{name} gives no score for layer {layer_name} (e.g. bn_scale on a layer without BatchNorm)"
+                f"{type(importance).__name__} gives no score for layer {layer_name} (e.g. BatchNorm scale on a "
+                "layer without BatchNorm)"
             )
         out[layer_name] = found.detach().float().cpu()
     return out
 
 
-@criterion("taylor", "baseline", reads=("images", "labels", "gradients"))
+@criterion("taylor")
 def taylor(model: nn.Module, reference: Reference) -> Scores:
     """torch-pruning's first-order Taylor ``|w·∂L/∂w|`` (Molchanov et al. 2019) on the reference images."""
-    return library_scores(model, "taylor", *reference.images(), reference.layers)
+    return library_scores(model, tp.importance.TaylorImportance(), *reference.images(), reference.layers)
 
 
-@criterion("lamp", "baseline", reads=("images",))
+@criterion("lamp")
 def lamp(model: nn.Module, reference: Reference) -> Scores:
     """torch-pruning's LAMP (Lee et al. 2021; per layer it ranks like the L2 magnitude); the images trace the graph."""
-    return library_scores(model, "lamp", *reference.images(), reference.layers)
+    return library_scores(model, tp.importance.LAMPImportance(), *reference.images(), reference.layers)
 
 
-@criterion("bn_scale", "baseline", reads=("images", "batchnorm"))
+@criterion("bn_scale")
 def bn_scale(model: nn.Module, reference: Reference) -> Scores:
     """torch-pruning's BatchNorm scale ``|γ|`` (Liu et al. 2017); the images trace the graph."""
-    return library_scores(model, "bn_scale", *reference.images(), reference.layers)
+    return library_scores(model, tp.importance.BNScaleImportance(), *reference.images(), reference.layers)
 
 
 def consumers(model: nn.Module, x: torch.Tensor) -> dict[str, list[nn.Module]]:
@@ -486,7 +475,7 @@ def filter_contribution(
     return {n: (lam_avg * total[n] / len(x) + lam_max * peak[n]).float() for n in layers}
 
 
-@criterion("contribution", "baseline", reads=("images",))
+@criterion("contribution")
 def contribution(model: nn.Module, reference: Reference) -> Scores:
     """The rank paper's contribution on filters and neurons (:func:`filter_contribution`) on the reference images."""
     return filter_contribution(model, reference.images()[0])

@@ -1,16 +1,13 @@
-"""One registry of pruning criteria: each is registered beside its implementation (``@criterion("name", ...)``), with
-what it reads, and every user reads it here — the choices ``params.yaml`` accepts (:mod:`lib.params.registered` reads
-the registrations from the source, without importing torch), the protocols' scoring
+"""One registry of pruning criteria: each catalogued criterion (:data:`lib.params.catalogue.CRITERIA`, its name,
+role, label and what it reads) that scores a network registers its function beside its implementation
+(``@criterion("name")``), and every user reads it here: the protocols' scoring
 (:func:`lib.protocols.flexrel.criterion_scores`) and the torch-pruning importance every criterion becomes
-(:class:`lib.criteria.importance.CriterionImportance`).
+(:class:`lib.criteria.importance.CriterionImportance`). The same for LRP's composites (``@composite("name")``).
 
 A criterion is ``score(model, reference) → {layer name: one score per unit}`` (higher = more important) over every
 prunable layer, where ``reference`` (:class:`Reference`) hands it the reference images and labels (loaded once, on
-first use) and LRP's settings. Adding one is a registered function and its test::
-
-    @criterion("l2", "baseline")
-    def l2(model: nn.Module, reference: Reference) -> Scores:
-        return {name: m.weight.detach().flatten(1).norm(dim=1) for name, m in prunable_layers(model).items()}
+first use) and LRP's settings. Adding one is its catalogue entry, a registered function and its test (the
+catalogue's documentation shows one).
 """
 
 from __future__ import annotations
@@ -22,13 +19,7 @@ import torch
 from torch import nn
 
 from ..core.prune import Scores
-
-#: What a criterion may read besides the network's weights: the reference images, their labels, the gradients of the
-#: loss on them, and BatchNorm layers (a criterion that reads them applies only to a network that has them).
-READS = ("images", "labels", "gradients", "batchnorm")
-#: Where a criterion appears: among FlexRel's methods (Fig. 2's, the paper's own and its magnitude variant) or
-#: among today's criteria measured beside them (never in the paper's verdicts).
-ROLES = ("paper", "baseline")
+from ..params import catalogue
 
 
 @dataclass
@@ -52,12 +43,14 @@ class Reference:
 
 @dataclass(frozen=True)
 class Criterion:
-    """A registered criterion: its name, its role (:data:`ROLES`), what it reads (:data:`READS`) and its score."""
+    """A registered criterion: its catalogue entry and its score."""
 
-    name: str
-    role: str
-    reads: tuple[str, ...]
+    entry: catalogue.Criterion
     score: Callable[[nn.Module, Reference], Scores]
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return self.entry.reads
 
     def applies(self, model: nn.Module) -> bool:
         """Whether it can score ``model`` (one that reads BatchNorm needs BatchNorm layers)."""
@@ -75,8 +68,10 @@ COMPOSITES: dict[str, Callable[[torch.Tensor], object]] = {}
 
 
 def composite(name: str) -> Callable:
-    """Register the decorated ``build(x) → zennit composite`` as LRP rules ``name`` (a literal, read from the source
-    by :mod:`lib.params.registered`)."""
+    """Register the decorated ``build(x) → zennit composite`` as LRP rules ``name`` (one of
+    :data:`lib.params.catalogue.COMPOSITES`)."""
+    if name not in catalogue.COMPOSITES or name in COMPOSITES:
+        raise ValueError(f"composite {name!r}: not in the catalogue {list(catalogue.COMPOSITES)}, or registered twice")
 
     def register(build: Callable[[torch.Tensor], object]) -> Callable[[torch.Tensor], object]:
         COMPOSITES[name] = build
@@ -85,17 +80,17 @@ def composite(name: str) -> Callable:
     return register
 
 
-def criterion(name: str, role: str, reads: tuple[str, ...] = ()) -> Callable:
-    """Register the decorated ``score(model, reference)`` as criterion ``name`` (its arguments must be literals:
-    :mod:`lib.params.registered` reads them from the source)."""
-    if role not in ROLES or set(reads) - set(READS) or name in CRITERIA:
+def criterion(name: str) -> Callable:
+    """Register the decorated ``score(model, reference)`` as catalogued criterion ``name`` (one that scores)."""
+    entry = catalogue.CRITERIA.get(name)
+    if entry is None or not entry.scores or name in CRITERIA:
         raise ValueError(
-            f"criterion {name!r}: role {role!r} (allowed {list(ROLES)}), reads {reads} (allowed "
-            f"{list(READS)}), registered once"
+            f"criterion {name!r}: not in the catalogue {list(catalogue.CRITERIA)}, of a role without a score "
+            f"({entry.role if entry else None!r}), or registered twice"
         )
 
     def register(score: Callable[[nn.Module, Reference], Scores]) -> Callable[[nn.Module, Reference], Scores]:
-        CRITERIA[name] = Criterion(name, role, tuple(reads), score)
+        CRITERIA[name] = Criterion(entry, score)
         return score
 
     return register

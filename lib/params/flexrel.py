@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
-from .registered import registered
+from .catalogue import COMPOSITES, CRITERIA, NETWORKS, with_role
 from .schema import (
     DATASETS,
     OPTIMIZERS,
@@ -23,26 +23,16 @@ from .schema import (
     Share,
 )
 
-#: Every registered criterion (:mod:`lib.criteria.registry`) and its role.
-_CRITERIA = {name: args[0] for name, args in registered("criterion").items()}
-#: FlexRel's methods: the criteria registered in the ``paper`` role (magnitude raw or BatchNorm-folded, relevance),
-#: FlexRel's mix and the random control.
-FLEXREL_METHODS = (*(n for n, role in _CRITERIA.items() if role == "paper"), "flexrel", "random")
+#: FlexRel's methods (:mod:`lib.params.catalogue`): the criteria in the ``paper`` role (magnitude raw or
+#: BatchNorm-folded, relevance), FlexRel's mix (the combinator) and the random control.
+FLEXREL_METHODS = with_role("paper", "combinator", "control")
 #: Today's criteria beside the papers' (the ``baseline`` role: torch-pruning's first-order Taylor, LAMP and
 #: BatchNorm-scale importances, the rank paper's contribution on filters).
-BASELINES = tuple(n for n, role in _CRITERIA.items() if role == "baseline")
+BASELINES = with_role("baseline")
 #: Datasets FlexRel runs on (CelebA has no class labels).
 FLEXREL_DATASETS = tuple(d for d in DATASETS if d != "CelebA")
-#: FlexRel's networks: torchvision's VGG-16 with or without BatchNorm, LeNet-300-100 (a second architecture) and a
-#: ResNet-18 with a CIFAR stem (a residual one, notebook 09).
-FLEXREL_MODELS = ("vgg16_bn", "vgg16", "lenet300", "resnet18")
-#: Those of them with BatchNorm (``bn_scale`` scores its scales), and those whose residual additions tie several
-#: layers into one pruning group.
-BATCHNORM_MODELS = ("vgg16_bn", "resnet18")
-RESIDUAL_MODELS = ("resnet18",)
-#: zennit composites that give LRP's rules (registered in :mod:`lib.criteria.filters`);
-#: the paper does not name its rules.
-COMPOSITE_NAMES = tuple(registered("composite"))
+#: FlexRel's networks (:data:`lib.params.catalogue.NETWORKS`).
+FLEXREL_MODELS = tuple(NETWORKS)
 #: Whose logit LRP starts from: the image's true class or the network's predicted class.
 RELEVANCE_TARGETS = ("label", "predicted")
 #: Where relevance's reference images come from: the first training images (seen in training), or training-split
@@ -51,8 +41,8 @@ RELEVANCE_SPLITS = ("train", "unseen")
 #: How FlexRel puts magnitude and relevance on one scale: min-max within each layer (the paper's "normalised"), or
 #: over the whole network on per-filter totals or per-parameter means (the same within a layer, not across).
 NORMALISATIONS = ("layer", "network_total", "network_mean")
-#: What relevance is combined with in FlexRel's score: any other registered criterion (the paper: magnitude).
-PARTNERS = tuple(n for n in _CRITERIA if n != "relevance")
+#: What relevance is combined with in FlexRel's score: any other criterion that scores (the paper: magnitude).
+PARTNERS = tuple(n for n, c in CRITERIA.items() if c.scores and n != "relevance")
 #: How a convolution's input relevance enters eq. (1)'s unfolded form (:func:`lib.criteria.filters.layer_relevance`).
 UNFOLDED_INPUTS = ("copy", "share")
 
@@ -108,9 +98,9 @@ class FlexRelParams(OnDevice):
     unfolded_input
         ``copy`` or ``share``: how a convolution's input relevance enters eq. (1)'s unfolded form.
     composite, relevance_target, relevance_split, relevance_shift
-        LRP's rules (``COMPOSITE_NAMES``), whose logit it starts from (``label`` or ``predicted``), where its
-        reference images come from (``train`` or ``unseen``) and how they are shifted (``SHIFTS``). Unstated
-        in the paper; notebook 07 runs the alternatives.
+        LRP's rules (:data:`lib.params.catalogue.COMPOSITES`), whose logit it starts from (``label`` or
+        ``predicted``), where its reference images come from (``train`` or ``unseen``) and how they are shifted
+        (``SHIFTS``). Unstated in the paper; notebook 07 runs the alternatives.
     normalisation, partner
         How FlexRel scales magnitude and relevance (``NORMALISATIONS``) and what relevance is combined with
         (``PARTNERS``; the paper: magnitude).
@@ -160,7 +150,7 @@ class FlexRelParams(OnDevice):
     prune_linear: bool
     relevance_images: Count
     unfolded_input: Literal[UNFOLDED_INPUTS]
-    composite: Literal[COMPOSITE_NAMES]
+    composite: Literal[COMPOSITES]
     relevance_target: Literal[RELEVANCE_TARGETS]
     relevance_split: Literal[RELEVANCE_SPLITS]
     relevance_shift: Literal[SHIFTS]
@@ -175,13 +165,15 @@ class FlexRelParams(OnDevice):
     def _consistent(self) -> Self:
         if "random" not in self.methods:
             raise ValueError("flexrel.methods must contain 'random' (the control every verdict is gated on)")
-        if "bn_scale" in [*self.baselines, self.partner] and self.model not in BATCHNORM_MODELS:
+        network = NETWORKS[self.model]
+        if unfit := [c for c in dict.fromkeys([*self.baselines, self.partner]) if not CRITERIA[c].applies(network)]:
+            fits = [n for n, net in NETWORKS.items() if all(CRITERIA[c].applies(net) for c in unfit)]
             raise ValueError(
-                f"flexrel.baselines or partner has 'bn_scale' but flexrel.model = {self.model!r} has no "
-                f"BatchNorm; remove it or use a model of {list(BATCHNORM_MODELS)}"
+                f"flexrel.baselines or partner has {unfit}, which read BatchNorm layers, but flexrel.model = "
+                f"{self.model!r} has no BatchNorm; remove them or use a model of {fits}"
             )
-        if self.model == "lenet300" and not self.prune_linear:
-            raise ValueError("flexrel.model = 'lenet300' has no convolutions; set flexrel.prune_linear: true")
+        if not network.convolutional and not self.prune_linear:
+            raise ValueError(f"flexrel.model = {self.model!r} has no convolutions; set flexrel.prune_linear: true")
         if self.relevance_split == "unseen" and self.train_subset is None:
             raise ValueError(
                 "flexrel.relevance_split = 'unseen' needs a train_subset (the unseen images are the "

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..core import code, data, models, train
+from ..params.catalogue import NETWORKS
 from ..store import runs
 
 if TYPE_CHECKING:  # annotations only: the schema of section flexrel is no part of a base network's key
@@ -182,18 +183,7 @@ def build(p: FlexRelParams, seed: int) -> nn.Module:
     """A freshly initialised network for ``seed``."""
     torch.manual_seed(seed)
     spec = data.SPECS[p.dataset]
-    if p.model == "lenet300":
-        return models.mlp([spec.channels * p.image_size**2, 300, 100, spec.classes])
-    if p.model == "resnet18":
-        return models.resnet18(spec.classes, spec.channels, p.width)
-    return models.vgg16(
-        spec.classes,
-        spec.channels,
-        p.width,
-        batch_norm=p.model == "vgg16_bn",
-        image_size=p.image_size,
-        dropout=p.dropout,
-    )
+    return models.BUILDERS[p.model](spec.classes, spec.channels, p.image_size, p.width, p.dropout)
 
 
 def place(model: nn.Module, dev: torch.device) -> nn.Module:
@@ -253,7 +243,7 @@ class Base(runs.Run):
     def kind(self) -> str:  # type: ignore[override]
         """Where it is stored: ``flexrel-pre`` for the VGGs (notebook 01's output, which 03 depends on),
         ``flexrel-pre-<model>`` for the others (trained by notebooks 08 and 09 for their architectures)."""
-        return "flexrel-pre" if self.view.model.startswith("vgg") else f"flexrel-pre-{self.view.model}"
+        return NETWORKS[self.view.model].kind
 
     def key(self) -> dict:
         return {"seed": self.seed, "device": self.device}

@@ -29,7 +29,9 @@ from tqdm.auto import tqdm
 from ..core import data, prune, train
 from ..criteria import filters
 from ..criteria.registry import CRITERIA, Reference
-from ..params.flexrel import BASELINES, FLEXREL_METHODS, RESIDUAL_MODELS, FlexRelParams
+from ..params.catalogue import CRITERIA as CATALOGUE
+from ..params.catalogue import NETWORKS
+from ..params.flexrel import BASELINES, FLEXREL_METHODS, FlexRelParams
 from ..store import runs
 from . import base_networks
 from .base_networks import Base, Images, Recipe, build, device, evaluate, fit, place
@@ -161,8 +163,10 @@ def unit_scores(
 
 
 def needs(p: FlexRelParams | runs.View, method: str) -> list[str]:
-    """The criteria whose scores ``method`` reads (FlexRel: its partner and relevance; random: none)."""
-    return {"flexrel": [p.partner, "relevance"], "random": []}.get(method, [method])
+    """The criteria whose scores ``method`` reads: a criterion that scores its own, the combinator (FlexRel) its
+    partner's and relevance's, the control (random) none."""
+    role = CATALOGUE[method].role
+    return {"combinator": [p.partner, "relevance"], "control": []}.get(role, [method])
 
 
 def reference_images(scoring: Scoring) -> tuple[torch.Tensor, torch.Tensor]:
@@ -206,11 +210,11 @@ def canonical(p: FlexRelParams | runs.View, method: str, delta: float | None) ->
     that mean, so there its δ = 0 and 1 are runs of their own. δ means something for FlexRel only."""
     if method not in METHODS:
         raise ValueError(f"method {method!r}; allowed: {list(METHODS)}")
-    if method != "flexrel":
+    if CATALOGUE[method].role != "combinator":
         return method, None
     if delta is None:
-        raise ValueError("method 'flexrel' needs a delta in [0, 1]")
-    if p.scope == "layer" and delta in (0.0, 1.0) and p.model not in RESIDUAL_MODELS:
+        raise ValueError(f"method {method!r} needs a delta in [0, 1]")
+    if p.scope == "layer" and delta in (0.0, 1.0) and not NETWORKS[p.model].residual:
         return (p.partner if delta == 0.0 else "relevance"), None
     return method, float(delta)
 
@@ -288,7 +292,7 @@ class Pruning(runs.Run):
             "method": method,
             "factor": self.factor,
             "delta": delta,
-            "draw": self.draw if method == "random" else 0,
+            "draw": self.draw if CATALOGUE[method].role == "control" else 0,
             "device": self.device,
         }
 
@@ -352,7 +356,7 @@ def network(run: Pruning) -> tuple[nn.Module, list[dict]]:
     seed, method, factor, delta = run.seed, where["method"], run.factor, where["delta"]
     dev, images = torch.device(run.device), Images.of(q, seed)
     net, _ = run.base().result()
-    if method == "random":
+    if CATALOGUE[method].role == "control":
         s, seconds, steps = (
             _prunable(q.prune_linear, net, prune.random_scores(net, 1000 * seed + where["draw"])),
             0.0,
@@ -397,8 +401,9 @@ def network(run: Pruning) -> tuple[nn.Module, list[dict]]:
 def _combine(
     found: dict[str, prune.Scores], model: nn.Module, method: str, delta: float | None, partner: str, normalisation: str
 ) -> prune.Scores:
-    """A method's scores from every criterion's (:func:`criterion_scores`): FlexRel mixes relevance with its partner."""
-    if method == "flexrel":
+    """A method's scores from every criterion's (:func:`criterion_scores`): the combinator (FlexRel) mixes relevance
+    with its partner."""
+    if CATALOGUE[method].role == "combinator":
         return filters.flexrel(
             found[partner], found["relevance"], delta, normalisation, filters.weights_per_unit(model)
         )
@@ -443,10 +448,10 @@ def fig2_plan(p: FlexRelParams, factors: list[float], draws: int = 1, baselines:
     ``baselines`` if asked."""
     methods = [*p.methods, *(p.baselines if baselines else [])]
     return [
-        (m, f, p.delta if m == "flexrel" else None, d)
+        (m, f, p.delta if CATALOGUE[m].role == "combinator" else None, d)
         for m in methods
         for f in factors
-        for d in (range(draws) if m == "random" else [0])
+        for d in (range(draws) if CATALOGUE[m].role == "control" else [0])
     ]
 
 

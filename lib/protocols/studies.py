@@ -18,7 +18,8 @@ import pandas as pd
 import torch
 
 from ..params import profiles
-from ..params.flexrel import BATCHNORM_MODELS, FlexRelParams
+from ..params.catalogue import CRITERIA, NETWORKS
+from ..params.flexrel import FlexRelParams
 from ..params.studies import VARIANTS, StudiesParams, baseline_label, first_seeds, residual
 from . import crossed, flexrel, stages
 from .base_networks import device
@@ -86,11 +87,11 @@ def sensitivity_arms(p: FlexRelParams, b: StudiesParams) -> list[Arm]:
 def second_model(p: FlexRelParams, b: StudiesParams) -> FlexRelParams:
     """Section ``flexrel`` on ``studies.second_model`` (same data and training; a network without convolutions
     prunes its hidden neurons; baselines it has nothing for are dropped)."""
-    no_bn = b.second_model not in BATCHNORM_MODELS
+    network = NETWORKS[b.second_model]
     return p.replace(
         model=b.second_model,
-        prune_linear=p.prune_linear or b.second_model == "lenet300",
-        baselines=[m for m in p.baselines if not (no_bn and m == "bn_scale")],
+        prune_linear=p.prune_linear or not network.convolutional,
+        baselines=[m for m in p.baselines if CRITERIA[m].applies(network)],
     )
 
 

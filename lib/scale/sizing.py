@@ -24,6 +24,7 @@ from torch import nn
 
 from ..core import data, prune
 from ..criteria import contribution
+from ..params.catalogue import NETWORKS
 from ..params.flexrel import FlexRelParams
 from ..params.rank import RankParams
 from ..params.vae import VaeParams
@@ -109,7 +110,7 @@ def work(run: runs.Run) -> float:
     if isinstance(run, flexrel.Scores):
         return _flexrel_macs(q) * 3 * q.relevance_images
     if isinstance(run, flexrel.Pruning):
-        kept = (1 - run.factor) ** 2  # a filter fraction f keeps about (1 − f)² of a VGG's MACs
+        kept = (1 - run.factor) ** NETWORKS[q.model].macs_exponent  # a chain of convolutions keeps about (1 − f)²
         test = _images(q.dataset, q.test_subset, False)
         bn = q.bn_batches * q.batch_size
         if run.measure == "retention":
