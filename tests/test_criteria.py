@@ -318,3 +318,23 @@ def test_network_normalisation_mixes_layers_on_one_scale():
         assert torch.equal(filters.flexrel(m, r, 1.0, norm, sizes)["b"].argsort(), r["b"].argsort())
     with pytest.raises(ValueError, match="sizes"):
         filters.flexrel(m, r, 0.5, "network_mean")
+
+
+def test_the_default_rules_z_plus_is_zennits_bit_for_bit_in_one_pass_behind_a_relu(monkeypatch):
+    """ZPlusOnPositive skips z⁺'s negative part only where the input has no negative entry (behind a ReLU), and
+    gives zennit's ZPlus relevance bit for bit either way."""
+    from zennit.composites import EpsilonPlusFlat
+    from zennit.rules import ZPlus
+
+    fallbacks = []
+    original = ZPlus.backward
+    monkeypatch.setattr(ZPlus, "backward", lambda self, *a: fallbacks.append(1) or original(self, *a))
+    x, y = torch.randn(6, 2, 8, 8, dtype=torch.float64), torch.tensor([0, 1, 2, 3, 4, 0])
+    behind_relu, no_relu = conv_net(), conv_net()
+    no_relu[1] = nn.Identity()  # the second convolution reads negative inputs
+    for net, passes in ((behind_relu, 0), (no_relu, 1)):
+        fallbacks.clear()
+        ours = filters.relevance(net, x, y)
+        assert len(fallbacks) == passes  # the first layer is flat's; the second z⁺: in one pass behind the ReLU
+        zennits = filters.relevance(net, x, y, composite=EpsilonPlusFlat())
+        assert all(torch.equal(ours[k], zennits[k]) for k in ours)
