@@ -567,6 +567,7 @@ def fig2_claims(
                     ctx,
                     primary=False,
                     comparative=True,
+                    level=f"factor {f:g}",
                 )
                 for f in levels
             ]
@@ -647,6 +648,7 @@ def _reach_claims(retention: pd.DataFrame, targets_rel: Sequence[float], ctx: Co
             ctx,
             primary=False,
             comparative=True,
+            level=f"{t:.0%}",
         )
         out.append(_primary(c, t == PRIMARY_TARGET, REACH if t == PRIMARY_TARGET else ""))
         if t == PRIMARY_TARGET and "relevance" in set(r.method):
@@ -686,6 +688,7 @@ def _reach_claims(retention: pd.DataFrame, targets_rel: Sequence[float], ctx: Co
             ctx,
             primary=False,
             comparative=False,
+            level=f"{t:.0%}",
         )
         out.append(_primary(c, t == BORDER_TARGET, BORDER_ID))
         if t == BORDER_TARGET:
@@ -801,6 +804,7 @@ def fig3_claims(
                 primary=False,
                 comparative=True,
                 endpoint=REACH if primary else "",
+                level="time saved" if column == "total_s" else "data saved",
             )
             out.append(dataclasses.replace(c, note="; ".join(filter(None, [consequence, c.note]))))
     return gate(out, passed, key=gate_key("FlexRel retention", ctx.dataset), fragile_gate=fragile_gate)
@@ -834,6 +838,7 @@ def fig4_claims(
             ctx,
             primary=False,
             comparative=True,
+            level=f"vs δ = {e:g}",
         )
         for e in ends
         if delta in set(d.delta)

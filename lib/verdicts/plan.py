@@ -17,7 +17,6 @@ detectable effect, and renders the plan::
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 import pandas as pd
@@ -77,30 +76,18 @@ def freeze(results: Path = paths.RESULTS) -> tuple[pd.DataFrame, pd.DataFrame]:
             add("gate", r.dataset, r.gate.split(" · ")[0], rules.values_of(r.per_seed))
         elif r.primary and r.endpoint and r.n > 0:
             values = rules.values_of(r.per_seed)
-            labels = _levels(table, r)
+            labels = rules.level_labels(r.per_seed)
             for label, v in zip(labels, values) if isinstance(values, list) else [("", values)]:
                 add(r.endpoint, r.dataset, label, v)
             margins.append({"endpoint": r.endpoint, "dataset": r.dataset, "margin": r.margin, "sesoi": r.sesoi})
     for r in table.itertuples():  # the reach at the other targets, the border's curve, Fig. 3's consequences
         reach = r.claim.startswith("FlexRel removes more parameters") and r.n > 0
-        if (reach or (r.endpoint and not r.primary)) and r.n > 0:
-            target = re.search(r"(?:target|at) (\d+)% of (?:the )?unpruned", r.claim)
-            level = f"{target.group(1)}%" if target else ("time saved" if "time" in r.claim else "data saved")
-            if not (reach and r.primary):
-                add(papers.REACH if reach else r.endpoint, r.dataset, level, rules.values_of(r.per_seed))
+        if (reach or (r.endpoint and not r.primary)) and r.n > 0 and not (reach and r.primary):
+            add(papers.REACH if reach else r.endpoint, r.dataset, r.level, rules.values_of(r.per_seed))
     every = next(m for m in margins if m["endpoint"] == papers.EVERY)
     margins.append({"endpoint": papers.FIG4, "dataset": every["dataset"], "margin": every["margin"], "sesoi": math.nan})
     margins = [m for m in margins if not (m["endpoint"] == papers.FIG4 and pd.isna(m["margin"]))]
     return pd.DataFrame(rows), pd.DataFrame(margins)
-
-
-def _levels(table: pd.DataFrame, row) -> list[str]:
-    """The labels of a claim at every level: the pruning factors (Fig. 2) or the ends (Fig. 4) of its level rows."""
-    if row.endpoint == papers.EVERY:
-        levels = table.claim.str.extract(r"^FlexRel ≥ magnitude at factor ([\d.]+) \(retention\)$")[0].dropna()
-        return [f"factor {f}" for f in levels]
-    ends = table.claim.str.extract(r"^δ = [\d.]+ beats δ = ([\d.]+)$")[0].dropna()
-    return [f"vs δ = {e}" for e in ends]
 
 
 def pilot(folder: Path = PILOT) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -50,7 +50,7 @@ def leave_one_out(values: pd.Series, rule: rules.Rule) -> str:
     verdict = rules.decide(v, rule).verdict
     if verdict not in rules.DECIDED:
         return ""
-    return rules._loo(list(v.index), lambda seed: rules.decide(v.drop(seed), rule).verdict, verdict)
+    return rules.loo_status(list(v.index), lambda seed: rules.decide(v.drop(seed), rule).verdict, verdict)
 
 
 def _kept(values: pd.Series, keep: Keep) -> pd.Series:
@@ -68,7 +68,7 @@ def _judged(row: Any, keep: Keep) -> dict[str, Any] | None:
     rule = rules.rule_of(row)
     if isinstance(values, list):
         levels = [_kept(v, keep) for v in values]
-        verdict, reason, p = rules._judge_levels(levels, rule)
+        verdict, reason, p = rules.judge_levels(levels, rule)
         sign = 1.0 if rule.side == "above" else -1.0
         intervals = [stats.interval(level) for level in levels]
         e = min(intervals, key=lambda i: -np.inf if np.isnan(i.mean) else sign * i.mean)
@@ -122,11 +122,11 @@ def rejudge(table: pd.DataFrame, keep: Keep) -> pd.DataFrame:
                 out.at[i, "loo"] = ""
     family = out["family"].map(_text) if "family" in out else pd.Series("", index=out.index)
     for key, g in out[family != ""].groupby(family[family != ""]):
-        m = int(str(key).rsplit("/", 1)[1]) if "/" in str(key) else len(g)
+        m = rules.family_size(str(key)) or len(g)
         adjusted = stats.holm([*g.p.to_numpy(dtype=float), *[1.0] * max(0, m - len(g))])[: len(g)]
         for i, q in zip(g.index, adjusted):
             out.at[i, "p"] = float(q)
-            undecided = rules._holm_verdict(out.at[i, "verdict"], q, m)
+            undecided = rules.holm_verdict(out.at[i, "verdict"], q, m)
             if undecided:
                 out.loc[i, ["verdict", "reason", "test"]] = [undecided[0], undecided[1], "Holm"]
     if "gate" in out:
@@ -147,7 +147,7 @@ def halves(seeds: Sequence[Any]) -> tuple[list[Any], list[Any]]:
     >>> halves(["0", "1", "10", "2", "3", "11", "4", "5", "6", "7", "8", "9"])
     (['0', '1', '2', '3', '4', '5'], ['6', '7', '8', '9', '10', '11'])
     """
-    ordered = sorted(seeds, key=rules._seed_order)
+    ordered = sorted(seeds, key=rules.seed_order)
     return ordered[: len(ordered) // 2], ordered[len(ordered) // 2 :]
 
 

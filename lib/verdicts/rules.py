@@ -328,6 +328,10 @@ class Claim:
     design
         :data:`UNDERPOWERED` for a primary the plan declares unable to reach 80 % power at its planned n (counted
         apart in the headline), else empty.
+    level
+        Where on its curve a row sits, for a row one of several levels or targets of the same claim (``factor 0.3``,
+        ``95%``, ``vs δ = 0``, ``time saved``); a claim at every level lists its levels' in its per-seed values
+        (:func:`level_labels`).
     loo
         Leave-one-seed-out status of a decided verdict or a gate (:data:`STEADY`, or :data:`FRAGILE` with the seeds
         whose removal changes it); empty for an undecided row. Shown, never deciding.
@@ -375,6 +379,7 @@ class Claim:
     per_seed: str = ""
     gate: str = ""
     family: str = ""
+    level: str = ""
 
 
 @dataclass(frozen=True)
@@ -393,13 +398,22 @@ def _series(values: Iterable[float]) -> pd.Series:
     return s.astype(float).dropna()
 
 
-def _encode(values: pd.Series | Sequence[pd.Series]) -> str:
+def _encode(values: pd.Series | Sequence[pd.Series], labels: Sequence[str] = ()) -> str:
     def one(s: pd.Series) -> dict[str, float]:
         return {str(k): float(v) for k, v in s.items()}
 
     if isinstance(values, pd.Series):
         return json.dumps(one(values))
-    return json.dumps({"levels": [one(s) for s in values]})
+    return json.dumps({"levels": [one(s) for s in values], "labels": list(labels)})
+
+
+def level_labels(per_seed: Any) -> list[str]:
+    """The labels of a claim at every level's levels (:attr:`Claim.level` of each), in the order of its per-seed
+    values (:func:`values_of`); empty for any other row."""
+    if not isinstance(per_seed, str) or not per_seed:
+        return []
+    data = json.loads(per_seed)
+    return list(data.get("labels", [])) if isinstance(data, dict) else []
 
 
 def values_of(per_seed: Any) -> pd.Series | list[pd.Series] | None:
@@ -436,7 +450,7 @@ def rule_of(row: Any) -> Rule:
     )
 
 
-def _loo(seeds: Sequence[Any], verdict_without: Callable[[Any], str], verdict: str, steady: str = STEADY) -> str:
+def loo_status(seeds: Sequence[Any], verdict_without: Callable[[Any], str], verdict: str, steady: str = STEADY) -> str:
     """Leave-one-seed-out: ``steady`` if ``verdict_without(seed)`` is ``verdict`` for every seed, else
     :data:`FRAGILE` with the seeds whose removal changes it (:func:`lib.verdicts.robustness.leave_one_out`)."""
     changed = [f"without seed {s} → {v}" for s in seeds if (v := verdict_without(s)) != verdict]
@@ -460,6 +474,7 @@ def claim(
     primary: bool,
     comparative: bool,
     endpoint: str = "",
+    level: str = "",
 ) -> Claim:
     """Judge per-seed ``values`` (a series indexed by seed, or plain values) by ``rule`` and build the
     :class:`Claim`: both intervals, the MDE, the rule's p-value, the leave-one-seed-out status of a decided verdict."""
@@ -472,7 +487,7 @@ def claim(
         flip_equivalent = rule.equivalence_route and -rule.margin < flip_low and flip_high < rule.margin
         if judge(flip_low, flip_high, flip_equivalent, rule)[0] != verdict:
             note = f"{NORMAL_ONLY} (the sign-flip interval does not decide)"
-        loo = _loo(list(s.index), lambda seed: decide(s.drop(seed), rule).verdict, verdict)
+        loo = loo_status(list(s.index), lambda seed: decide(s.drop(seed), rule).verdict, verdict)
     return Claim(
         paper=paper,
         claim=text,
@@ -500,6 +515,7 @@ def claim(
         endpoint=endpoint,
         loo=loo,
         per_seed=_encode(s),
+        level=level,
     )
 
 
@@ -575,7 +591,9 @@ def _every_verdict(verdicts: Sequence[str], ps: Sequence[float]) -> tuple[str, s
     return verdict, reason, p
 
 
-def _judge_levels(levels: Sequence[pd.Series], rule: Rule) -> tuple[str, str, float]:
+def judge_levels(levels: Sequence[pd.Series], rule: Rule) -> tuple[str, str, float]:
+    """A claim at every level judged from its levels' per-seed values by the level rule (:func:`every`):
+    ``(verdict, reason, p)``."""
     judged = [(decide(level, rule).verdict, decision_p(level, rule)) for level in levels]
     return _every_verdict([v for v, _ in judged], [p for _, p in judged])
 
@@ -597,9 +615,9 @@ def every(rows: Sequence[Claim], text: str, quantity: str) -> Claim:
     loo = ""
     if verdict in DECIDED and all(isinstance(level, pd.Series) for level in levels):
         rule = rule_of(rows[0])
-        seeds = sorted({s for level in levels for s in level.index}, key=_seed_order)
-        loo = _loo(
-            seeds, lambda seed: _judge_levels([lv.drop(seed, errors="ignore") for lv in levels], rule)[0], verdict
+        seeds = sorted({s for level in levels for s in level.index}, key=seed_order)
+        loo = loo_status(
+            seeds, lambda seed: judge_levels([lv.drop(seed, errors="ignore") for lv in levels], rule)[0], verdict
         )
     return dataclasses.replace(
         worst,
@@ -611,11 +629,12 @@ def every(rows: Sequence[Claim], text: str, quantity: str) -> Claim:
         note="",
         p=p,
         loo=loo,
-        per_seed=_encode(levels) if all(isinstance(level, pd.Series) for level in levels) else "",
+        per_seed=_encode(levels, [r.level for r in rows]) if all(isinstance(lv, pd.Series) for lv in levels) else "",
+        level="",
     )
 
 
-def _seed_order(seed: Any) -> tuple[int, Any]:
+def seed_order(seed: Any) -> tuple[int, Any]:
     """Seeds in numeric order where they are numbers (``"10"`` after ``"9"``)."""
     try:
         return (0, float(seed))
@@ -623,7 +642,7 @@ def _seed_order(seed: Any) -> tuple[int, Any]:
         return (1, str(seed))
 
 
-def _holm_verdict(verdict: str, q: float, m: int) -> tuple[str, str] | None:
+def holm_verdict(verdict: str, q: float, m: int) -> tuple[str, str] | None:
     """A decided verdict whose Holm-adjusted p ``q`` is not below :data:`ALPHA` becomes inconclusive."""
     if verdict in DECIDED and not q < ALPHA:
         return "inconclusive", f"{verdict} before, not after Holm's correction over {m} rows"
@@ -633,6 +652,17 @@ def _holm_verdict(verdict: str, q: float, m: int) -> tuple[str, str] | None:
 def _family_key(rows: Sequence[Claim]) -> str:
     digest = hashlib.sha1("\n".join(f"{r.source}|{r.dataset}|{r.claim}" for r in rows).encode()).hexdigest()[:10]
     return f"holm {digest}/{len(rows)}"
+
+
+def family_size(key: str) -> int | None:
+    """How many rows the Holm family of ``key`` (a claims table's ``family``) corrects over, or ``None`` for a key
+    that names no size.
+
+    >>> family_size("holm 0123456789/3")
+    3
+    """
+    head, _, size = key.rpartition("/")
+    return int(size) if head and size.isdigit() else None
 
 
 def holm_family(rows: Sequence[Claim]) -> list[Claim]:
@@ -647,7 +677,7 @@ def holm_family(rows: Sequence[Claim]) -> list[Claim]:
     out = []
     for r, q in zip(rows, adjusted):
         r = dataclasses.replace(r, p=float(q), family=key)
-        undecided = _holm_verdict(r.verdict, q, m)
+        undecided = holm_verdict(r.verdict, q, m)
         if undecided:
             r = dataclasses.replace(r, verdict=undecided[0], test="Holm", reason=undecided[1], loo="")
         out.append(r)
@@ -655,15 +685,15 @@ def holm_family(rows: Sequence[Claim]) -> list[Claim]:
     if not all(isinstance(v, pd.Series) for v in values):
         return out
     rules = [rule_of(r) for r in rows]
-    seeds = sorted({s for v in values for s in v.index}, key=_seed_order)
+    seeds = sorted({s for v in values for s in v.index}, key=seed_order)
     without: dict[Any, list[str]] = {}
     for seed in seeds:
         kept = [v.drop(seed, errors="ignore") for v in values]
         own = [decide(v, rule).verdict for v, rule in zip(kept, rules)]
         qs = stats.holm([decision_p(v, rule) for v, rule in zip(kept, rules)])
-        without[seed] = [(_holm_verdict(o, q, m) or (o,))[0] for o, q in zip(own, qs)]
+        without[seed] = [(holm_verdict(o, q, m) or (o,))[0] for o, q in zip(own, qs)]
     return [
-        dataclasses.replace(r, loo=_loo(seeds, lambda seed, i=i: without[seed][i], r.verdict))
+        dataclasses.replace(r, loo=loo_status(seeds, lambda seed, i=i: without[seed][i], r.verdict))
         if r.verdict in DECIDED
         else r
         for i, r in enumerate(out)
@@ -708,7 +738,7 @@ def control(
     passed = row.verdict == "reproduced"
     verdict = "passed" if passed else "failed"
     s = values_of(row.per_seed)
-    loo = _loo(
+    loo = loo_status(
         list(s.index),
         lambda seed: "passed" if decide(s.drop(seed), rule).verdict == "reproduced" else "failed",
         verdict,
@@ -774,7 +804,7 @@ def correct_primaries(frame: pd.DataFrame) -> pd.DataFrame:
         adjusted = stats.holm(g.p.to_numpy(dtype=float))
         for i, q in zip(g.index, adjusted):
             out.loc[i, "p"] = float(q)
-            undecided = _holm_verdict(out.loc[i, "verdict"], q, len(g))
+            undecided = holm_verdict(out.loc[i, "verdict"], q, len(g))
             if undecided:
                 verdict = out.loc[i, "verdict"]
                 out.loc[i, ["verdict", "reason", "test"]] = [
