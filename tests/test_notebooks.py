@@ -67,7 +67,8 @@ def test_a_stage_depends_on_exactly_the_lib_modules_its_notebook_runs(path):
 def test_a_stage_tracks_its_sections_in_the_active_profile_only(path):
     params = STAGES[path.stem]["params"]
     sections = [p for p in params if p in profiles.SECTIONS]
-    every = ["profiles"] if "lib.scale.sizing" in _lib_imports(path) else []  # the sizing table reads every profile
+    closure = set().union(*(runs.closure(m, every=True) for m in _lib_imports(path)))
+    every = ["profiles"] if "lib.scale.sizing" in closure else []  # the sizing table reads every profile
     assert (
         sections
         and params == ["profile", "seed"] + [x for s in sections for x in (s, f"profiles.${{profile}}.{s}")] + every

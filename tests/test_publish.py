@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from lib.core import data
-from lib.publish import export, site
+from lib.publish import export, report, site
 from tests.conftest import run
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
@@ -235,7 +235,6 @@ def test_the_cold_run_and_the_phases_read_in_readable_units_beside_the_reference
     import pandas as pd
 
     from lib.publish import report
-    from lib.scale import sizing
 
     record = tmp_path / "cold-run.csv"
     assert report.cold_run(record, 50.0) is None
@@ -256,7 +255,7 @@ def test_the_cold_run_and_the_phases_read_in_readable_units_beside_the_reference
         {"runs": [12, 960], "stored": [12, 960], "computed_s": [2400.0, 1548.0], "median_s": [200.0, 1.5]},
         index=["base training", "retention"],
     )
-    text = sizing.phase_markdown(phases, 50.0)
+    text = report.phase_markdown(phases, 50.0)
     assert "| base training | 12 | 12 | 40 min | 48.0 | 3.33 min |" in text
     assert "| **all** | **972** | **972** | **1.1 h** | **79.0** | |" in text
 
@@ -286,7 +285,7 @@ def test_a_stage_record_names_what_its_float_results_depend_on():
         key, _, value = (part.strip() for part in line.partition(":"))
         if key in ("vendor_id", "cpu family", "model", "stepping", "microcode"):
             assert identity[key] == value, key
-    text = "\n".join(machine.section({"01": {"machine": m, "seconds": 1.0}}, 50.0, 30000, "VGG"))
+    text = "\n".join(report.compute_section({"01": {"machine": m, "seconds": 1.0}}, 50.0, 30000, "VGG"))
     assert f"microcode {identity.get('microcode', '')}".strip() in text and f"kernels {identity['kernels']}" in text
     old = {k: v for k, v in m.items() if k != "float_identity"}
-    assert "bit-identical" not in "\n".join(machine.section({"01": {"machine": old}}, 50.0, 30000, "VGG"))
+    assert "bit-identical" not in "\n".join(report.compute_section({"01": {"machine": old}}, 50.0, 30000, "VGG"))

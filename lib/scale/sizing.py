@@ -217,27 +217,6 @@ def table(
     return pd.DataFrame(rows)
 
 
-def duration(seconds: float) -> str:
-    """A time in the unit that reads best: µs, ms, s, min, h, or days.
-
-    >>> [duration(s) for s in (2.43e-05, 0.1685, 4.7, 259.0, 1551.6, 45_000.0, 1.19e9, float("nan"))]
-    ['24.3 µs', '168 ms', '4.7 s', '4.32 min', '25.9 min', '12.5 h', '13,773 d', '—']
-    """
-    if pd.isna(seconds):
-        return "—"
-    for unit, size, limit in (
-        ("µs", 1e-6, 1e-3),
-        ("ms", 1e-3, 1),
-        ("s", 1, 60),
-        ("min", 60, 3600),
-        ("h", 3600, 48 * 3600),
-    ):
-        if seconds < limit:
-            return f"{seconds / size:.3g} {unit}"
-    days = seconds / 86400
-    return f"{days:,.0f} d" if days >= 100 else f"{days:.3g} d"
-
-
 #: The phases of a profile's computation (the issue's budget table): a run listed first by a study (07-09) counts
 #: under the studies, every other by its kind.
 PHASES = {
@@ -269,55 +248,3 @@ def phase_table(profile: str, root: Path | None = None) -> pd.DataFrame:
         median_s=("seconds", "median"),
     )
     return out.reindex([p for p in order if p in out.index])
-
-
-def phase_markdown(phases: pd.DataFrame, epoch_seconds: float) -> str:
-    """:func:`phase_table` as REPRODUCTION.md shows it, every time beside ``epoch_seconds`` (one training epoch of
-    the default network, measured in the same run)."""
-    lines = [
-        "| phase | runs | stored | computed (summed over runs) | in default epochs | per run (median) |",
-        "|---|---|---|---|---|---|",
-    ]
-    lines += [
-        f"| {r.Index} | {r.runs:,} | {r.stored:,} | {duration(r.computed_s)} | {r.computed_s / epoch_seconds:,.1f} | "
-        f"{duration(r.median_s)} |"
-        for r in phases.itertuples()
-    ]
-    total = phases.computed_s.sum()
-    lines.append(
-        f"| **all** | **{phases.runs.sum():,}** | **{phases.stored.sum():,}** | **{duration(total)}** | "
-        f"**{total / epoch_seconds:,.1f}** | |"
-    )
-    return "\n".join(lines)
-
-
-def markdown(sizes: pd.DataFrame, reference: str = "default", gpu_tflops: float = GPU_TFLOPS) -> str:
-    """:func:`table` as README and REPRODUCTION.md show it: one row per profile and kind of run, then its total."""
-    lines = [
-        "| profile | run | stages | runs | measured here (per run) | estimated, this CPU | estimated, GPU |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for profile, group in sizes.groupby("profile", sort=False):
-        lines += [
-            f"| {profile} | {r.kind} | {r.stages} | {r.runs:,} | {duration(r.measured_s)} | "
-            f"{duration(r.cpu_hours * 3600)} | {duration(r.gpu_hours * 3600)} |"
-            for r in group.itertuples()
-        ]
-        lines.append(
-            f"| **{profile}** | **all** | | **{group.runs.sum():,}** | | "
-            f"**{duration(group.cpu_hours.sum(min_count=len(group)) * 3600)}** | "
-            f"**{duration(group.gpu_hours.sum() * 3600)}** |"
-        )
-    return "\n".join(
-        lines
-        + [
-            "",
-            f"Measured: median computation time of one stored run here. Estimated: the profile's "
-            f"work (forward-pass MACs × images passed, `lib.scale.sizing`) at the throughput the `{reference}` "
-            f"profile reached here on each kind of run (FlexRel's: its base networks' training; fixed "
-            "per-run costs are left out, so short runs take longer than estimated), or at an assumed GPU sustaining "
-            f"{gpu_tflops:g} TFLOP/s (an assumption, not a measurement; at 32×32 and for the small MLPs of `rank-run` "
-            "a GPU stays far below it, so those GPU figures are lower bounds). A run two stages list is "
-            "counted under the first.",
-        ]
-    )

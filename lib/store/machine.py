@@ -95,57 +95,6 @@ def load(results: Path, stages: list[str]) -> dict[str, dict]:
     return {s: json.loads(f.read_text()) if (f := results / s / "resources.json").exists() else {} for s in stages}
 
 
-def _float_identity(m: dict) -> list[str]:
-    """A paragraph naming what the run's float results depend on besides seeds and profile (a record made before
-    :func:`cpu_identity` existed has none)."""
-    identity = m.get("float_identity")
-    if not identity:
-        return []
-    named = ", ".join(f"{k} {v}" for k, v in identity.items())
-    return [
-        f"The numbers are bit-identical only on this processor, with the thread count per run it used: {named}. "
-        "Any of these, or the thread count, may change float rounding, and rounding grows through training: another "
-        "machine, even of the same CPU model, is in effect another draw of every network.",
-        "",
-    ]
-
-
-def section(records: dict[str, dict], epoch_seconds: float, epoch_images: int, network: str) -> list[str]:
-    """The compute section of REPRODUCTION.md: the machine and versions the stages ran on, each stage's wall time and
-    peak memory, and the measured training throughput (``epoch_seconds``: the mean pre-training epoch of the base
-    networks, ``epoch_images`` images each)."""
-    machines = [r["machine"] for r in records.values() if r]
-    if not machines:
-        return ["## Compute", "", "No stage has a resource record (run the stages through `dvc repro`).", ""]
-    m = machines[-1]
-    versions = ", ".join(f"{k} {v}" for k, v in {"python": m["python"], **m["versions"]}.items())
-    lines = [
-        "## Compute",
-        "",
-        f"Measured on this run's machine: {m['cpu']}, {m['cores']} cores ({m['torch_threads']} torch threads), "
-        f"{m['memory_gib']} GiB memory, GPU: {m['gpu'] or 'none'}; {versions}. Another machine gives other times "
-        "(these differ 2× from one to the next).",
-        "",
-        *_float_identity(m),
-        "| stage | wall time [s] | peak memory [MiB] |",
-        "|---|---|---|",
-    ]
-    for stage, r in records.items():
-        lines.append(f"| {stage} | {r.get('seconds', '—')} | {r.get('peak_rss_mib', '—')} |")
-    lines += [
-        "",
-        f"Wall time is the stage's last run (stages that found their runs stored are faster than a cold run); "
-        f"total {sum(r.get('seconds', 0) for r in records.values()):.0f} s.",
-        f"Training throughput: one pre-training epoch of {network} over {epoch_images:,} images took "
-        f"{epoch_seconds:.1f} s "
-        f"(mean over the base networks' epochs), {epoch_images / epoch_seconds:,.0f} images/s. `make bench` measures "
-        "training against the machine's attainable matrix-multiply rate and pruned networks' speed against their "
-        "MACs (`benchmarks/results.md`).",
-        "",
-    ]
-    return lines
-
-
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) < 2:
