@@ -202,6 +202,23 @@ def judged_stages(root: Path = paths.ROOT) -> tuple[list[str], list[str]]:
     return [n for n, beyond in judged.items() if not beyond], [n for n, beyond in judged.items() if beyond]
 
 
+def judged(results: Path = paths.RESULTS) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The claims the judged stages (:func:`judged_stages`) wrote under ``results``, each row with its ``stage``: the
+    papers' corrected as the plan says (Holm within each paper over its primaries; a row guarded by a fragile gate
+    says so), and the studies' as they judged them."""
+    papers_, studies = judged_stages()
+    read = lambda names: pd.concat(  # noqa: E731
+        [pd.read_csv(results / n / "claims.csv").assign(stage=n) for n in names], ignore_index=True
+    )
+    return rules.note_fragile_gates(rules.correct_primaries(read(papers_))), read(studies)
+
+
+def split_half(table: pd.DataFrame, beyond: pd.DataFrame) -> pd.DataFrame:
+    """Every row with per-seed values, the papers' and the studies', judged on each half of its seeds
+    (:func:`lib.verdicts.robustness.split_half`; Holm as in the report), with its ``stage``."""
+    return robustness.split_half(pd.concat([table, beyond], ignore_index=True), rules.correct_primaries)
+
+
 def context(profile: str, results: Path = paths.RESULTS) -> dict[str, Any]:
     """Everything REPRODUCTION.md shows for ``profile``, from the judged stages' committed outputs under ``results``:
     the claims corrected as the plan says (Holm within each paper over its primaries, fragile gates noted), the
@@ -209,15 +226,11 @@ def context(profile: str, results: Path = paths.RESULTS) -> dict[str, Any]:
     notebook 99 writes beside it are under ``frames`` (:func:`save`), its metrics under ``metrics``."""
     fx, sp, rk, vp = (profiles.load(s, profile) for s in ("flexrel", "split_learning", "rank", "vae"))
     papers_, studies = judged_stages()
-    read = lambda names: pd.concat(  # noqa: E731 - stage: the notebook that judged a row
-        [pd.read_csv(results / n / "claims.csv").assign(stage=n) for n in names], ignore_index=True
-    )
-    table = rules.note_fragile_gates(rules.correct_primaries(read(papers_)))
-    beyond = read(studies)
+    table, beyond = judged(results)
     claims, controls = table[table.paper != "control"], table[table.paper == "control"]
     is_primary = claims.primary.astype(bool)  # the plan's endpoints (docs/analysis-plan.md): the headline counts them
     shown_with = ~is_primary & (claims.endpoint.fillna("") != "")  # a primary's consequence or curve point
-    split = robustness.split_half(table, rules.correct_primaries)  # shown, never deciding: each half of the seeds
+    split = split_half(table, beyond)  # shown, never deciding: each half of the seeds
     split_rows = split[split.primary.fillna(False).astype(bool) | (split.paper == "control")]
     sizes = sizing.table(list(profiles.PROFILES))
     base = json.loads((results / "01_flexrel_accuracy_vs_pruning" / "metrics.json").read_text())

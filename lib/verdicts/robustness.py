@@ -169,7 +169,7 @@ def split_half(table: pd.DataFrame, correct: Callable[[pd.DataFrame], pd.DataFra
     first = correct(rejudge(table, lambda seeds: halves(seeds)[0]))
     second = correct(rejudge(table, lambda seeds: halves(seeds)[1]))
     judged = table.per_seed.map(_text) != "" if "per_seed" in table else pd.Series(False, index=table.index)
-    keys = [c for c in ("paper", "source", "dataset", "claim", "endpoint", "primary") if c in table]
+    keys = [c for c in ("stage", "paper", "source", "dataset", "claim", "endpoint", "primary") if c in table]
     out = table.loc[judged, keys].copy()
     for name, t in (("first", first), ("second", second), ("all", both)):
         out[f"n_{name}"] = t.loc[judged, "n"]
