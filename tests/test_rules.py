@@ -660,3 +660,22 @@ def test_a_claims_table_read_back_from_csv_is_judged_again_and_corrected_alike(t
         "undecided": {"inconclusive": 1},
         rules.UNDERPOWERED: {},
     }
+
+
+def test_markdown_prints_each_quantity_in_its_unit_and_an_undecided_rows_reason():
+    """A share prints in percent (the relevance share 0.074 %, not '+0.1 pts'); a difference of fractions in points.
+    A stated size tested on its sign (the reach: above its smallest effect, claimed a size) never reads 'sign only',
+    and an undecided verdict shows the engine's reason."""
+    share = rules.claim(
+        "FlexRel", "negligible", "v", "q", _around(0.00074, 0.00001), Rule(side="below", needed=0.05), CTX,
+        primary=False, comparative=False, unit="%",
+    )  # fmt: skip
+    text = tables.markdown(rules.table([share]))
+    assert "+0.074 % [" in text and "below +5 %" in text and " pts" not in text
+    reach = rules.claim(
+        "FlexRel", "reach", "v", "q", [0.5, -0.4, 0.3, -0.2], Rule(size=0.25, sesoi=0.195), CTX,
+        primary=False, comparative=True,
+    )  # fmt: skip
+    text = tables.markdown(rules.table([reach]))
+    assert "claimed +25.0 pts" in text and "sign only" not in text
+    assert reach.verdict not in rules.DECIDED and f"**{reach.verdict}** ({reach.reason}" in text

@@ -4,33 +4,39 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import pandas as pd
 
-from ..verdicts.rules import UNDERPOWERED
+from ..verdicts.rules import DECIDED, UNDERPOWERED, UNITS
 
 
-def _number(v: float, percent: bool) -> str:
+def _number(v: float, unit: str) -> str:
+    """A fraction as its unit prints it: percentage points to one decimal, a percent to three significant digits."""
     if pd.isna(v):
         return "—"
     if math.isinf(v):
         return "−∞" if v < 0 else "+∞"
-    return f"{v * 100:+.1f}" if percent else f"{v:+.3f}"
+    return f"{v * 100:+.1f}" if unit == "pts" else f"{v * 100:+.3g}"
 
 
-def cells(frame: pd.DataFrame, percent: Sequence[bool] | None = None) -> list[dict[str, str]]:
-    """Per claim, the text a table shows: ``estimate`` with its t interval, the sign-flip interval, the
-    ``rule`` (what it was tested against: the side and value — for a stated size, its smallest effect of interest —,
-    the claimed size, *sign only* where the paper states none, the basis of a threshold the claim states, the margin),
-    the minimum detectable effect and the ``verdict`` (with its reason, less the clause that only restates the rule,
-    its qualifying note and its leave-one-seed-out status). ``percent``: per row, whether the quantity is a fraction
-    shown in percentage points (default: every row)."""
-    percent = [True] * len(frame) if percent is None else list(percent)
+def _unit(r) -> str:
+    """A row's unit (:data:`lib.verdicts.rules.UNITS`); a table written before rows had one prints points."""
+    unit = getattr(r, "unit", "pts")
+    return unit if unit in UNITS else "pts"
+
+
+def cells(frame: pd.DataFrame) -> list[dict[str, str]]:
+    """Per claim, the text a table shows, in the claim's own unit (:attr:`lib.verdicts.rules.Claim.unit`):
+    ``estimate`` with its t interval, the sign-flip interval, the ``rule`` (what it was tested against: the side and
+    value — for a stated size, its smallest effect of interest —, the claimed size, *sign only* where the paper states
+    no size, the basis of a threshold the claim states, the margin), the minimum detectable effect and the
+    ``verdict`` (with its reason where it adds to the rule — an undecided verdict's always —, its qualifying note
+    and its leave-one-seed-out status)."""
     out = []
-    for pct, r in zip(percent, frame.itertuples()):
-        unit = " pts" if pct else ""
-        f = lambda v: _number(v, pct)  # noqa: E731
+    for r in frame.itertuples():
+        units = _unit(r)
+        unit = f" {units}"
+        f = lambda v: _number(v, units)  # noqa: E731
         if pd.isna(r.estimate):
             est = flip = "—"
         elif pd.isna(r.low):
@@ -50,7 +56,7 @@ def cells(frame: pd.DataFrame, percent: Sequence[bool] | None = None) -> list[di
                 rule = f"{r.side} {f(r.needed)}{unit}"
             if not pd.isna(r.size) and pd.isna(sesoi):
                 rule += f"; claimed {f(r.size)}{unit}"
-            elif r.needed == 0 and r.paper in ("FlexRel", "Rank"):
+            elif r.needed == 0 and pd.isna(r.size) and r.paper in ("FlexRel", "Rank"):
                 rule += "; sign only: the paper states no size"
             elif r.needed != 0 and (pd.isna(r.margin) or r.needed != -r.margin):
                 rule += f" ({r.basis})"
@@ -58,14 +64,15 @@ def cells(frame: pd.DataFrame, percent: Sequence[bool] | None = None) -> list[di
                 rule += f"; margin ±{f(r.margin).lstrip('+')}{unit}"
         mde = "—" if pd.isna(r.mde) else f"{f(r.mde).lstrip('+')}{unit}"
         loo = getattr(r, "loo", "")
-        parts = ("" if r.test == "interval" else r.reason, r.note, loo)
+        restates = r.test == "interval" and r.verdict in DECIDED  # "interval above …": the rule column says it
+        parts = ("" if restates else r.reason, r.note, loo)
         shown = "; ".join(t for t in parts if isinstance(t, str) and t)
         reason = f" ({shown})" if shown else ""
         out.append({"estimate": est, "flip": flip, "rule": rule, "mde": mde, "verdict": r.verdict, "reason": reason})
     return out
 
 
-def markdown(frame: pd.DataFrame, percent: Sequence[bool] | None = None) -> str:
+def markdown(frame: pd.DataFrame) -> str:
     """The claims frame as a Markdown table (see :func:`cells`). A primary the analysis plan declares
     underpowered says so; a row shown with a primary (a consequence of it, a point of its curve) says it is not
     counted; every other row but a gate is a sensitivity row."""
@@ -74,7 +81,7 @@ def markdown(frame: pd.DataFrame, percent: Sequence[bool] | None = None) -> str:
         "tested against | MDE | verdict | source |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for c, r in zip(cells(frame, percent), frame.itertuples()):
+    for c, r in zip(cells(frame), frame.itertuples()):
         tag = _tag(r)
         lines.append(
             f"| {r.paper} | {r.claim}{tag} | {r.paper_value} | {r.quantity} | {c['estimate']} | {c['flip']} | {r.n} "

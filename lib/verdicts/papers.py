@@ -752,6 +752,7 @@ def fig3_claims(
             ctx,
             primary=False,
             comparative=False,
+            unit="%",
         )
         out.append(_primary(c, primary, NEGLIGIBLE_ID if primary else ""))
         if not {"flexrel", "magnitude"} <= set(times.method):
@@ -805,6 +806,7 @@ def fig3_claims(
                 comparative=True,
                 endpoint=REACH if primary else "",
                 level="time saved" if column == "total_s" else "data saved",
+                unit="%",
             )
             out.append(dataclasses.replace(c, note="; ".join(filter(None, [consequence, c.note]))))
     return gate(out, passed, key=gate_key("FlexRel retention", ctx.dataset), fragile_gate=fragile_gate)
@@ -1035,5 +1037,6 @@ def vae_claims(frame: pd.DataFrame, ctx: Context) -> list[Claim]:
         ctx,
         primary=True,
         comparative=False,
+        unit="%",
     )
     return [_primary(c, True, VAE)]

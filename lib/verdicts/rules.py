@@ -328,6 +328,8 @@ class Claim:
     design
         :data:`UNDERPOWERED` for a primary the plan declares unable to reach 80 % power at its planned n (counted
         apart in the headline), else empty.
+    unit
+        How its quantity prints (:data:`UNITS`): percentage points, or percent.
     level
         Where on its curve a row sits, for a row one of several levels or targets of the same claim (``factor 0.3``,
         ``95%``, ``vs δ = 0``, ``time saved``); a claim at every level lists its levels' in its per-seed values
@@ -380,6 +382,12 @@ class Claim:
     gate: str = ""
     family: str = ""
     level: str = ""
+    unit: str = "pts"
+
+
+#: How a claim's quantity prints (:attr:`Claim.unit`): ``pts``, a difference of fractions (accuracies, fractions of
+#: parameters removed) in percentage points; ``%``, a share or a relative change in percent.
+UNITS = ("pts", "%")
 
 
 @dataclass(frozen=True)
@@ -475,6 +483,7 @@ def claim(
     comparative: bool,
     endpoint: str = "",
     level: str = "",
+    unit: str = "pts",
 ) -> Claim:
     """Judge per-seed ``values`` (a series indexed by seed, or plain values) by ``rule`` and build the
     :class:`Claim`: both intervals, the MDE, the rule's p-value, the leave-one-seed-out status of a decided verdict."""
@@ -516,6 +525,7 @@ def claim(
         loo=loo,
         per_seed=_encode(s),
         level=level,
+        unit=unit,
     )
 
 
