@@ -20,3 +20,24 @@ def test_the_split_half_check_covers_every_claims_table_with_per_seed_values():
     with_values = every[every.per_seed.map(lambda v: rules.values_of(v) is not None)]
     assert set(split.stage) == set(with_values.stage) and {*studies} <= set(split.stage)
     assert len(split) == len(with_values)
+
+
+def test_the_figure_of_every_primary_has_one_estimate_marker_per_primary():
+    """One row per primary: the estimate as one marker at its value, the interval as one line (a row that was not
+    run has neither)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from lib.publish import plotting
+
+    table, _ = report.judged(paths.RESULTS)
+    primary = table[(table.paper != "control") & table.primary.astype(bool)]
+    fig = plotting.primaries(primary)
+    assert len(fig.axes) == len(primary)
+    for ax, r in zip(fig.axes, primary.itertuples()):
+        estimates = [c for c in ax.collections if len(c.get_offsets()) == 1 and c.get_offsets()[0][1] == 0]
+        if pd.isna(r.estimate):
+            assert not estimates
+        else:
+            (marker,) = [c for c in estimates if c.get_sizes()[0] == 36]
+            assert abs(marker.get_offsets()[0][0] - 100 * r.estimate) < 1e-9

@@ -4,18 +4,20 @@ the cold run. Every Markdown table and paragraph the report builds from data is 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 import pandas as pd
 import yaml
 
 from ..params import paths, profiles
 from ..scale import jobs, sizing
 from ..store import machine, runs
-from ..verdicts import measures, robustness, rules
+from ..verdicts import measures, papers, robustness, rules
 from . import plotting, tables
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -87,7 +89,13 @@ def duration(seconds: float) -> str:
 
 def phase_markdown(phases: pd.DataFrame, epoch_seconds: float) -> str:
     """:func:`lib.scale.sizing.phase_table` as REPRODUCTION.md shows it, every time beside ``epoch_seconds`` (one
-    training epoch of the default network, measured in the same run)."""
+    training epoch of the default network, measured in the same run). Without a stored run (a checkout without the
+    run store that computed them) it says so instead of printing zeros."""
+    if not phases.stored.sum():
+        return (
+            f"None of the profile's {phases.runs.sum():,} runs is stored in the checkout that wrote this report, and "
+            "only the run store that computed them knows their times: the stage times of the last cold run are above."
+        )
     lines = [
         "| phase | runs | stored | computed (summed over runs) | in default epochs | per run (median) |",
         "|---|---|---|---|---|---|",
@@ -281,6 +289,11 @@ def context(profile: str, results: Path = paths.RESULTS) -> dict[str, Any]:
             "counts": robustness.split_half_counts(split).to_markdown(),
             "rows": split_rows.drop(columns="primary").to_markdown(index=False, floatfmt="+.3f"),
         },
+        "summary": tables.summary(claims[is_primary]),
+        "figure": plotting.primaries(claims[is_primary]),
+        "errata": (lambda e: {"rows": e["rows"].to_markdown(index=False, floatfmt=".4g"), "vae": e["vae"]})(
+            errata(results)
+        ),
         "primary": claims[is_primary],
         "frames": {"claims": pd.concat([table, beyond], ignore_index=True), "sizing": sizes, "split_half": split},
         "metrics": {
@@ -294,9 +307,57 @@ def context(profile: str, results: Path = paths.RESULTS) -> dict[str, Any]:
 
 
 def save(ctx: dict[str, Any], folder: Path) -> None:
-    """Notebook 99's outputs beside REPRODUCTION.md: each of the context's frames as ``<name>.csv`` and its metrics
-    as ``metrics.json``."""
+    """Notebook 99's outputs beside REPRODUCTION.md: each of the context's frames as ``<name>.csv``, its metrics as
+    ``metrics.json``, and the figure of every primary as ``figures/99_reproduction_report.png`` and ``.pdf``."""
+    prov = {"commit": ctx["commit"], "params_hash": ctx["params_hash"], "profile": ctx["profile"]}
+    plotting.save_figure(ctx["figure"], "99_reproduction_report", prov)
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in ctx["frames"].items():
         frame.to_csv(folder / f"{name}.csv", index=False)
     (folder / "metrics.json").write_text(json.dumps(ctx["metrics"], indent=2))
+
+
+def errata(results: Path = paths.RESULTS) -> dict[str, Any]:
+    """What the engine's fixes since the confirmatory run change, shown as errata, never silently: ``rows``, every
+    row of the papers' stages whose verdict or p (Holm-adjusted as the report adjusts it) differs between the
+    registered judgement (the committed ``claims.csv``) and the same per-seed values judged by today's rules
+    (:func:`lib.verdicts.robustness.rejudge` on every seed); and ``vae``, the VAE's primary at the plan's stated
+    1 % margin beside its registered one (floored by the unpruned loss's seed spread: see the report)."""
+    papers_, _ = judged_stages()
+    raw = pd.concat([pd.read_csv(results / n / "claims.csv").assign(stage=n) for n in papers_], ignore_index=True)
+    before = rules.correct_primaries(raw)
+    after = rules.correct_primaries(robustness.rejudge(raw, lambda seeds: seeds))
+    changed = (before.verdict != after.verdict) | ~np.isclose(before.p, after.p, rtol=1e-9, equal_nan=True)
+    rows = pd.DataFrame(
+        {
+            "stage": before.stage,
+            "claim": before.endpoint.where(before.endpoint.fillna("") != "", before.claim),
+            "verdict_registered": before.verdict,
+            "verdict_today": after.verdict,
+            "p_registered": before.p,
+            "p_today": after.p,
+        }
+    )[changed]
+    vae = raw[(raw.endpoint == papers.VAE) & raw.primary.astype(bool)]
+    stated = raw.copy()
+    for i, r in vae.iterrows():
+        values = rules.values_of(r.per_seed)
+        rule = dataclasses.replace(rules.rule_of(r), needed=0.01, margin=0.01)
+        judged = rules.decide(values, rule)
+        stated.loc[i, ["verdict", "reason", "test", "p", "margin", "needed"]] = [
+            judged.verdict, judged.reason, judged.test, rules.decision_p(values, rule), 0.01, 0.01,
+        ]  # fmt: skip
+    at_one = rules.correct_primaries(stated).loc[vae.index]
+    return {
+        "rows": rows,
+        "vae": [
+            {
+                "registered": before.loc[i, "verdict"],
+                "margin": r.margin,
+                "at_1": at_one.loc[i, "verdict"],
+                "p_at_1": stated.loc[i, "p"],
+                "holm_at_1": at_one.loc[i, "p"],
+            }
+            for i, r in vae.iterrows()
+        ],
+    }

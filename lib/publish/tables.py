@@ -100,3 +100,44 @@ def _tag(r) -> str:
     if isinstance(endpoint, str) and endpoint:
         return f" *(shown with the primary {endpoint}, not counted)*"
     return " *(sensitivity)*"
+
+
+def _plain(r, f, unit: str) -> str:
+    """One sentence, without jargon, on why a primary got its verdict."""
+    bound = f"{f(-r.margin if r.two_sided else r.needed)}{unit}"
+    side = "below" if r.side == "below" else "above"
+    sentences = {
+        "reproduced": f"Every plausible value (the 95 % interval) lies {side} {bound}, as the paper says.",
+        "exceeds": "The effect is there, and larger than the paper's number.",
+        "matches": "What we measure agrees with the paper's number within the margin.",
+        "contradicted": f"Every plausible value lies on the other side of {bound}: the claim does not hold here.",
+        "smaller than claimed": "Whatever effect there is, it is smaller than the smallest size the paper's words "
+        f"allow ({f(getattr(r, 'sesoi', math.nan))}{unit}).",
+        "no meaningful difference": f"Whatever difference there is, it is within ±{f(r.margin).lstrip('+')}{unit}: "
+        "too small to matter.",
+        "inconclusive": f"The plausible values fall on both sides of {bound}: these seeds cannot tell.",
+        "not run": f"Not measured here ({r.reason}).",
+    }
+    text = sentences.get(r.verdict, r.reason)
+    if r.test == "Holm":
+        text = f"It was decided on its own ({r.reason}), but not once corrected for the paper's several claims."
+    elif r.test == "gate":
+        text = "The random control could not be told apart from the criteria here, so no comparison is trusted."
+    if getattr(r, "design", "") == UNDERPOWERED:
+        text += " The plan expected no decision: this measure is too noisy for the seeds it could afford."
+    return text
+
+
+def summary(frame: pd.DataFrame) -> str:
+    """The primary claims in plain words, one line each: what the paper says (its words and number), what was measured
+    here (the mean and its 95 % interval, in the claim's unit), the verdict, and why."""
+    lines = ["| claim | the paper says | measured here | verdict | why |", "|---|---|---|---|---|"]
+    for r in frame.itertuples():
+        units = _unit(r)
+        f = lambda v: _number(v, units)  # noqa: E731
+        measured = "—" if pd.isna(r.estimate) else f"{f(r.estimate)} {units} [{f(r.low)}, {f(r.high)}]"
+        lines.append(
+            f"| {r.paper} · {r.dataset}: {r.endpoint} | {r.claim} ({r.paper_value}) | {measured} | **{r.verdict}** "
+            f"| {_plain(r, f, ' ' + units)} |"
+        )
+    return "\n".join(lines)
