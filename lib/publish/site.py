@@ -38,6 +38,8 @@ ROOT = paths.ROOT
 #: Where a cell of a notebook page is linked from the claims table (an anchor is put before the first code cell
 #: whose source contains the marker).
 ANCHORS = {"figure": "save_figure(", "claims": '"claims.csv", index=False'}
+#: The figure of every primary claim (stage 99's), on the landing page.
+FIGURE = "figures/99_reproduction_report.png"
 COLOURS = {
     "reproduced": "#c8e6c9",
     "matches": "#c8e6c9",
@@ -145,8 +147,9 @@ def page(nb: dict, stage: str, prov: dict) -> dict:
 
 
 def landing(claims: pd.DataFrame, prov: dict, titles: dict[str, str]) -> str:
-    """The landing page (MyST Markdown): counts, provenance, links to every page and the claims table, one row
-    per claim, its verdict cell coloured, its source linked to the judging notebook's figure and cell."""
+    """The landing page (MyST Markdown): counts, provenance, the plain summary of every primary and its figure (as
+    REPRODUCTION.md opens), links to every page and the claims table, one row per claim, its verdict cell coloured,
+    its source linked to the judging notebook's figure and cell."""
     counts = "; ".join(
         f"{group} " + (", ".join(f"{k}: {v}" for k, v in sorted(found.items())) or "none")
         for group, found in rules.headline(claims).items()
@@ -202,6 +205,12 @@ def landing(claims: pd.DataFrame, prov: dict, titles: dict[str, str]) -> str:
             "The rules and their "
             "caveats: [REPRODUCTION.md](reproduction.md). Built from the executed notebooks without re-executing them.",
             "",
+            "## At a glance",
+            "",
+            tables.summary(claims[claims.primary.fillna(False).astype(bool) & (claims.paper != "control")]),
+            "",
+            f"![Every primary claim, coloured by verdict]({FIGURE})",
+            "",
             "## The notebooks",
             "",
             pages,
@@ -225,7 +234,11 @@ def sources(dest: Path, root: Path = ROOT) -> Path:
     executed notebook or the claims table is missing."""
     missing = [
         str(p.relative_to(root))
-        for p in [*(executed(s, root) for s in stages(root)), root / "results/99_reproduction_report/claims.csv"]
+        for p in [
+            *(executed(s, root) for s in stages(root)),
+            root / "results/99_reproduction_report/claims.csv",
+            root / FIGURE,
+        ]
         if not p.exists()
     ]
     if missing:
@@ -240,6 +253,8 @@ def sources(dest: Path, root: Path = ROOT) -> Path:
         (dest / "notebooks" / f"{stage}.ipynb").write_text(json.dumps(page(nb, stage, prov), ensure_ascii=False))
     claims = pd.read_csv(root / "results/99_reproduction_report/claims.csv")
     (dest / "index.md").write_text(landing(claims, prov, titles))
+    (dest / FIGURE).parent.mkdir(exist_ok=True)
+    shutil.copy(root / FIGURE, dest / FIGURE)  # the figure of every primary, stage 99's
     shutil.copy(root / "REPRODUCTION.md", dest / "reproduction.md")
     (dest / "docs").mkdir(exist_ok=True)  # the analysis plan REPRODUCTION.md links to, at the same relative path
     shutil.copy(root / "docs" / "analysis-plan.md", dest / "docs" / "analysis-plan.md")
@@ -410,6 +425,8 @@ def check(site: Path, screenshots: Path, root: Path = ROOT) -> dict[str, dict]:
         if (v := f[k])
     ]
     index = found["index.html"]
+    if not index["images"]:
+        problems.append("index.html shows no image: the figure of every primary is missing")
     if index["claim_rows"] != claims:
         problems.append(f"index.html: {index['claim_rows']} claim rows, claims.csv has {claims}")
     for link in index["links"]:
