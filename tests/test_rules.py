@@ -679,3 +679,10 @@ def test_markdown_prints_each_quantity_in_its_unit_and_an_undecided_rows_reason(
     text = tables.markdown(rules.table([reach]))
     assert "claimed +25.0 pts" in text and "sign only" not in text
     assert reach.verdict not in rules.DECIDED and f"**{reach.verdict}** ({reach.reason}" in text
+    smaller = rules.claim(
+        "FlexRel", "reach", "v", "q", [0.01, -0.01, 0.02, -0.015, 0.005, 0.0], Rule(size=0.25, sesoi=0.195), CTX,
+        primary=True, comparative=True,
+    )  # fmt: skip
+    text = tables.markdown(rules.table([smaller]))
+    assert smaller.verdict == "smaller than claimed" and "direction undetermined" in text
+    assert "above or below zero, these seeds cannot tell" in tables.summary(rules.table([smaller]))

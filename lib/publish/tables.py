@@ -64,7 +64,9 @@ def cells(frame: pd.DataFrame) -> list[dict[str, str]]:
                 rule += f"; margin ±{f(r.margin).lstrip('+')}{unit}"
         mde = "—" if pd.isna(r.mde) else f"{f(r.mde).lstrip('+')}{unit}"
         loo = getattr(r, "loo", "")
-        restates = r.test == "interval" and r.verdict in DECIDED  # "interval above …": the rule column says it
+        # "CI above …" restates the rule column; an undecided verdict's reason, or a size claimed and missed (whose
+        # direction may be undetermined), says more
+        restates = r.test == "interval" and r.verdict in DECIDED and r.verdict != "smaller than claimed"
         parts = ("" if restates else r.reason, r.note, loo)
         shown = "; ".join(t for t in parts if isinstance(t, str) and t)
         reason = f" ({shown})" if shown else ""
@@ -112,7 +114,8 @@ def _plain(r, f, unit: str) -> str:
         "matches": "What we measure agrees with the paper's number within the margin.",
         "contradicted": f"Every plausible value lies on the other side of {bound}: the claim does not hold here.",
         "smaller than claimed": "Whatever effect there is, it is smaller than the smallest size the paper's words "
-        f"allow ({f(getattr(r, 'sesoi', math.nan))}{unit}).",
+        f"allow ({f(getattr(r, 'sesoi', math.nan))}{unit})"
+        + ("; whether it is above or below zero, these seeds cannot tell." if r.low < 0 < r.high else "."),
         "no meaningful difference": f"Whatever difference there is, it is within ±{f(r.margin).lstrip('+')}{unit}: "
         "too small to matter.",
         "inconclusive": f"The plausible values fall on both sides of {bound}: these seeds cannot tell.",
