@@ -166,15 +166,19 @@ def test_a_run_records_the_code_it_executed_and_what_it_read(store, monkeypatch)
 
 
 SCRIPT = """
-import json
+import json, sys
+from lib.core import data
 from lib.params import profiles
-from lib.protocols import flexrel, train_time
+from lib.protocols import base_networks, flexrel, train_time
 p = profiles.load("flexrel", "smoke").replace(seeds=[0], train_subset=128, test_subset=64, relevance_images=16,
                         bn_batches=1, device="cpu")
-out = {m: flexrel.retention(p, 0, m, 0.5)["row"] for m in ("magnitude", "magnitude_bn", "random")}
 r = profiles.load("rank", "smoke").replace(train_subset=128, seeds=[0])
-out["rank"] = train_time.run(r, "MNIST", "rank", "paper", 0)[-1]
-print(json.dumps(out))
+for _ in sys.stdin:  # one line, one pass over the runs; in-process memos cleared, as in a new process
+    base_networks._LOADED.clear()
+    data._splits.cache_clear()
+    out = {m: flexrel.retention(p, 0, m, 0.5)["row"] for m in ("magnitude", "magnitude_bn", "random")}
+    out["rank"] = train_time.run(r, "MNIST", "rank", "paper", 0)[-1]
+    print("RESULT " + json.dumps(out), flush=True)
 """
 
 
@@ -203,15 +207,24 @@ def test_an_edit_recomputes_exactly_the_runs_that_executed_it(tmp_path):
     for name, seed in (("FashionMNIST", 0), ("MNIST", 2)):
         write_mnist_like(repo / "data", name, n_train=128, n_test=64, seed=seed)
     env = {**os.environ, "PYTHONPATH": str(repo)}
+    log = (tmp_path / "stderr.txt").open("w")
+    pipe = subprocess.PIPE
+    child = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT], cwd=repo, env=env, stdin=pipe, stdout=pipe, stderr=log, text=True
+    )
 
     def run() -> tuple[dict, dict[str, set[str]]]:
-        proc = subprocess.run([sys.executable, "-c", SCRIPT], cwd=repo, env=env, capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr[-3000:]
+        """One pass over the runs in the same process (the edits below change files, not what it has imported: the
+        store decides from the sources, as a new process would)."""
+        child.stdin.write("run\n")
+        child.stdin.flush()
+        while not (line := child.stdout.readline()).startswith("RESULT "):
+            assert line, (tmp_path / "stderr.txt").read_text()[-3000:]
         stored = {
             str(p.relative_to(repo / "cache" / "runs")): set(runs._read(p)[0]["code"])
             for p in (repo / "cache" / "runs").glob("*/*")
         }
-        return json.loads(proc.stdout.strip().splitlines()[-1]), stored
+        return json.loads(line[len("RESULT ") :]), stored
 
     first, stored = run()
     assert len(stored) == 7  # base network, 2 scores, 3 retention runs, rank run
@@ -249,6 +262,8 @@ def test_an_edit_recomputes_exactly_the_runs_that_executed_it(tmp_path):
         assert unit not in executed
         _mutate(lib, unit)
     assert run()[1].keys() == stored.keys()
+    child.stdin.close()
+    assert child.wait(timeout=60) == 0
 
 
 def test_a_damaged_entry_is_reported_and_recomputed_never_loaded(store):

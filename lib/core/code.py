@@ -348,6 +348,7 @@ def memoised(maxsize: int) -> Callable[[Callable[..., T]], Callable[..., T]]:
                 del memo[next(iter(memo))]
             return value
 
+        call.cache_clear = memo.clear  # type: ignore[attr-defined] - as functools.lru_cache's
         return call
 
     return wrap
