@@ -104,7 +104,7 @@ class ZPlusOnPositive(ZPlus):
         x = self.stored_tensors["input"][0]
         if bool((x < 0).any()):
             return super().backward(module, grad_input, grad_output)
-        x = self.input_modifiers[0](x.clone()).requires_grad_()
+        x = self.input_modifiers[0](x).requires_grad_()  # clamp(min=0): a new tensor, no clone needed
         with ParamMod.ensure(self.param_modifiers[0])(module) as positive, torch.autograd.enable_grad():
             z = positive.forward(x)
         (gradient,) = torch.autograd.grad(
