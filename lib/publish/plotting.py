@@ -138,5 +138,4 @@ def primaries(frame: Any) -> plt.Figure:
         "estimate, 95 % t interval (line), seeds (dots); tested against (black bar); the paper's value (★)", fontsize=8
     )
     fig.suptitle("Every primary claim: what was measured here, and its verdict", fontsize=10)
-    fig.tight_layout()
     return fig
