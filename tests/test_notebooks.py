@@ -50,7 +50,7 @@ def _lib_imports(path) -> set[str]:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_a_stage_depends_on_exactly_the_lib_modules_its_notebook_runs(path):
-    closure = set().union(*(runs.closure(m, every=True) for m in _lib_imports(path)))
+    closure = set().union(*(runs.closure(m) for m in _lib_imports(path)))
     declared = {d for d in STAGES[path.stem]["deps"] if d.startswith("lib/") and d.endswith(".py")}
     wanted = {m.replace(".", "/") + ".py" for m in closure if not m.startswith("lib.params.")}
     assert "lib/params" in STAGES[path.stem]["deps"]  # every stage checks params.yaml with the whole package
@@ -67,7 +67,7 @@ def test_a_stage_depends_on_exactly_the_lib_modules_its_notebook_runs(path):
 def test_a_stage_tracks_its_sections_in_the_active_profile_only(path):
     params = STAGES[path.stem]["params"]
     sections = [p for p in params if p in profiles.SECTIONS]
-    closure = set().union(*(runs.closure(m, every=True) for m in _lib_imports(path)))
+    closure = set().union(*(runs.closure(m) for m in _lib_imports(path)))
     every = ["profiles"] if "lib.scale.sizing" in closure else []  # the sizing table reads every profile
     assert (
         sections

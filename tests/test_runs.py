@@ -122,6 +122,11 @@ def test_a_units_hash_follows_its_body_and_the_module_values_it_reads_and_nothin
     again = _hashes(lib)
     assert {"lib.criteria.filters:flexrel", "lib.params.flexrel:FlexRelParams"} <= _changed(after, again)
     assert not {"lib.criteria.filters:folded_magnitude", "lib.criteria.filters:magnitude"} & _changed(after, again)
+    # a function a module-level value calls at import (METHODS = FLEXREL_METHODS + …, FLEXREL_METHODS = with_role(…))
+    _edit(lib, "lib.params.catalogue", "if c.role in roles)", "if c.role in roles and n)")
+    third = _hashes(lib)
+    assert "lib.protocols.flexrel:canonical" in _changed(again, third)
+    assert "lib.criteria.filters:folded_magnitude" not in _changed(again, third)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,8 @@ formatting) and every **module-level value it reads**: the assignments of the mo
 through ``from lib.x import NAME`` and ``module.NAME`` into other ``lib`` modules, the values those read in turn,
 and the classes it names: their bases, decorators and fields (a dataclass's fields are its generated constructor's
 code), not their methods, which are the class's own unit when they run. Functions it names are not values: one
-that runs is a unit of its own, one that does not cannot change the result.
+that runs is a unit of its own, one that does not cannot change the result; but a function a module-level value
+calls (``FLEXREL_METHODS = with_role(...)``) ran at import, unseen, and counts with that value.
 
 So editing the body of ``magnitude_folded`` recomputes the runs that called it and no other; editing a label, a
 stage's list of runs, a frame builder or a plotting helper recomputes nothing, since no run executes them. Modules
@@ -51,6 +52,11 @@ def source(module: str, root: Path = LIB) -> Path:
     return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
 
 
+def module_of(path: Path, root: Path = LIB) -> str:
+    """The ``lib`` module a source file under ``root`` is (a package's ``__init__.py``: the package)."""
+    return ".".join(path.relative_to(root.parent).with_suffix("").parts).removesuffix(".__init__")
+
+
 def _docstring(stmt: ast.stmt) -> bool:
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant) and isinstance(stmt.value.value, str)
 
@@ -87,7 +93,8 @@ class Module:
     spans: tuple[tuple[int, int, str], ...]
     #: unit name -> its normalised source
     units: dict[str, str]
-    #: module-level name -> the normalised statements that give it a value (assignments; a class, whole)
+    #: module-level name -> the normalised statements that give it a value (assignments; a class: its bases,
+    #: decorators and fields)
     values: dict[str, tuple[str, ...]]
     #: module-level name -> the names those statements read
     reads: dict[str, frozenset[str]]
@@ -142,9 +149,8 @@ def _top_level(tree: ast.Module) -> Iterator[ast.stmt]:
 @cache
 def _parse(path: Path, root: Path, mtime_ns: int, size: int) -> Module:
     tree = ast.parse(path.read_bytes())
-    parts = path.relative_to(root.parent).with_suffix("").parts
-    name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-    package = ".".join(parts[:-1])
+    name = module_of(path, root)
+    package = ".".join(path.relative_to(root.parent).parts[:-1])  # a package's __init__ and its modules share one
     spans, units, unit_reads, values, reads, imports = [], {}, {}, {}, {}, {}
     for stmt in _top_level(tree):
         if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -218,23 +224,28 @@ def _unit_hash(unit: str, root: Path, visited: set[str]) -> str | None:
     if m is None or name not in m.units:
         return None
     values, seen = {}, set()
-    todo = [(module, r) for r in m.unit_reads[name]]
+    # (module, name read, whether a module-level value reads it): a function a value reads ran when its module was
+    # imported (``METHODS = with_role(...)``), where no recording sees it, so it counts as a value there
+    todo = [(module, r, False) for r in m.unit_reads[name]]
     while todo:
-        mod, read = todo.pop()
+        mod, read, at_import = todo.pop()
         visited.add(mod)
-        if (mod, read) in seen or (p := parsed(mod, root)) is None:
+        if (mod, read, at_import) in seen or (p := parsed(mod, root)) is None:
             continue
-        seen.add((mod, read))
+        seen.add((mod, read, at_import))
         head, _, attr = read.partition(".")
         if head in p.imports:
             target, value = p.imports[head]
             if value is not None:
-                todo.append((target, value if not attr else f"{value}.{attr}"))
+                todo.append((target, value if not attr else f"{value}.{attr}", at_import))
             elif attr:
-                todo.append((target, attr))
+                todo.append((target, attr, at_import))
         elif not attr and read in p.values:
             values[f"{mod}.{read}"] = p.values[read]
-            todo += [(mod, r) for r in p.reads[read]]
+            todo += [(mod, r, True) for r in p.reads[read]]
+        elif not attr and at_import and read in p.units:
+            values[f"{mod}.{read}"] = (p.units[read],)
+            todo += [(mod, r, True) for r in p.unit_reads[read]]
     text = "\n".join([m.units[name], *(f"{k}\n" + "\n".join(v) for k, v in sorted(values.items()))])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -243,7 +254,7 @@ def every_unit(root: Path = LIB) -> list[str]:
     """Every unit of the library under ``root`` (modules in :data:`NOT_CODE` have none), in file order."""
     found = []
     for path in sorted(root.rglob("*.py")):
-        module = ".".join(path.relative_to(root.parent).with_suffix("").parts).removesuffix(".__init__")
+        module = module_of(path, root)
         if module not in NOT_CODE and (m := parsed(module, root)) is not None:
             found += [f"{module}:{name}" for name in m.units]
     return found
@@ -259,8 +270,7 @@ def _unit_of(code: types.CodeType, root: Path) -> str | None:
     path = Path(code.co_filename)
     if not path.is_relative_to(root):
         return None
-    parts = path.relative_to(root.parent).with_suffix("").parts
-    module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    module = module_of(path, root)
     m = parsed(module, root)
     if m is None or module in NOT_CODE:
         return None
@@ -270,7 +280,7 @@ def _unit_of(code: types.CodeType, root: Path) -> str | None:
     return f"{module}:{m.spans[i][2]}"
 
 
-_RECORDING: contextvars.ContextVar[list[set] | None] = contextvars.ContextVar("recording", default=None)
+_RECORDING: contextvars.ContextVar[list[Recording] | None] = contextvars.ContextVar("recording", default=None)
 
 
 class Recording:

@@ -7,7 +7,7 @@ A stored run must never outlive what made it, so what names it covers all of it:
   (the grid: seeds, methods, levels; each protocol lists them, commented), plus the run's own coordinates
   (seed, method, level, the device it ran on, ...);
 - ``versions`` — torch, torchvision, zennit, torch-pruning and numpy;
-- ``code`` — the code the run **executed** (:mod:`lib.store.code`): every unit of ``lib`` (a top-level function,
+- ``code`` — the code the run **executed** (:mod:`lib.core.code`): every unit of ``lib`` (a top-level function,
   or a class) that ran while it computed, and those the stored runs it read had recorded, each with a hash of its
   normalised source and of the module-level values it reads. The first two make the entry's key (the file name's
   first part); the code is checked on lookup: an entry whose units all hash as they do today is current, and a run
@@ -48,7 +48,7 @@ import torch
 from torch import nn
 
 from ..core import code as units
-from ..core.code import LIB, NOT_CODE
+from ..core.code import LIB
 from ..core.train import world
 from ..params.paths import RUNS
 from .machine import cpu_name, versions
@@ -224,10 +224,9 @@ def lib_imports(source: str, root: Path = LIB) -> set[str]:
     return _imports(ast.parse(source), root)
 
 
-def closure(module: str, root: Path = LIB, every: bool = False) -> list[str]:
-    """Every ``lib`` module that ``module`` imports at run time, directly or not, itself included (sorted); the
-    imports of :data:`NOT_CODE` modules are followed only with ``every`` (what a process runs, as ``dvc.yaml``'s
-    dependencies list it, rather than what a key covers).
+def closure(module: str, root: Path = LIB) -> list[str]:
+    """Every ``lib`` module that ``module`` imports at run time, directly or not, itself included (sorted): what a
+    process running it loads, as ``dvc.yaml``'s dependencies list it.
 
     >>> closure("lib.core.stats")
     ['lib.core.stats']
@@ -237,8 +236,7 @@ def closure(module: str, root: Path = LIB, every: bool = False) -> list[str]:
         m = todo.pop()
         if m not in seen:
             seen.add(m)
-            if every or m not in NOT_CODE or m == module:
-                todo += [i for i in _read_source(units.source(m, root), root) if units.source(i, root).exists()]
+            todo += [i for i in _read_source(units.source(m, root), root) if units.source(i, root).exists()]
     return sorted(seen)
 
 
