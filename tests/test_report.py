@@ -28,11 +28,9 @@ def test_the_figure_of_every_primary_has_one_estimate_marker_per_primary():
     import matplotlib
 
     matplotlib.use("Agg")
-    from lib.publish import plotting
-
     table, _ = report.judged(paths.RESULTS)
     primary = table[(table.paper != "control") & table.primary.astype(bool)]
-    fig = plotting.primaries(primary)
+    fig = report.primaries(primary)
     assert len(fig.axes) == len(primary)
     for ax, r in zip(fig.axes, primary.itertuples()):
         estimates = [c for c in ax.collections if len(c.get_offsets()) == 1 and c.get_offsets()[0][1] == 0]

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import yaml
@@ -290,7 +292,7 @@ def context(profile: str, results: Path = paths.RESULTS) -> dict[str, Any]:
             "rows": split_rows.drop(columns="primary").to_markdown(index=False, floatfmt="+.3f"),
         },
         "summary": tables.summary(claims[is_primary]),
-        "figure": plotting.primaries(claims[is_primary]),
+        "figure": primaries(claims[is_primary]),
         "errata": (lambda e: {"rows": e["rows"].to_markdown(index=False, floatfmt=".4g"), "vae": e["vae"]})(
             errata(results)
         ),
@@ -361,3 +363,68 @@ def errata(results: Path = paths.RESULTS) -> dict[str, Any]:
             for i, r in vae.iterrows()
         ],
     }
+
+
+#: A verdict's colour in the figure of every primary (:func:`primaries`): supported green, refuted red, the claimed
+#: effect absent at its size orange, undecided grey.
+VERDICT_COLOURS = {
+    "reproduced": "#1a9850",
+    "exceeds": "#1a9850",
+    "matches": "#1a9850",
+    "contradicted": "#d73027",
+    "smaller than claimed": "#fc8d59",
+    "no meaningful difference": "#4575b4",
+    "inconclusive": "#969696",
+}
+
+
+def _seed_values(row: Any) -> list[float]:
+    """A row's per-seed values (a claim at every level: the level its estimate is, the least favourable)."""
+    data = json.loads(row.per_seed) if isinstance(row.per_seed, str) and row.per_seed else {}
+    if "levels" in data:
+        levels = [list(level.values()) for level in data["levels"]]
+        return min(levels, key=lambda v: abs(sum(v) / len(v) - row.estimate)) if levels else []
+    return list(data.values())
+
+
+def primaries(frame: Any) -> plt.Figure:
+    """Every primary claim of a claims frame (:func:`lib.verdicts.rules.table`, corrected as the report shows it) on
+    one figure, one row each in its own unit (points or percent, written beside it): the estimate with its 95 % t
+    interval and the per-seed values as dots, coloured by verdict; the boundary it is tested against (a threshold, a
+    non-inferiority margin or the smallest effect of interest) as a black bar, the paper's claimed value as a star;
+    a primary the plan declares underpowered by design drawn hollow and labelled so. Rows without values (not run)
+    are listed with their verdict."""
+    rows = list(frame.itertuples())
+    fig, axes = plt.subplots(len(rows), 1, figsize=(8.5, 0.62 * len(rows) + 0.9), squeeze=False)
+    for ax, r in zip(axes[:, 0], rows):
+        unit = tables.unit_of(r)
+        colour = VERDICT_COLOURS.get(r.verdict, "#969696")
+        hollow = getattr(r, "design", "") == "underpowered by design"
+        name = f"{r.endpoint or r.claim} · {r.dataset}"
+        label = f"{r.verdict}" + (" (underpowered by design)" if hollow else "")
+        ax.set_yticks([0], [name], fontsize=7)
+        ax.text(1.01, 0.5, f"{label}\n[{unit}]", transform=ax.transAxes, fontsize=7, va="center", color=colour)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        if pd.isna(r.estimate):  # not run
+            ax.set_xticks([])
+            continue
+        seeds = [100 * v for v in _seed_values(r)]
+        ax.scatter(seeds, [0.25] * len(seeds), s=7, color=colour, alpha=0.5, linewidths=0)
+        ax.plot([100 * r.low, 100 * r.high], [0, 0], color=colour, lw=2.2)
+        ax.scatter(
+            [100 * r.estimate], [0], s=36, zorder=3, color="white" if hollow else colour, edgecolors=colour, lw=1.5
+        )
+        bounds = [r.needed, getattr(r, "sesoi", math.nan)] if not r.two_sided else [-r.margin, r.margin]
+        for b in bounds:
+            if pd.notna(b):
+                ax.axvline(100 * b, color="black", lw=1.1, ymin=0.15, ymax=0.85)
+        if pd.notna(r.size):
+            ax.scatter([100 * r.size], [0], marker="*", s=60, color="black", zorder=4)
+        ax.set_ylim(-0.6, 0.6)
+        ax.tick_params(axis="x", labelsize=7)
+    axes[-1, 0].set_xlabel(
+        "estimate, 95 % t interval (line), seeds (dots); tested against (black bar); the paper's value (★)", fontsize=8
+    )
+    fig.suptitle("Every primary claim: what was measured here, and its verdict", fontsize=10)
+    return fig

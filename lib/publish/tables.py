@@ -19,7 +19,7 @@ def _number(v: float, unit: str) -> str:
     return f"{v * 100:+.1f}" if unit == "pts" else f"{v * 100:+.3g}"
 
 
-def _unit(r) -> str:
+def unit_of(r) -> str:
     """A row's unit (:data:`lib.verdicts.rules.UNITS`); a table written before rows had one prints points."""
     unit = getattr(r, "unit", "pts")
     return unit if unit in UNITS else "pts"
@@ -34,7 +34,7 @@ def cells(frame: pd.DataFrame) -> list[dict[str, str]]:
     and its leave-one-seed-out status)."""
     out = []
     for r in frame.itertuples():
-        units = _unit(r)
+        units = unit_of(r)
         unit = f" {units}"
         f = lambda v: _number(v, units)  # noqa: E731
         if pd.isna(r.estimate):
@@ -105,8 +105,13 @@ def _tag(r) -> str:
 
 
 def _plain(r, f, unit: str) -> str:
-    """One sentence, without jargon, on why a primary got its verdict."""
-    bound = f"{f(-r.margin if r.two_sided else r.needed)}{unit}"
+    """One sentence, without jargon, on why a primary got its verdict: the bound it names is the one the rule tested
+    (a stated size: its smallest effect of interest), and for an undecided row one its interval really straddles."""
+    sesoi = getattr(r, "sesoi", math.nan)
+    tested = sesoi if pd.notna(r.size) and pd.notna(sesoi) else (-r.margin if r.two_sided else r.needed)
+    inside = [b for b in (tested, r.needed, sesoi, -r.margin, r.margin) if pd.notna(b) and r.low < b < r.high]
+    bound = f"{f(tested)}{unit}"
+    straddled = f"{f(inside[0] if inside else tested)}{unit}"
     side = "below" if r.side == "below" else "above"
     sentences = {
         "reproduced": f"Every plausible value (the 95 % interval) lies {side} {bound}, as the paper says.",
@@ -118,7 +123,7 @@ def _plain(r, f, unit: str) -> str:
         + ("; whether it is above or below zero, these seeds cannot tell." if r.low < 0 < r.high else "."),
         "no meaningful difference": f"Whatever difference there is, it is within ±{f(r.margin).lstrip('+')}{unit}: "
         "too small to matter.",
-        "inconclusive": f"The plausible values fall on both sides of {bound}: these seeds cannot tell.",
+        "inconclusive": f"The plausible values fall on both sides of {straddled}: these seeds cannot tell.",
         "not run": f"Not measured here ({r.reason}).",
     }
     text = sentences.get(r.verdict, r.reason)
@@ -127,7 +132,11 @@ def _plain(r, f, unit: str) -> str:
     elif r.test == "gate":
         text = "The random control could not be told apart from the criteria here, so no comparison is trusted."
     if getattr(r, "design", "") == UNDERPOWERED:
-        text += " The plan expected no decision: this measure is too noisy for the seeds it could afford."
+        text += (
+            " The plan expected no decision at these seeds (too noisy); this one came anyway and is counted apart."
+            if r.verdict in DECIDED
+            else " The plan expected no decision: this measure is too noisy for the seeds it could afford."
+        )
     return text
 
 
@@ -136,7 +145,7 @@ def summary(frame: pd.DataFrame) -> str:
     here (the mean and its 95 % interval, in the claim's unit), the verdict, and why."""
     lines = ["| claim | the paper says | measured here | verdict | why |", "|---|---|---|---|---|"]
     for r in frame.itertuples():
-        units = _unit(r)
+        units = unit_of(r)
         f = lambda v: _number(v, units)  # noqa: E731
         measured = "—" if pd.isna(r.estimate) else f"{f(r.estimate)} {units} [{f(r.low)}, {f(r.high)}]"
         lines.append(
