@@ -11,6 +11,7 @@ import contextlib
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -110,18 +111,30 @@ def make_optimizer(
 
 
 def make_scheduler(
-    name: str, optimizer: torch.optim.Optimizer, steps: int
+    name: str, optimizer: torch.optim.Optimizer, steps: int, start: int = 0
 ) -> torch.optim.lr_scheduler.LRScheduler | None:
     """``constant`` (none), ``cosine`` (from the optimizer's lr down to 0 over ``steps`` batches) or ``onecycle``
-    (a quarter of the steps warming up to the optimizer's lr, then cosine down to ≈0; at least 8 steps long)."""
+    (a quarter of the steps warming up to the optimizer's lr, then cosine down to ≈0; at least 8 steps long),
+    already ``start`` steps in: a phase that carries on a schedule an earlier phase began (on a fresh optimizer).
+
+    >>> opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    >>> round(make_scheduler("cosine", opt, 4, start=2).get_last_lr()[0], 3)
+    0.5
+    """
     if name == "constant":
         return None
     if name == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, steps))
-    if name == "onecycle":
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, steps))
+    elif name == "onecycle":
         lr = optimizer.param_groups[0]["lr"]
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=max(8, steps), pct_start=0.25)
-    raise ValueError(f"schedule {name!r}; allowed: {list(SCHEDULES)}")
+        sched = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=max(8, steps), pct_start=0.25)
+    else:
+        raise ValueError(f"schedule {name!r}; allowed: {list(SCHEDULES)}")
+    with warnings.catch_warnings():  # stepping the schedule before any optimizer step is what is meant here
+        warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step\\(\\)` before", UserWarning)
+        for _ in range(start):
+            sched.step()
+    return sched
 
 
 #: A batch objective: ``(model, x, y) → (mean loss, number of correct predictions or None)``.

@@ -23,6 +23,7 @@ from .data import DataParams
 from .flexrel import FlexRelParams
 from .paths import PARAMS_FILE
 from .rank import RankParams
+from .schedule import ScheduleParams
 from .schema import ParamsError, Section, message
 from .split_learning import SplitLearningParams
 from .studies import StudiesParams
@@ -31,7 +32,7 @@ from .vae import VaeParams
 PROFILES = ("smoke", "default", "powered", "paper", "cifar")
 #: Every section of ``params.yaml`` and its schema.
 SECTIONS: dict[str, type[Section]] = {
-    cls.SECTION: cls for cls in (DataParams, FlexRelParams, SplitLearningParams, RankParams, VaeParams, StudiesParams)
+    cls.SECTION: cls for cls in (DataParams, FlexRelParams, SplitLearningParams, RankParams, VaeParams, StudiesParams, ScheduleParams)
 }
 TOP_LEVEL = ("profile", "seed", *SECTIONS, "profiles")
 

@@ -143,7 +143,9 @@ class Images:
 @dataclass(frozen=True)
 class Recipe:
     """How one phase of training runs, read from a section once: the optimizer and its settings, the learning
-    rate and its schedule over the phase, the epochs, how many training images (``None``: all), mixed precision."""
+    rate and its schedule, the epochs, how many training images (``None``: all), mixed precision, and the epochs
+    the schedule spans (``None``: this phase's) of which ``skip`` ran in an earlier phase (study 2's schedule
+    carried on across the pruning point)."""
 
     optimizer: str
     lr: float
@@ -153,6 +155,8 @@ class Recipe:
     epochs: int
     limit: int | None = None
     amp: bool = False
+    span: int | None = None
+    skip: int = 0
 
     @classmethod
     def pretraining(cls, p: FlexRelParams) -> Recipe:
@@ -202,7 +206,8 @@ def fit(model: nn.Module, images: Images, recipe: Recipe, seed: int, dev: torch.
     train_batches = images.batches("train", seed, limit=recipe.limit, dev=dev)
     net = train.parallel(model)
     opt = train.make_optimizer(recipe.optimizer, net.parameters(), recipe.lr, recipe.momentum, recipe.weight_decay)
-    sched = train.make_scheduler(recipe.schedule, opt, recipe.epochs * len(train_batches))
+    per_epoch = len(train_batches)
+    sched = train.make_scheduler(recipe.schedule, opt, (recipe.span or recipe.epochs) * per_epoch, recipe.skip * per_epoch)
     rows = []
     for _ in range(recipe.epochs):
         epoch = train.train_epoch(net, train_batches, opt, sched, amp=recipe.amp)
