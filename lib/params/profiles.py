@@ -32,7 +32,8 @@ from .vae import VaeParams
 PROFILES = ("smoke", "default", "powered", "paper", "cifar")
 #: Every section of ``params.yaml`` and its schema.
 SECTIONS: dict[str, type[Section]] = {
-    cls.SECTION: cls for cls in (DataParams, FlexRelParams, SplitLearningParams, RankParams, VaeParams, StudiesParams, ScheduleParams)
+    cls.SECTION: cls
+    for cls in (DataParams, FlexRelParams, SplitLearningParams, RankParams, VaeParams, StudiesParams, ScheduleParams)
 }
 TOP_LEVEL = ("profile", "seed", *SECTIONS, "profiles")
 

@@ -207,7 +207,9 @@ def fit(model: nn.Module, images: Images, recipe: Recipe, seed: int, dev: torch.
     net = train.parallel(model)
     opt = train.make_optimizer(recipe.optimizer, net.parameters(), recipe.lr, recipe.momentum, recipe.weight_decay)
     per_epoch = len(train_batches)
-    sched = train.make_scheduler(recipe.schedule, opt, (recipe.span or recipe.epochs) * per_epoch, recipe.skip * per_epoch)
+    sched = train.make_scheduler(
+        recipe.schedule, opt, (recipe.span or recipe.epochs) * per_epoch, recipe.skip * per_epoch
+    )
     rows = []
     for _ in range(recipe.epochs):
         epoch = train.train_epoch(net, train_batches, opt, sched, amp=recipe.amp)

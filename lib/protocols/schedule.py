@@ -1,7 +1,8 @@
 """Study 2: the FlexRel paper's training schedule as a protocol (§IV), each run a stored run.
 
 "A total of 50 training epochs: 10 with the full DNN, and 40 with the pruned DNN", magnitude and relevance computed
-after the first 10. So, per seed and for a budget of ``B`` epochs (section ``schedule``, :func:`lib.params.schedule.scheduled`):
+after the first 10. So, per seed and for a budget of ``B`` epochs (section ``schedule``,
+:func:`lib.params.schedule.scheduled`):
 
 1. :class:`Early` — the full network trained ``B × pre_fraction`` epochs (the paper's 10 of 50);
 2. :class:`Scheduled` — that network scored (magnitude, relevance, FlexRel at its δ; random draws), pruned per layer
@@ -201,7 +202,9 @@ def frame(todo: list[Scheduled]) -> pd.DataFrame:
     out["params_removed"] = 1 - out.params / out.seed.map(full.params)
     out["macs_removed"] = 1 - out.macs / out.seed.map(full.macs)
     out = out.sort_values(["seed", "method", "factor", "delta", "draw", "post_epoch"], na_position="first")
-    out["elapsed"] = out.pre_seconds + out.relevance_seconds + out.groupby(
-        ["seed", "method", "factor", "delta", "draw"], dropna=False
-    ).seconds.cumsum()
+    out["elapsed"] = (
+        out.pre_seconds
+        + out.relevance_seconds
+        + out.groupby(["seed", "method", "factor", "delta", "draw"], dropna=False).seconds.cumsum()
+    )
     return out.reset_index(drop=True)
