@@ -338,3 +338,25 @@ def test_the_default_rules_z_plus_is_zennits_bit_for_bit_in_one_pass_behind_a_re
         assert len(fallbacks) == passes  # the first layer is flat's; the second z⁺: in one pass behind the ReLU
         zennits = filters.relevance(net, x, y, composite=EpsilonPlusFlat())
         assert all(torch.equal(ours[k], zennits[k]) for k in ours)
+
+
+def test_the_default_rules_skip_the_layers_own_backward_and_give_zennits_relevance_bit_for_bit():
+    """Each rule of the default composite is :class:`lib.criteria.filters.Direct`: the layer runs forward without a
+    graph and backward is the rule's alone; on a VGG and a residual network (its additions canonized to zennit's Sum,
+    Norm's rule) the relevance is that of zennit's own hooks bit for bit, and it costs no input-gradient pass."""
+    from zennit.composites import EpsilonPlusFlat
+    from zennit.types import Convolution
+
+    from lib.core import models
+
+    x, y = torch.randn(8, 1, 32, 32).clamp(min=-0.5), torch.arange(8) % 10
+    for name in ("vgg16_bn", "resnet18"):
+        torch.manual_seed(0)
+        net = models.BUILDERS[name](10, 1, 32, 0.0625, 0.0).eval()
+        ours = filters.relevance(net, x, y)
+        zennits = filters.relevance(
+            net, x, y, composite=EpsilonPlusFlat(layer_map=[(Convolution, filters.ZPlusOnPositive())])
+        )
+        assert ours.keys() == zennits.keys() and all(torch.equal(ours[k], zennits[k]) for k in ours), name
+    c = filters.epsilon_plus_flat(x)
+    assert all(isinstance(rule, filters.Direct) for _, rule in [*c.layer_map, *c.first_map])

@@ -29,6 +29,7 @@ The random control is :func:`lib.core.prune.random_scores`; the rank paper's cri
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -39,7 +40,7 @@ import torch_pruning as tp
 from torch import nn
 from torch.nn.grad import conv2d_weight
 from zennit.composites import EpsilonAlpha2Beta1, EpsilonGammaBox, EpsilonPlusFlat
-from zennit.core import Composite, ParamMod
+from zennit.core import Composite, Hook, ParamMod, RemovableHandle, RemovableHandleList
 from zennit.rules import ZPlus
 from zennit.types import Convolution
 
@@ -114,10 +115,70 @@ class ZPlusOnPositive(ZPlus):
         return tuple(relevance if g.shape == relevance.shape else None for g in grad_input)
 
 
+class _Attached(torch.autograd.Function):
+    """A layer's output joined to its input by an LRP rule alone: its backward is the rule's relevance, never the
+    layer's own input gradient (which zennit's hooks have autograd compute, then discard)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, out: torch.Tensor, hook: Direct, module: nn.Module) -> torch.Tensor:
+        ctx.x, ctx.hook, ctx.module = x, hook, module
+        return out.view_as(out)
+
+    @staticmethod
+    def backward(ctx, relevance: torch.Tensor) -> tuple:
+        rule = ctx.hook.rule
+        rule.stored_tensors["input"] = (ctx.x,)
+        (found,) = rule.backward(ctx.module, (ctx.x,), (relevance,))
+        del ctx.x
+        return found, None, None, None
+
+
+class Direct(Hook):
+    """zennit's rule ``rule`` (any :class:`zennit.core.Hook`) on a layer, at the cost of the rule alone: the layer
+    runs forward on its input detached, recording no graph, and its output is joined to the input by
+    :class:`_Attached`, whose backward is the rule's. zennit's own hooks keep the layer's graph, so autograd also
+    computes the layer's ordinary input gradient and the rule then replaces it; this skips that pass and the input
+    copies around it. The relevance is the rule's, bit for bit (``tests/test_criteria.py``)."""
+
+    def __init__(self, rule: Hook) -> None:
+        super().__init__()
+        self.rule = rule
+
+    def copy(self) -> Direct:
+        return Direct(self.rule.copy())
+
+    def register(self, module: nn.Module) -> RemovableHandleList:
+        return RemovableHandleList(
+            [
+                RemovableHandle(self),
+                module.register_forward_pre_hook(self.pre_forward),
+                module.register_forward_hook(self.post_forward),
+            ]
+        )
+
+    def pre_forward(self, module: nn.Module, input: tuple) -> tuple | None:
+        if not input[0].requires_grad:
+            return None
+        self.stored_tensors["input"] = input[0]
+        return (input[0].detach(), *input[1:])
+
+    def post_forward(self, module: nn.Module, input: tuple, output: torch.Tensor) -> torch.Tensor | None:
+        x = self.stored_tensors.pop("input", None)
+        return None if x is None else _Attached.apply(x, output, self, module)
+
+    def remove(self) -> None:
+        super().remove()
+        self.rule.remove()
+
+
 @composite("EpsilonPlusFlat")
 def epsilon_plus_flat(x: torch.Tensor) -> Composite:
-    """ε for dense layers, z⁺ for convolutions (:class:`ZPlusOnPositive`), flat for the first layer (the default)."""
-    return EpsilonPlusFlat(layer_map=[(Convolution, ZPlusOnPositive())])
+    """ε for dense layers, z⁺ for convolutions (:class:`ZPlusOnPositive`), flat for the first layer (the default),
+    each rule :class:`Direct`: at the cost of the rule alone."""
+    c = EpsilonPlusFlat(layer_map=[(Convolution, ZPlusOnPositive())])
+    c.layer_map = [(types, Direct(rule)) for types, rule in c.layer_map]
+    c.first_map = [(types, Direct(rule)) for types, rule in c.first_map]
+    return c
 
 
 @composite("EpsilonGammaBox")
@@ -198,19 +259,21 @@ def layer_relevance(
     sums: dict[str, list] = {name: [0.0, 0.0] for name in layers}
     captured: dict[str, dict] = {name: {} for name in layers}
     handles = []
+
+    def pre(module, args, name):
+        args[0].register_hook(lambda g: captured[name].__setitem__("a", g))
+
+    def post(module, args, out, name):
+        captured[name]["out_shape"] = out.shape
+        out.register_hook(lambda g: captured[name].__setitem__("b", g))
+
+    # the input before the rule's hooks (prepended), the output after them: the tensors the relevance flows through
     for name, layer in layers.items():
-
-        def pre(module, args, name=name):
-            args[0].register_hook(lambda g: captured[name].__setitem__("a", g))
-
-        def post(module, args, out, name=name):
-            captured[name]["out_shape"] = out.shape
-            out.register_hook(lambda g: captured[name].__setitem__("b", g))
-
-        # prepend: run before zennit's own hooks, so the hooks see the layer's true input and output tensors
-        handles += [layer.register_forward_pre_hook(pre, prepend=True), layer.register_forward_hook(post, prepend=True)]
+        handles.append(layer.register_forward_pre_hook(functools.partial(pre, name=name), prepend=True))
     try:
         with composite.context(model) as modified:
+            for name, layer in layers.items():
+                handles.append(layer.register_forward_hook(functools.partial(post, name=name)))
             for start in range(0, len(x), batch_size):
                 xb = x[start : start + batch_size].detach().clone().requires_grad_(True)
                 yb = None if y is None else y[start : start + batch_size]

@@ -201,13 +201,16 @@ def compute_section(records: dict[str, dict], epoch_seconds: float, epoch_images
 
 def judged_stages(root: Path = paths.ROOT) -> tuple[list[str], list[str]]:
     """The stages whose notebooks judge claims (``results/<stage>/claims.csv`` among their outputs, in dvc.yaml's
-    order): the papers' figures, and the studies beyond them (the stages that track section ``studies``)."""
+    order): the papers' figures, and the studies beyond them (the stages that track section ``studies``). Study 2
+    (the stage that tracks section ``schedule``) is neither: its claims are a family of their own, judged by its plan
+    addendum, and never enter study 1's Holm families."""
     stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
     judged = {
         name: "studies" in stage.get("params", [])
         for name, stage in stages.items()
         if f"results/{name}/claims.csv" in [o if isinstance(o, str) else next(iter(o)) for o in stage.get("outs", [])]
         and name != "99_reproduction_report"
+        and "schedule" not in stage.get("params", [])
     }
     return [n for n, beyond in judged.items() if not beyond], [n for n, beyond in judged.items() if beyond]
 

@@ -38,6 +38,24 @@ def reach(curves: pd.DataFrame, target_rel: float, value: str = "test_acc") -> p
     return pd.DataFrame(rows)
 
 
+def time_to_targets(trajectory: pd.DataFrame, targets_rel: list[float], delta: float) -> pd.DataFrame:
+    """Per seed, method and factor (FlexRel at ``delta``; random's draws averaged), the time (``seconds``: the run's
+    ``elapsed``) at the first post-pruning epoch whose held-out accuracy reaches each of ``targets_rel`` × the seed's
+    unpruned accuracy at the end of the budget; NaN where the run never reaches it (Fig. 3, measured)."""
+    t = trajectory[trajectory.delta.isna() | (trajectory.delta == delta)]
+    t = t.groupby(["seed", "method", "factor", "post_epoch"], as_index=False)[["test_acc", "elapsed"]].mean()
+    last = t.post_epoch.max()
+    reference = t[(t.factor == 0) & (t.post_epoch == last)].groupby("seed").test_acc.first()
+    rows = []
+    for (seed, method, factor), c in t.groupby(["seed", "method", "factor"]):
+        c = c.sort_values("post_epoch")
+        for target in targets_rel:
+            hit = c[c.test_acc >= target * reference[seed]]
+            seconds = float(hit.elapsed.iloc[0]) if len(hit) else math.nan
+            rows.append({"seed": seed, "method": method, "factor": factor, "target_rel": target, "seconds": seconds})
+    return pd.DataFrame(rows)
+
+
 def informative(curves: pd.DataFrame, chance: float, value: str = "test_acc", by: str = "method") -> list[float]:
     """The pruned levels (``factor`` > 0) where some arm keeps at least :data:`FLOOR_SHARE` of the unpruned
     network's accuracy above ``chance`` (mean over seeds): a level where every method is near chance carries no

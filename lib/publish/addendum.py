@@ -1,0 +1,185 @@
+"""Study 2's plan addendum (``docs/analysis-plan-study2.md``), rendered from :mod:`lib.verdicts.schedule_claims` (the
+endpoints, their smallest effects of interest and reasons, random's role), section ``schedule`` of the default profile
+(the design) and the pilot's trajectories (``docs/pilot-schedule/trajectory.csv``: the sds and costs the powers and
+the budget rest on). ``tests/test_plan.py`` fails if the committed file differs from this rendering.
+
+    python -m lib.publish.addendum            # print it
+    python -m lib.publish.addendum --write    # write docs/analysis-plan-study2.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from ..params import paths, profiles
+from ..params.schedule import ScheduleParams
+from ..protocols.schedule import UNPRUNED
+from ..verdicts import schedule_claims as sc
+
+ADDENDUM = paths.ROOT / "docs" / "analysis-plan-study2.md"
+PILOT = paths.ROOT / "docs" / "pilot-schedule" / "trajectory.csv"
+
+
+def pilot(path: Path = PILOT) -> pd.DataFrame:
+    """The pilot's trajectories as :func:`lib.protocols.schedule.frame` wrote them."""
+    return pd.read_csv(path)
+
+
+def _value(v: float, unit: str) -> str:
+    if math.isnan(v):
+        return "—"
+    return f"{v * 100:+.2f} {unit}" if unit == "pts" else f"{v * 100:.3f} %"
+
+
+def _n(v: float) -> str:
+    return "∞" if math.isinf(v) else f"{int(v)}"
+
+
+def _stored(trajectory: pd.DataFrame) -> pd.DataFrame:
+    """Each stored run's rows once: FlexRel at δ = 0 and 1 is magnitude's and relevance's run (same rows)."""
+    return trajectory.drop_duplicates(["seed", "factor", "post_epoch", "seconds", "test_acc", "relevance_seconds"])
+
+
+def _cost(trajectory: pd.DataFrame) -> pd.DataFrame:
+    """Seconds per epoch of the pilot's runs by factor (0: the unpruned network), with its first phase's."""
+    t = _stored(trajectory)
+    t = t[t.post_epoch > 0]
+    return t.groupby("factor").seconds.mean().rename("epoch_seconds").reset_index()
+
+
+def render(trajectory: pd.DataFrame | None = None, s: ScheduleParams | None = None) -> str:
+    """The addendum, from the pilot's ``trajectory`` and the default profile's section ``schedule`` ``s``."""
+    trajectory = pilot() if trajectory is None else trajectory
+    s = profiles.load("schedule", "default") if s is None else s
+    values = sc.per_seed(trajectory, s.delta, s.factors, s.delta_factors)
+    design = sc.design(values, len(s.seeds)).set_index("endpoint")
+    seeds = sorted(trajectory.seed.unique())
+    cost = _cost(trajectory)
+    per_run = _stored(trajectory).groupby(["seed", "method", "factor", "delta", "draw"], dropna=False).seconds.sum()
+    pre = trajectory.groupby("seed").pre_seconds.first()
+    runs_per_seed = len(per_run) / len(seeds)
+    seed_seconds = float(per_run.groupby(level="seed").sum().mean() + pre.mean())
+    full = trajectory[(trajectory.method == UNPRUNED) & (trajectory.post_epoch == trajectory.post_epoch.max())]
+    lines = [
+        "# Analysis plan, addendum: study 2 — FlexRel on the paper's own measure",
+        "",
+        "Rendered by `python -m lib.publish.addendum --write` from `lib/verdicts/schedule_claims.py` (the endpoints, "
+        "their smallest effects of interest and why, random's role), section `schedule` of `params.yaml` (the design) "
+        "and the pilot's trajectories in `docs/pilot-schedule/`; `tests/test_plan.py` fails if this file differs from "
+        "the rendering or if a declaration of *underpowered by design* disagrees with the power computed here. **It is "
+        f"committed before any run of study 2's confirmatory seeds ({s.seeds[0]}-{s.seeds[-1]})**, which no run has "
+        "used, and their results are judged by exactly these endpoints and rules. Study 1's plan "
+        "([analysis-plan.md](analysis-plan.md)) and its registered verdicts stay as they are.",
+        "",
+        "## Why a second study",
+        "",
+        "The paper reports the accuracy a pruned VGG16 *reaches* after its schedule (10 epochs on the full network, "
+        "40 on the pruned one). Study 1 judged every FlexRel claim on retention (pruned, no weight update), a proxy "
+        "so noisy that three of its six FlexRel primaries were underpowered by design, and whose gate flipped on a "
+        "fresh clone on another machine. Study 2 judges the same claims on the paper's measure.",
+        "",
+        "## The design",
+        "",
+        f"- **Protocol** (`lib/protocols/schedule.py`): per seed the full network trains {s.epochs_pre} of a budget "
+        f"of {s.budget} epochs ({s.pre_fraction:.0%}, the paper's 10 of 50) on {s.train_subset} images per epoch; "
+        "every criterion scores that network (magnitude, relevance, FlexRel at "
+        f"δ = {s.delta}, random with {s.random_draws} draw(s)); it is pruned per layer at factors {s.factors} "
+        f"of the filters and trains for the remaining {s.budget - s.epochs_pre} epochs by the same recipe. The "
+        "unpruned network trains on through the whole budget: every target is a share of its reached accuracy. "
+        f"Fig. 4 adds FlexRel at δ ∈ {s.deltas} at factors {s.delta_factors}.",
+        f'- **Learning rate across the pruning point: `{s.lr_across}`.** The paper counts "a total of 50 training '
+        'epochs": one training run, so one schedule over the whole budget, carried on where the full network '
+        "stopped (on a fresh optimizer: pruning replaces the parameters). `restart` (a schedule of its own after "
+        "pruning) is the other reading, a named choice (`schedule.lr_across`).",
+        "- **Scope: per layer** for every primary (each criterion prunes the same architecture, so a difference is "
+        "the criterion's, not the shape's); `global` is a named choice.",
+        "- **The measure** is held-out test accuracy after the last post-pruning epoch. Every post-pruning epoch is "
+        "recorded (`results/10_flexrel_schedule/trajectory.csv`, column `post_epoch`): the trajectory is shown "
+        "(whether a gap is still closing), never deciding.",
+        f"- **Seeds.** {len(s.seeds)} fresh seeds ({s.seeds[0]}-{s.seeds[-1]}); the pilot ran {len(seeds)} others "
+        f"({seeds[0]}-{seeds[-1]}). The `powered` GPU profile: {sc.POWERED_N} seeds.",
+        "- **One α.** Every verdict is a statement about the 95 % t interval of per-seed paired values (each side a "
+        "one-sided test at 2.5 %; TOST at 2.5 % per side), as in study 1.",
+        "",
+        "## Primary endpoints",
+        "",
+        "Every smallest effect of interest (SESOI) and margin below is a number fixed here, with its reason; none is "
+        "floored by the confirmatory data's noise. Power is computed at the **upper "
+        f"{sc.SD_CONFIDENCE:.0%} confidence limit** of the pilot's per-seed sd (χ², n − 1 degrees of freedom), for "
+        "the least favourable decision and level. A rerun on another machine re-draws every network, so two runs "
+        f"agree on a decision with probability ≈ power²: a primary needs power ≥ √{sc.RERUN_AGREEMENT:.2f} = "
+        f"{sc.RUN_POWER:.3f} at {len(s.seeds)} seeds for a rerun to decide it the same way with ≥ "
+        f"{sc.RERUN_AGREEMENT:.0%} probability, or it is declared **underpowered by design** here.",
+        "",
+        "| endpoint | claim | per seed | rule | SESOI / margin, and why | pilot mean | pilot sd (n) | sd at upper CL "
+        "| power at n | rerun agreement | n for rerun ≥ 90 % | underpowered by design |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for e in sc.ENDPOINTS:
+        d = design.loc[e.id]
+        r = e.rule
+        bound = (
+            f"SESOI {r.sesoi * 100:.1f} pts of a stated {r.size * 100:+.0f}: {r.sesoi_basis}"
+            if r.stated
+            else f"margin ±{r.margin * 100:.1f} pts: {r.margin_basis}"
+            if not math.isnan(r.margin)
+            else f"threshold {r.needed:.0%}: {r.basis}"
+        )
+        lines.append(
+            f"| `{e.id}` | {e.claim} | {e.quantity} | {e.kind} | {bound} | {_value(d.pilot_mean, e.unit)} | "
+            f"{_value(d.pilot_sd, e.unit).lstrip('+')} ({int(d.pilot_n)}) | {_value(d.sd_upper, e.unit).lstrip('+')} "
+            f"| {d.power:.3f} | {d.rerun_agreement:.3f} | {_n(d.n_for_rerun)} | "
+            f"{'**yes**' if d.underpowered else 'no'} |"
+        )
+    lines += [
+        "",
+        "Power is computed at: " + "; ".join(f"`{e.id}`: {e.effect_basis}" for e in sc.ENDPOINTS) + ".",
+        "",
+        "## Random's role, decided before the data",
+        "",
+        sc.RANDOM_ROLE,
+        "",
+        "## Multiplicity",
+        "",
+        f"Holm over study 2's {len(sc.ENDPOINTS)} primaries (their own family: study 1's stay as registered). A claim "
+        "at every level (or at both ends) is an intersection-union test: it is reproduced only if every level is, "
+        "contradicted if a level is after Holm over its levels. Per-level rows and the random row are shown, never "
+        "counted.",
+        "",
+        "## The pilot",
+        "",
+        f"Seeds {seeds[0]}-{seeds[-1]} (`python -m lib.scale.pilot`, committed in `docs/pilot-schedule/`): it set the "
+        "sds above and the cost below, never a SESOI or a margin. The unpruned network reached "
+        f"{full.test_acc.mean():.4f} (sd {full.test_acc.std(ddof=1):.4f}) held-out accuracy after the budget.",
+        "",
+        "| factor (0: unpruned) | seconds per epoch |",
+        "|---|---|",
+        *[f"| {r.factor:g} | {r.epoch_seconds:.1f} |" for r in cost.itertuples()],
+        "",
+        f"Per seed: {runs_per_seed:.0f} runs, {seed_seconds:.0f} s of one thread (first phase included). The "
+        f"confirmatory run's {len(s.seeds)} seeds cost about {seed_seconds * len(s.seeds) / 2 / 60:.0f} min on two "
+        "one-thread jobs, measured on the pilot's machine.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the addendum, or write it (``--write``)."""
+    parser = argparse.ArgumentParser(prog="python -m lib.publish.addendum", description=main.__doc__)
+    parser.add_argument("--write", action="store_true", help=f"write {ADDENDUM.relative_to(paths.ROOT)}")
+    args = parser.parse_args(argv)
+    text = render()
+    if args.write:
+        ADDENDUM.write_text(text)
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
