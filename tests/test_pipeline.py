@@ -40,6 +40,21 @@ def test_fig4_delta_extremes_report_fig2_numbers(smoke_copy):
         pd.testing.assert_series_equal(sweep, fig2.loc[sweep.index], check_names=False)
 
 
+def test_study_2_stores_the_trajectory_of_every_run(smoke_copy):
+    """Notebook 10 at smoke size: scores after 20 % of the budget (one epoch of five), every run trained the other four,
+    one row per seed, method, level, δ, draw and post-pruning epoch, and its claims judged."""
+    import pandas as pd
+
+    repo = smoke_copy[0]
+    t = pd.read_csv(repo / "results/10_flexrel_schedule/trajectory.csv")
+    key = ["seed", "method", "factor", "delta", "draw", "post_epoch"]
+    assert not t.duplicated(key).any() and set(t.post_epoch) == {0, 1, 2, 3, 4}
+    assert (t.groupby(key[:-1], dropna=False).post_epoch.count() == 5).all()
+    assert {"unpruned", "magnitude", "relevance", "flexrel", "random"} <= set(t.method)
+    claims = pd.read_csv(repo / "results/10_flexrel_schedule/claims.csv")
+    assert claims.primary.sum() == 6 and claims.margin.dropna().isin([0.01]).all()
+
+
 def test_report_has_a_row_for_every_claim(smoke_copy):
     import pandas as pd
 
@@ -225,7 +240,7 @@ def test_another_profile_runs_end_to_end_with_one_command_the_powered_one_at_smo
     smoke, powered = params["profiles"]["smoke"], params["profiles"]["powered"]
     assert len(powered["flexrel"]["seeds"]) >= 24 and len(powered["rank"]["seeds"]) >= 16
     small = copy.deepcopy(smoke)
-    for section in ("flexrel", "rank", "vae"):
+    for section in ("flexrel", "rank", "vae", "schedule"):
         small[section]["seeds"] = powered[section]["seeds"][: len(smoke[section]["seeds"])]
     params["profiles"]["powered"] = small
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -236,3 +251,5 @@ def test_another_profile_runs_end_to_end_with_one_command_the_powered_one_at_smo
     assert sorted(bases.seed.unique()) == small["flexrel"]["seeds"]
     vae = pd.read_csv(repo / "results/06_rank_vae/06_rank_vae.csv")
     assert sorted(vae.seed.unique()) == small["vae"]["seeds"]
+    schedule = pd.read_csv(repo / "results/10_flexrel_schedule/trajectory.csv")
+    assert sorted(schedule.seed.unique()) == small["schedule"]["seeds"]

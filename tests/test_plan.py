@@ -122,3 +122,18 @@ def test_the_default_profile_is_the_confirmatory_design_fresh_seeds_and_per_seed
         assert not pilot & set(section.seeds), f"{name} reruns pilot seeds {sorted(pilot & set(section.seeds))}"
         assert section.subsets == "per_seed", name
     assert profiles.load("studies", "default").seeds >= 6
+
+
+def test_the_committed_study_2_addendum_is_its_rendering_and_declares_what_the_pilot_gives():
+    """docs/analysis-plan-study2.md is the rendering of lib.verdicts.schedule_claims, section schedule and the
+    committed pilot; its declarations of *underpowered by design* (the claims mark them) agree with the design
+    computed on that pilot."""
+    from lib.params import profiles
+    from lib.publish import addendum
+    from lib.verdicts import schedule_claims
+
+    assert addendum.ADDENDUM.read_text() == addendum.render(), "run `python -m lib.publish.addendum --write`"
+    s = profiles.load("schedule", "default")
+    d = schedule_claims.design(schedule_claims.per_seed(addendum.pilot(), s.delta, s.factors, s.delta_factors))
+    assert set(d[d.underpowered].endpoint) == set(schedule_claims.DECLARED_UNDERPOWERED)
+    assert len(s.seeds) == schedule_claims.PLANNED_N and not set(s.seeds) & set(s.pilot_seeds)

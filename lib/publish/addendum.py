@@ -35,6 +35,10 @@ def _value(v: float, unit: str) -> str:
     return f"{v * 100:+.2f} {unit}" if unit == "pts" else f"{v * 100:.3f} %"
 
 
+def _p(v: float) -> str:
+    return "cannot be sized" if math.isnan(v) else f"{v:.3f}"
+
+
 def _n(v: float) -> str:
     return "∞" if math.isinf(v) else f"{int(v)}"
 
@@ -109,15 +113,20 @@ def render(trajectory: pd.DataFrame | None = None, s: ScheduleParams | None = No
         "",
         "Every smallest effect of interest (SESOI) and margin below is a number fixed here, with its reason; none is "
         "floored by the confirmatory data's noise. Power is computed at the **upper "
-        f"{sc.SD_CONFIDENCE:.0%} confidence limit** of the pilot's per-seed sd (χ², n − 1 degrees of freedom), for "
-        "the least favourable decision and level. A rerun on another machine re-draws every network, so two runs "
-        f"agree on a decision with probability ≈ power²: a primary needs power ≥ √{sc.RERUN_AGREEMENT:.2f} = "
-        f"{sc.RUN_POWER:.3f} at {len(s.seeds)} seeds for a rerun to decide it the same way with ≥ "
-        f"{sc.RERUN_AGREEMENT:.0%} probability, or it is declared **underpowered by design** here.",
+        f"{sc.SD_CONFIDENCE:.0%} confidence limit** of the pilot's per-seed sd (χ², n − 1 degrees of freedom) of each "
+        "level, for the level's least favourable decision, at **Holm's smallest level** over the study's "
+        f"{len(sc.ENDPOINTS)} primaries (one-sided {sc.ALPHA:.4f}: a lower bound of Holm's power); for a claim at "
+        "every level (or at both ends) it is the lower bound 1 − Σ(1 − πᵢ) over its levels. A rerun on another machine "
+        "re-draws every network, so two runs reach the same decision with probability ≈ power²: a primary needs power "
+        f"≥ √{sc.RERUN_AGREEMENT:.2f} = {sc.RUN_POWER:.3f} at {len(s.seeds)} seeds, or it is declared **underpowered "
+        "by design** here (so is one whose pilot spread cannot be measured). No design guarantees agreement for "
+        "every true value (at a true value on a boundary two runs agree only by chance): the *rerun distance* is how "
+        "far from its boundary a true value must lie for two runs to decide it alike with ≥ "
+        f"{sc.RERUN_AGREEMENT:.0%} probability at {len(s.seeds)} seeds.",
         "",
         "| endpoint | claim | per seed | rule | SESOI / margin, and why | pilot mean | pilot sd (n) | sd at upper CL "
-        "| power at n | rerun agreement | n for rerun ≥ 90 % | underpowered by design |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| power at n | rerun agreement | n for rerun ≥ 90 % | rerun distance | underpowered by design |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for e in sc.ENDPOINTS:
         d = design.loc[e.id]
@@ -132,8 +141,8 @@ def render(trajectory: pd.DataFrame | None = None, s: ScheduleParams | None = No
         lines.append(
             f"| `{e.id}` | {e.claim} | {e.quantity} | {e.kind} | {bound} | {_value(d.pilot_mean, e.unit)} | "
             f"{_value(d.pilot_sd, e.unit).lstrip('+')} ({int(d.pilot_n)}) | {_value(d.sd_upper, e.unit).lstrip('+')} "
-            f"| {d.power:.3f} | {d.rerun_agreement:.3f} | {_n(d.n_for_rerun)} | "
-            f"{'**yes**' if d.underpowered else 'no'} |"
+            f"| {_p(d.power)} | {_p(d.rerun_agreement)} | {_n(d.n_for_rerun)} | "
+            f"{_value(d.rerun_distance, e.unit).lstrip('+')} | {'**yes**' if d.underpowered else 'no'} |"
         )
     lines += [
         "",
@@ -142,6 +151,10 @@ def render(trajectory: pd.DataFrame | None = None, s: ScheduleParams | None = No
         "## Random's role, decided before the data",
         "",
         sc.RANDOM_ROLE,
+        "",
+        "## Study 1 and study 2 together",
+        "",
+        sc.HEADLINE,
         "",
         "## Multiplicity",
         "",

@@ -28,7 +28,7 @@ from ..params.catalogue import NETWORKS
 from ..params.flexrel import FlexRelParams
 from ..params.rank import RankParams
 from ..params.vae import VaeParams
-from ..protocols import base_networks, flexrel, stages, train_time, train_time_vae
+from ..protocols import base_networks, flexrel, schedule, stages, train_time, train_time_vae
 from ..store import runs
 from . import store, sweep
 
@@ -41,7 +41,14 @@ GPU_TFLOPS = 100.0
 #: Whose measured throughput estimates a kind's time on this CPU. FlexRel's scoring, retention and recovery runs
 #: are short, and fixed costs (loading, pruning surgery, BatchNorm re-estimation) dominate their time here; scaled
 #: up they are training and inference of the same network, which the base networks' training measures.
-RATE_OF = {"flexrel-scores": "flexrel-pre", "flexrel-retention": "flexrel-pre", "flexrel-recovery": "flexrel-pre"}
+#: Study 2's runs train the same network (the pruned one for most of the budget), so the same throughput sizes them.
+RATE_OF = {
+    "flexrel-scores": "flexrel-pre",
+    "flexrel-retention": "flexrel-pre",
+    "flexrel-recovery": "flexrel-pre",
+    "schedule-pre": "flexrel-pre",
+    "schedule-run": "flexrel-pre",
+}
 
 
 def _images(dataset: str, subset: int | None, train: bool) -> int:
@@ -116,6 +123,11 @@ def work(run: runs.Run) -> float:
         if run.measure == "retention":
             return _flexrel_macs(q) * kept * (bn + test)
         return _flexrel_macs(q) * kept * (bn + q.epochs_post * (3 * _images(q.dataset, q.post_subset, True) + test))
+    if isinstance(run, schedule.Scheduled):  # pruned (or not), re-estimated, tested, then trained the rest
+        kept = 1.0 if run.method == schedule.UNPRUNED else (1 - run.factor) ** NETWORKS[q.model].macs_exponent
+        test = _images(q.dataset, q.test_subset, False)
+        per_epoch = 3 * _images(q.dataset, q.train_subset, True) + test
+        return _flexrel_macs(q) * kept * (q.bn_batches * q.batch_size + test + q.epochs_post * per_epoch)
     if isinstance(run, train_time.RankRun):
         spec = data.SPECS[run.dataset]
         shape = (1, spec.channels, spec.size, spec.size)
@@ -226,6 +238,8 @@ PHASES = {
     "flexrel-recovery": "recovery",
     "rank-run": "rank",
     "vae-run": "VAE",
+    "schedule-pre": "study 2: first share",
+    "schedule-run": "study 2: pruned and trained on",
 }
 STUDIES = ("07_flexrel_sensitivity", "08_flexrel_open_questions", "09_flexrel_resnet")
 
