@@ -340,23 +340,36 @@ def test_the_default_rules_z_plus_is_zennits_bit_for_bit_in_one_pass_behind_a_re
         assert all(torch.equal(ours[k], zennits[k]) for k in ours)
 
 
-def test_the_default_rules_skip_the_layers_own_backward_and_give_zennits_relevance_bit_for_bit():
+def test_the_default_rules_skip_the_layers_own_backward_and_give_zennits_relevance_bit_for_bit(monkeypatch):
     """Each rule of the default composite is :class:`lib.criteria.filters.Direct`: the layer runs forward without a
     graph and backward is the rule's alone; on a VGG and a residual network (its additions canonized to zennit's Sum,
     Norm's rule) the relevance is that of zennit's own hooks bit for bit, and it costs no input-gradient pass."""
     from zennit.composites import EpsilonPlusFlat
+    from zennit.core import stabilize
+    from zennit.rules import Norm
     from zennit.types import Convolution
 
     from lib.core import models
 
+    fallbacks = []
+    original = Norm.backward
+    monkeypatch.setattr(
+        Norm, "backward", lambda self, m, *a: fallbacks.append(type(m).__name__) or original(self, m, *a)
+    )
     x, y = torch.randn(8, 1, 32, 32).clamp(min=-0.5), torch.arange(8) % 10
     for name in ("vgg16_bn", "resnet18"):
         torch.manual_seed(0)
         net = models.BUILDERS[name](10, 1, 32, 0.0625, 0.0).eval()
+        fallbacks.clear()
         ours = filters.relevance(net, x, y)
+        assert "Sum" not in fallbacks  # the canonized additions share relevance from the forward's own sums
         zennits = filters.relevance(
             net, x, y, composite=EpsilonPlusFlat(layer_map=[(Convolution, filters.ZPlusOnPositive())])
         )
         assert ours.keys() == zennits.keys() and all(torch.equal(ours[k], zennits[k]) for k in ours), name
     c = filters.epsilon_plus_flat(x)
     assert all(isinstance(rule, filters.Direct) for _, rule in [*c.layer_map, *c.first_map])
+    for dtype in (torch.float32, torch.float64):
+        z = torch.randn(10_000, dtype=dtype)
+        z[:100] = 0.0
+        assert torch.equal(filters.stabilized(z), stabilize(z))
