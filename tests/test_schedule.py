@@ -49,7 +49,7 @@ def test_the_budget_splits_at_the_pre_fraction():
 
 
 def test_continue_carries_the_learning_rate_on_across_the_pruning_point():
-    p = _params()
+    p = _params(lr_across="continue")
     early, late = schedule.early_recipe(p), schedule.late_recipe(p)
     assert (early.epochs, early.span, early.skip) == (1, 5, 0) and (late.epochs, late.span, late.skip) == (4, 5, 1)
     one = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1)
@@ -59,8 +59,9 @@ def test_continue_carries_the_learning_rate_on_across_the_pruning_point():
         whole.step()
     other = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=0.1)
     assert train.make_scheduler("onecycle", other, 50, start=10).get_last_lr() == whole.get_last_lr()
-    restart = schedule.late_recipe(_params(lr_across="restart"))
-    assert (restart.span, restart.skip) == (None, 0)
+    restart = _params(lr_across="restart")
+    assert (schedule.early_recipe(restart).span, schedule.late_recipe(restart).span) == (None, None)
+    assert schedule.late_recipe(restart).skip == 0
 
 
 def test_a_run_scores_after_the_first_share_and_trains_the_rest(sandbox):

@@ -367,4 +367,4 @@ def control(trajectory: pd.DataFrame, delta: float, fig2_levels: list[float], ct
 
 #: Endpoints the addendum declares underpowered by design at :data:`PLANNED_N` (from :func:`design` on the pilot;
 #: a test checks this against the committed pilot).
-DECLARED_UNDERPOWERED: tuple[str, ...] = ()
+DECLARED_UNDERPOWERED: tuple[str, ...] = (EVERY, REACH, RELEVANCE_REACH, BORDER, FIG4)
