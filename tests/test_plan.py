@@ -137,3 +137,23 @@ def test_the_committed_study_2_addendum_is_its_rendering_and_declares_what_the_p
     d = schedule_claims.design(schedule_claims.per_seed(addendum.pilot(), s.delta, s.factors, s.delta_factors))
     assert set(d[d.underpowered].endpoint) == set(schedule_claims.DECLARED_UNDERPOWERED)
     assert len(s.seeds) == schedule_claims.PLANNED_N and not set(s.seeds) & set(s.pilot_seeds)
+
+
+def test_the_study_2_addendum_its_pilot_and_its_design_are_as_committed_before_the_data():
+    """The addendum, the pilot it was sized on and the default profile's section ``schedule`` (seeds, levels, δ, the
+    schedule) are today what they were at its commit, which preceded every confirmatory run of study 2."""
+    import subprocess
+
+    import yaml
+
+    from lib.params.paths import ROOT
+    from lib.verdicts import schedule_claims
+
+    def then(path: str) -> str:
+        show = ["git", "show", f"{schedule_claims.ADDENDUM_COMMIT}:{path}"]
+        return subprocess.run(show, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+    for path in ("docs/analysis-plan-study2.md", "docs/pilot-schedule/trajectory.csv"):
+        assert (ROOT / path).read_text() == then(path), path
+    now = yaml.safe_load((ROOT / "params.yaml").read_text())["schedule"]
+    assert now == yaml.safe_load(then("params.yaml"))["schedule"]

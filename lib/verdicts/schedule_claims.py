@@ -365,6 +365,9 @@ def control(trajectory: pd.DataFrame, delta: float, fig2_levels: list[float], ct
     )
 
 
+#: The commit of the plan addendum, made after the pilot and before any confirmatory seed of study 2 ran: the addendum,
+#: the pilot it rests on and section ``schedule`` stay as they were there (``tests/test_plan.py``).
+ADDENDUM_COMMIT = "5fa9b41"
 #: Endpoints the addendum declares underpowered by design at :data:`PLANNED_N` (from :func:`design` on the pilot;
 #: a test checks this against the committed pilot).
 DECLARED_UNDERPOWERED: tuple[str, ...] = (EVERY, REACH, RELEVANCE_REACH, BORDER, FIG4)
