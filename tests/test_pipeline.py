@@ -192,7 +192,7 @@ def test_every_notebook_reads_exactly_the_runs_its_stage_lists(own_smoke_copy):
     repo, env, _, _ = own_smoke_copy
     out = run([sys.executable, "-c", READS], repo, env)  # stdout and stderr: the notebooks print and warn too
     found = json.loads(next(line for line in out.splitlines() if line.startswith("READS "))[len("READS ") :])
-    assert len(found) == 8, found
+    assert len(found) == 9, found
     for stage, counts in found.items():
         assert counts["not read"] == counts["read, not listed"] == 0, (stage, counts)
         assert counts["listed"] > 0 or stage == "05_rank_table1", (stage, counts)  # 05: CIFAR is absent in smoke
