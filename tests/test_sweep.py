@@ -80,6 +80,9 @@ def test_sizing_counts_every_listed_run_once():
         ("04_rank_random_vs_rank", "rank-run"): 2 * 6 * r,
         ("05_rank_table1", "rank-run"): 2 * 6 * r,
         ("06_rank_vae", "vae-run"): 3 * 6,
+        # study 2: its own seeds (12), each a network scored, the unpruned run and 4 methods at 3 levels
+        ("10_flexrel_schedule", "schedule-pre"): 12,
+        ("10_flexrel_schedule", "schedule-run"): 12 * (1 + 4 * 3),
         # 5 variants change the relevance (and so the magnitude entry's key): 2 criteria × S seeds each
         ("07_flexrel_sensitivity", "flexrel-scores"): s * 2 * 5,
         # 9 variants' FlexRel and the global-scope magnitude, 2 levels × S seeds

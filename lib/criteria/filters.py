@@ -163,7 +163,7 @@ class _Attached(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, out: torch.Tensor, hook: Direct, module: nn.Module) -> torch.Tensor:
         ctx.x, ctx.out, ctx.hook, ctx.module = x, out, hook, module
-        return out.view_as(out)
+        return out.clone()  # a tensor of its own: later in-place operations (ReLU) and views (permute) act on it
 
     @staticmethod
     def backward(ctx, relevance: torch.Tensor) -> tuple:

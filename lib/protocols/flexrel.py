@@ -219,6 +219,25 @@ def canonical(p: FlexRelParams | runs.View, method: str, delta: float | None) ->
     return method, float(delta)
 
 
+def coordinates(
+    p: FlexRelParams | runs.View, seed: int, method: str, factor: float, delta: float | None, draw: int, device: str
+) -> dict:
+    """A pruning run's key: its seed, the run (method, δ) really is (:func:`canonical`), its factor, its draw (the
+    control's only) and device. Raises on a factor outside (0, 1), an unknown method, or FlexRel without δ."""
+    if not 0.0 < factor < 1.0:
+        raise ValueError(f"a pruning run needs a factor in (0, 1), got {factor!r}")
+    method, delta = canonical(p, method, delta)
+    control = CATALOGUE[method].role == "control"
+    return {
+        "seed": seed,
+        "method": method,
+        "factor": factor,
+        "delta": delta,
+        "draw": draw if control else 0,
+        "device": device,
+    }
+
+
 def step_widths(widths: dict[str, int], factor: float, steps: int) -> list[dict[str, int]]:
     """Per step, the units each layer keeps when pruning ``factor`` of ``widths`` in ``steps`` steps: about
     ``n·(1 − factor)^(s/steps)`` after step ``s``, ending exactly at one shot's ``⌊(1 − factor)·n⌋``.
@@ -258,9 +277,7 @@ class Pruning(runs.Run):
     def __post_init__(self) -> None:
         if self.measure not in MEASURES:
             raise ValueError(f"measure {self.measure!r}; allowed: {list(MEASURES)}")
-        if not 0.0 < self.factor < 1.0:
-            raise ValueError(f"a pruning run needs a factor in (0, 1), got {self.factor!r}")
-        canonical(self.view, self.method, self.delta)  # an unknown method, or FlexRel without δ, raises here
+        coordinates(self.view, self.seed, self.method, self.factor, self.delta, self.draw, self.device)
 
     @classmethod
     def of(
@@ -286,15 +303,7 @@ class Pruning(runs.Run):
         return f"flexrel-{self.measure}"
 
     def key(self) -> dict:
-        method, delta = canonical(self.view, self.method, self.delta)
-        return {
-            "seed": self.seed,
-            "method": method,
-            "factor": self.factor,
-            "delta": delta,
-            "draw": self.draw if CATALOGUE[method].role == "control" else 0,
-            "device": self.device,
-        }
+        return coordinates(self.view, self.seed, self.method, self.factor, self.delta, self.draw, self.device)
 
     def base(self) -> Base:
         """The base network it prunes."""

@@ -12,8 +12,10 @@ after the first 10. So, per seed and for a budget of ``B`` epochs (section ``sch
    post-pruning epoch (``post_epoch``; 0: right after pruning) with the held-out test accuracy: the trajectory; its
    last row is the measure the paper reports.
 
-Scores are computed inside each run (relevance costs seconds where the run trains for minutes), on the network after
-the first phase, and their time is recorded (``relevance_seconds``) beside every epoch's (``seconds``) for Fig. 3.
+The stage's list of runs (:func:`lib.protocols.stages.lists`) is registered here: notebook 10 imports no other
+protocol. Scores are computed inside each run (relevance costs seconds where the run trains for minutes), on the
+network after the first phase, and their time is recorded (``relevance_seconds``) beside every epoch's
+(``seconds``) for Fig. 3.
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ import torch
 from tqdm.auto import tqdm
 
 from ..core import prune
+from ..params import profiles
 from ..params.catalogue import CRITERIA as CATALOGUE
-from ..params.schedule import ScheduledParams
+from ..params.schedule import ScheduledParams, scheduled
 from ..store import runs
+from . import stages
 from .base_networks import GRID, Base, Images, Recipe, device, evaluate, fit, place
-from .flexrel import Scoring, _combine, _prunable, canonical, criterion_scores, needs, prune_in_steps
+from .flexrel import Scoring, _combine, _prunable, coordinates, criterion_scores, needs, prune_in_steps
 
 #: Fields of a scheduled section a :class:`Scheduled` run never reads, beyond :data:`GRID`: one-shot pruning and the
 #: test images as they are, always (study 2 runs neither steps nor shifts).
@@ -90,13 +94,7 @@ class Scheduled(runs.Run):
     phase: ClassVar[int] = 1
 
     def __post_init__(self) -> None:
-        if self.method == UNPRUNED:
-            if self.factor != 0.0:
-                raise ValueError(f"the unpruned run has factor 0, got {self.factor!r}")
-            return
-        if not 0.0 < self.factor < 1.0:
-            raise ValueError(f"a pruning run needs a factor in (0, 1), got {self.factor!r}")
-        canonical(self.view, self.method, self.delta)  # an unknown method, or FlexRel without δ, raises here
+        self.key()  # a factor outside (0, 1), an unknown method or FlexRel without δ raises here
 
     @classmethod
     def of(
@@ -113,16 +111,11 @@ class Scheduled(runs.Run):
         return cls(runs.View(p, GRID + NOT_READ), seed, method, factor, delta, draw, str(dev or device(p)))
 
     def key(self) -> dict:
-        method, delta = (UNPRUNED, None) if self.method == UNPRUNED else canonical(self.view, self.method, self.delta)
-        control = method != UNPRUNED and CATALOGUE[method].role == "control"
-        return {
-            "seed": self.seed,
-            "method": method,
-            "factor": self.factor,
-            "delta": delta,
-            "draw": self.draw if control else 0,
-            "device": self.device,
-        }
+        if self.method != UNPRUNED:
+            return coordinates(self.view, self.seed, self.method, self.factor, self.delta, self.draw, self.device)
+        if self.factor != 0.0:
+            raise ValueError(f"the unpruned run has factor 0, got {self.factor!r}")
+        return {"seed": self.seed, "method": UNPRUNED, "factor": 0.0, "delta": None, "draw": 0, "device": self.device}
 
     def base(self) -> Early:
         """The network it starts from."""
@@ -208,3 +201,13 @@ def frame(todo: list[Scheduled]) -> pd.DataFrame:
         + out.groupby(["seed", "method", "factor", "delta", "draw"], dropna=False).seconds.cumsum()
     )
     return out.reset_index(drop=True)
+
+
+@stages.lists("10_flexrel_schedule")
+def flexrel_schedule(profile: str, absent: stages.Absent) -> stages.Runs:
+    """Notebook 10 (study 2): every seed's network after the first share of the budget, then every scheduled run
+    (:mod:`lib.protocols.schedule`) on the confirmatory seeds of section ``schedule``."""
+    p = scheduled(profiles.load("flexrel", profile), profiles.load("schedule", profile))
+    stages.require(absent, p.dataset)
+    dev = device(p)
+    return {"bases": [Early.of(p, seed, dev) for seed in p.seeds], "runs": planned(p, dev)}

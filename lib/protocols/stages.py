@@ -31,10 +31,11 @@ def require(absent: Absent, *datasets: str) -> None:
 
 #: Per stage whose notebook reads stored runs, how to list them: ``lists(profile, absent) → Runs``, registered
 #: (``@lists("04_rank_random_vs_rank")``) in the protocol module its notebook imports anyway —
-#: :mod:`lib.protocols.studies` for FlexRel's stages, :mod:`lib.protocols.train_time` and
-#: :mod:`lib.protocols.train_time_vae` for the rank paper's — and never in a module that computes the runs listed
-#: (a list is no part of a run's key). A notebook so imports the protocols it runs and no other (``dvc.yaml`` lists
-#: exactly those modules); :mod:`lib.scale.sweep` imports every one.
+#: :mod:`lib.protocols.studies` for FlexRel's stages 01-09, :mod:`lib.protocols.schedule` for study 2's,
+#: :mod:`lib.protocols.train_time` and :mod:`lib.protocols.train_time_vae` for the rank paper's. A list is no part of
+#: a run's key, wherever it sits: a run records only the code it executes (:mod:`lib.core.code`). A notebook so
+#: imports the protocols it runs and no other (``dvc.yaml`` lists exactly those modules); :mod:`lib.scale.sweep`
+#: imports every one.
 STAGES: dict[str, Callable[[str, Absent], Runs]] = {}
 
 

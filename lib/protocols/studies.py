@@ -1,5 +1,5 @@
 """FlexRel's stages as run lists (registered with :mod:`lib.protocols.stages`: Fig. 2 and Fig. 4 of notebooks 01
-and 03, notebooks 07-09 and study 2's notebook 10), and the studies beyond the paper (07-09), the runs: FlexRel's
+and 03, and notebooks 07-09), and the studies beyond the paper (07-09), the runs: FlexRel's
 unstated choices, the open questions its paper lists, today's criteria beside it (the two papers crossed:
 :mod:`lib.protocols.crossed`), and FlexRel on a residual network. Their verdicts are :mod:`lib.verdicts.study_claims`.
 
@@ -20,9 +20,8 @@ import torch
 from ..params import profiles
 from ..params.catalogue import CRITERIA, NETWORKS
 from ..params.flexrel import FlexRelParams
-from ..params.schedule import scheduled
 from ..params.studies import VARIANTS, StudiesParams, baseline_label, first_seeds, residual
-from . import crossed, flexrel, schedule, stages
+from . import crossed, flexrel, stages
 from .base_networks import device
 
 
@@ -165,16 +164,6 @@ def flexrel_fig4(profile: str, absent: stages.Absent) -> stages.Runs:
         "bases": flexrel.bases(p, dev, trains=False),
         "sweep": flexrel.planned(p, "retention", flexrel.fig4_plan(p), dev),
     }
-
-
-@stages.lists("10_flexrel_schedule")
-def flexrel_schedule(profile: str, absent: stages.Absent) -> stages.Runs:
-    """Notebook 10 (study 2): every seed's network after the first share of the budget, then every scheduled run
-    (:mod:`lib.protocols.schedule`) on the confirmatory seeds of section ``schedule``."""
-    p = scheduled(profiles.load("flexrel", profile), profiles.load("schedule", profile))
-    stages.require(absent, p.dataset)
-    dev = device(p)
-    return {"bases": [schedule.Early.of(p, seed, dev) for seed in p.seeds], "runs": schedule.planned(p, dev)}
 
 
 @stages.lists("07_flexrel_sensitivity")

@@ -34,7 +34,7 @@ import time
 
 from ..core import data, train
 from ..params import paths, profiles
-from ..protocols import stages, studies, train_time, train_time_vae  # noqa: F401 - each registers its stages
+from ..protocols import schedule, stages, studies, train_time, train_time_vae  # noqa: F401 - each registers its stages
 from . import jobs
 
 
