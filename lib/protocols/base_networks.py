@@ -266,9 +266,13 @@ class Base(runs.Run):
         )
         return place(model, torch.device(self.device)).eval(), rows
 
+    def recipe(self) -> Recipe:
+        """How it trains: the section's pre-training (:meth:`Recipe.pretraining`)."""
+        return Recipe.pretraining(self.view)
+
     def _train(self, model: nn.Module) -> list[dict]:
         dev = torch.device(self.device)
-        rows = fit(place(model, dev), Images.of(self.view, self.seed), Recipe.pretraining(self.view), self.seed, dev)
+        rows = fit(place(model, dev), Images.of(self.view, self.seed), self.recipe(), self.seed, dev)
         return [
             {"method": "unpruned", "factor": 0.0, "seed": self.seed, "stage": "pretrain", "epoch": e, **r}
             for e, r in enumerate(rows, 1)

@@ -65,13 +65,8 @@ class Early(Base):
     def kind(self) -> str:  # type: ignore[override]
         return "schedule-pre"
 
-    def _train(self, model: torch.nn.Module) -> list[dict]:
-        dev = torch.device(self.device)
-        rows = fit(place(model, dev), Images.of(self.view, self.seed), early_recipe(self.view), self.seed, dev)
-        return [
-            {"method": "unpruned", "factor": 0.0, "seed": self.seed, "stage": "pretrain", "epoch": e, **r}
-            for e, r in enumerate(rows, 1)
-        ]
+    def recipe(self) -> Recipe:
+        return early_recipe(self.view)
 
 
 #: The method of the run that prunes nothing and trains the full network through the whole budget.
@@ -209,5 +204,11 @@ def flexrel_schedule(profile: str, absent: stages.Absent) -> stages.Runs:
     (:mod:`lib.protocols.schedule`) on the confirmatory seeds of section ``schedule``."""
     p = scheduled(profiles.load("flexrel", profile), profiles.load("schedule", profile))
     stages.require(absent, p.dataset)
-    dev = device(p)
+    return parts(p)
+
+
+def parts(p: ScheduledParams, dev: torch.device | None = None) -> stages.Runs:
+    """Study 2's runs of ``p``'s seeds, by part: each seed's :class:`Early` network, then :func:`planned`'s runs (on
+    ``dev``; default: the device ``p`` asks for). Notebook 10 reads the confirmatory seeds', the pilot its own."""
+    dev = dev or device(p)
     return {"bases": [Early.of(p, seed, dev) for seed in p.seeds], "runs": planned(p, dev)}

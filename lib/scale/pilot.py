@@ -29,11 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     profile = profiles.active_profile(profile=args.profile)
     s = profiles.load("schedule", profile)
     p = scheduled(profiles.load("flexrel", profile), s, s.pilot_seeds)
-    todo = schedule.planned(p)
-    jobs.compute([*dict.fromkeys(r.base() for r in todo), *todo], args.workers)
+    todo = schedule.parts(p)
+    jobs.compute(todo, args.workers)
     args.out.mkdir(parents=True, exist_ok=True)
-    schedule.frame(todo).to_csv(args.out / "trajectory.csv", index=False)
-    print(f"{len(todo)} runs of seeds {s.pilot_seeds} ({profile}): {args.out / 'trajectory.csv'}")
+    schedule.frame(todo["runs"]).to_csv(args.out / "trajectory.csv", index=False)
+    print(f"{len(todo['runs'])} runs of seeds {s.pilot_seeds} ({profile}): {args.out / 'trajectory.csv'}")
     return 0
 
 
